@@ -1,0 +1,18 @@
+//! `[sinks.NAME]` with `type = "file"`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::delivery::BufferConfig;
+
+/// Appends every window to `path` as one JSON object per line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The file to append to; created if missing. Required.
+    pub path: PathBuf,
+    /// How windows wait while the file cannot be written. Defaults to memory, 360 windows.
+    #[serde(default)]
+    pub buffer: BufferConfig,
+}

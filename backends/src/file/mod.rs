@@ -1,0 +1,9 @@
+//! `type = "file"`: appends each window as one JSON line to a file.
+
+mod config;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use config::FileConfig;
+pub use service::File;

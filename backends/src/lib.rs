@@ -1,0 +1,25 @@
+//! The backends of sluice: the flushed-window model every backend reads, the [`Backend`]
+//! trait, the shared delivery machinery and one module per backend.
+//!
+//! # Layout
+//!
+//! - [`model`]: [`Window`], [`Series`], [`SeriesKey`], [`Value`] — what a flush hands over.
+//! - [`sketch`]: the mergeable quantile sketch carried by timers and distributions.
+//! - [`backend`]: the [`Backend`] trait and its typed [`SendError`].
+//! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
+//! - [`console`], [`file`]: the local backends.
+//!
+//! This crate never sees sources, the CLI or the config loader: backends only ever see
+//! flushed windows.
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod console;
+pub mod delivery;
+pub mod file;
+pub mod model;
+pub mod sketch;
+
+pub use backend::{Backend, SendError};
+pub use model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+pub use sketch::Sketch;

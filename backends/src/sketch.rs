@@ -1,0 +1,196 @@
+//! A mergeable quantile sketch with bounded relative error (DDSketch, Masson et al., VLDB 2019).
+//!
+//! Every positive value `v` falls in bin `ceil(log_γ v)` with `γ = (1 + α) / (1 − α)`; a bin
+//! answers with `2γⁱ / (γ + 1)`, which is within a relative error `α` of every value in it.
+//! Negative values use a mirrored store, values closer to zero than [`MIN_INDEXABLE`] share
+//! one zero bin. Two sketches with the same `α` merge by adding their bins, so windows and
+//! hosts combine exactly. Weights are `f64` so sample rates weight counts exactly.
+//!
+//! Memory is bounded: each store keeps at most [`MAX_BINS`] bins and, when a value would need
+//! more, folds its lowest-magnitude bins together. With `α = 1 %` 2048 bins span a dynamic
+//! range of about 10¹⁷ before any folding, so the bound only ever bites on pathological input.
+
+/// Relative accuracy `α` of every quantile the sketch answers: 1 %.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
+/// The largest number of bins one store (positive or negative) holds.
+pub const MAX_BINS: usize = 2048;
+/// Magnitudes below this go to the zero bin.
+pub const MIN_INDEXABLE: f64 = 1e-9;
+
+const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
+
+/// A DDSketch with relative accuracy [`RELATIVE_ACCURACY`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sketch {
+    positive: Store,
+    negative: Store,
+    zero: f64,
+    count: f64,
+}
+
+/// Dense bins for one sign: `bins[k]` counts index `offset + k`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Store {
+    bins: Vec<f64>,
+    offset: i32,
+}
+
+impl Store {
+    fn add(&mut self, index: i32, weight: f64) {
+        if self.bins.is_empty() {
+            self.bins.push(weight);
+            self.offset = index;
+            return;
+        }
+        let index = self.fit(index);
+        let slot = (index - self.offset) as usize;
+        self.bins[slot] += weight;
+    }
+
+    /// Grows the store to cover `index` and returns the index to use: `index` itself, or the
+    /// lowest kept index when the store is full and `index` is below it.
+    fn fit(&mut self, index: i32) -> i32 {
+        let top = self.offset + self.bins.len() as i32 - 1;
+        if index < self.offset {
+            let wanted = (top - index + 1) as usize;
+            if wanted > MAX_BINS {
+                let lowest = top - MAX_BINS as i32 + 1;
+                self.extend_down(lowest.min(self.offset));
+                return lowest.max(index);
+            }
+            self.extend_down(index);
+        } else if index > top {
+            let wanted = (index - self.offset + 1) as usize;
+            if wanted > MAX_BINS {
+                self.fold_below(index - MAX_BINS as i32 + 1);
+            }
+            let len = (index - self.offset + 1) as usize;
+            self.bins.resize(len, 0.0);
+        }
+        index
+    }
+
+    fn extend_down(&mut self, new_offset: i32) {
+        let grow = (self.offset - new_offset) as usize;
+        if grow > 0 {
+            self.bins.splice(0..0, std::iter::repeat_n(0.0, grow));
+            self.offset = new_offset;
+        }
+    }
+
+    /// Adds every bin below `lowest` into `lowest`, so at most [`MAX_BINS`] remain.
+    fn fold_below(&mut self, lowest: i32) {
+        let cut = ((lowest - self.offset) as usize).min(self.bins.len());
+        if cut == 0 {
+            return;
+        }
+        let folded: f64 = self.bins.drain(..cut).sum();
+        self.offset = lowest;
+        if self.bins.is_empty() {
+            self.bins.push(0.0);
+        }
+        self.bins[0] += folded;
+    }
+
+    fn merge(&mut self, other: &Store) {
+        for (k, &w) in other.bins.iter().enumerate() {
+            if w != 0.0 {
+                self.add(other.offset + k as i32, w);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, f64)> + '_ {
+        self.bins
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .map(|(k, &w)| (self.offset + k as i32, w))
+    }
+}
+
+fn index_of(magnitude: f64) -> i32 {
+    (magnitude.ln() / GAMMA.ln()).ceil() as i32
+}
+
+fn value_of(index: i32) -> f64 {
+    2.0 * GAMMA.powi(index) / (GAMMA + 1.0)
+}
+
+impl Sketch {
+    /// An empty sketch; allocates nothing until the first value.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `value` with `weight` (`1 / sample_rate`). Non-finite values and non-positive
+    /// weights are ignored: the parser never produces them.
+    pub fn add(&mut self, value: f64, weight: f64) {
+        if !value.is_finite() || weight.is_nan() || weight <= 0.0 {
+            return;
+        }
+        if value.abs() < MIN_INDEXABLE {
+            self.zero += weight;
+        } else if value > 0.0 {
+            self.positive.add(index_of(value), weight);
+        } else {
+            self.negative.add(index_of(-value), weight);
+        }
+        self.count += weight;
+    }
+
+    /// Adds every bin of `other` into `self`.
+    pub fn merge(&mut self, other: &Sketch) {
+        self.positive.merge(&other.positive);
+        self.negative.merge(&other.negative);
+        self.zero += other.zero;
+        self.count += other.count;
+    }
+
+    /// Total weight added.
+    pub fn count(&self) -> f64 {
+        self.count
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0.0
+    }
+
+    /// Forgets every value and releases the bins' memory.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// The value at quantile `q` in `0.0..=1.0`, within [`RELATIVE_ACCURACY`] of the true
+    /// sample at that rank; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.is_empty() || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = q * self.count;
+        let mut seen = 0.0;
+        let mut last = None;
+        for (value, weight) in self.bins() {
+            seen += weight;
+            last = Some(value);
+            if seen > rank {
+                return last;
+            }
+        }
+        last
+    }
+
+    /// Each non-empty bin as `(representative value, weight)`, in increasing value order.
+    pub fn bins(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let negative = self.negative.iter().rev().map(|(i, w)| (-value_of(i), w));
+        let zero = (self.zero > 0.0).then_some((0.0, self.zero));
+        let positive = self.positive.iter().map(|(i, w)| (value_of(i), w));
+        negative.chain(zero).chain(positive)
+    }
+
+    /// Number of non-empty bins.
+    pub fn bin_count(&self) -> usize {
+        self.bins().count()
+    }
+}

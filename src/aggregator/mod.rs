@@ -1,0 +1,3 @@
+//! The aggregator: one task owning the window state.
+
+pub mod window;

@@ -1,0 +1,201 @@
+//! The TOML schema: what each key means and its default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use backends::console::ConsoleConfig;
+use backends::file::FileConfig;
+use serde::Deserialize;
+
+use super::units::{ByteSize, Duration};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[agent]`: windows, identity, limits.
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// `[api]`: the HTTP API.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// `[log]`: logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `[sources.*]`: where metrics come from.
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    /// `[sinks.NAME]`: where windows go, by the operator's name for each.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+/// `[agent]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Length of a window; every window is flushed to every sink. Defaults to `"10s"`.
+    #[serde(default = "default_flush_interval")]
+    pub flush_interval: Duration,
+    /// The host name backends report. Defaults to the machine's hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Tags added to every series by the backends (`key = "value"`). Defaults to none.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Directory for state that must survive restarts. Defaults to `/var/lib/sluice`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Most series live at once; samples for new series beyond it are dropped and counted.
+    /// Defaults to 200 000.
+    #[serde(default = "default_max_series")]
+    pub max_series: usize,
+    /// A series not updated for this many windows is forgotten (a gauge stops being
+    /// reported). Defaults to 6.
+    #[serde(default = "default_expire_after_windows")]
+    pub expire_after_windows: u32,
+    /// How long shutdown waits for backends to deliver what they hold. Defaults to `"10s"`.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: Duration,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the HTTP API (`/health`, `/ready`, `/status`, `/metrics`). Defaults to
+    /// `"127.0.0.1:9102"`.
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `"text"` or `"json"`. Defaults to `"text"`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `"info"` or `"sluice=debug"`; `RUST_LOG` overrides it.
+    /// Defaults to `"info"`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[sources]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// `[sources.statsd]`: the StatsD/DogStatsD listeners. Absent: no listener.
+    #[serde(default)]
+    pub statsd: Option<StatsdConfig>,
+}
+
+/// `[sources.statsd]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsdConfig {
+    /// UDP addresses to listen on. Defaults to none.
+    #[serde(default)]
+    pub udp: Vec<SocketAddr>,
+    /// Unix datagram socket paths to listen on. Defaults to none.
+    #[serde(default)]
+    pub unix: Vec<PathBuf>,
+    /// Unix stream socket paths to listen on (newline-separated lines). Defaults to none.
+    #[serde(default)]
+    pub unix_stream: Vec<PathBuf>,
+    /// File mode of the Unix socket files, as an octal string. Defaults to `"0660"`.
+    #[serde(default = "default_socket_mode")]
+    pub socket_mode: String,
+    /// Receive buffer requested for each socket (`SO_RCVBUF`); a warning is logged when the
+    /// kernel grants less (raise `net.core.rmem_max`). Defaults to `"8MiB"`.
+    #[serde(default = "default_receive_buffer")]
+    pub receive_buffer: ByteSize,
+    /// Percentiles reported for timers, histograms and distributions. Defaults to
+    /// `[50, 90, 95, 99]`.
+    #[serde(default = "default_percentiles")]
+    pub percentiles: Vec<f64>,
+    /// Upper bounds of the buckets counted for timers (milliseconds), histograms and
+    /// distributions. Defaults to none.
+    #[serde(default)]
+    pub buckets: Vec<f64>,
+}
+
+/// `[sinks.NAME]`: one backend, chosen by `type`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// Prints each window to standard output.
+    Console(ConsoleConfig),
+    /// Appends each window as a JSON line to a file.
+    File(FileConfig),
+}
+
+fn default_flush_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/sluice")
+}
+fn default_max_series() -> usize {
+    200_000
+}
+fn default_expire_after_windows() -> u32 {
+    6
+}
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9102))
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_socket_mode() -> String {
+    "0660".to_owned()
+}
+fn default_receive_buffer() -> ByteSize {
+    ByteSize(8 << 20)
+}
+fn default_percentiles() -> Vec<f64> {
+    vec![50.0, 90.0, 95.0, 99.0]
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            flush_interval: default_flush_interval(),
+            hostname: None,
+            tags: BTreeMap::new(),
+            data_dir: default_data_dir(),
+            max_series: default_max_series(),
+            expire_after_windows: default_expire_after_windows(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { listen: default_api_listen() }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: default_log_level() }
+    }
+}

@@ -1,0 +1,16 @@
+//! sluice: a push-based metrics agent. StatsD/DogStatsD lines in over local sockets,
+//! aggregated in windows, fanned out to every configured backend.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML schema and its loader.
+//! - [`sources`]: where samples come from (the StatsD listeners and their parser).
+//! - [`aggregator`]: one task owning the window state; the state itself is pure.
+//! - [`api`]: the HTTP API and the agent's own telemetry.
+//! - [`topology`]: wires sources → aggregator → backends and owns the shutdown order.
+//!
+//! Backends live in the `backends` crate and only ever see flushed windows.
+
+pub mod config;
+pub mod sources;
+pub mod aggregator;

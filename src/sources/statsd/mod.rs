@@ -1,0 +1,3 @@
+//! The StatsD/DogStatsD source: one parser for every dialect, and its listeners.
+
+pub mod parser;

@@ -1,0 +1,82 @@
+//! The agent's own telemetry: counters written by sources and the aggregator, read by the
+//! HTTP API's `/metrics` and `/status`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use backends::delivery::BackendStats;
+
+/// Counters of one listener (`listener` label: `udp:127.0.0.1:8125`, `unix:/run/…`).
+#[derive(Debug)]
+pub struct ListenerStats {
+    /// The `listener` label.
+    pub name: String,
+    /// Lines accepted (parsed, valid or not) from this listener.
+    pub lines: AtomicU64,
+    /// Bytes read.
+    pub bytes: AtomicU64,
+    /// Inode of the UDP socket, to find its kernel drop counter in `/proc/net/udp`; 0 for
+    /// sockets whose drops the kernel does not report.
+    pub udp_inode: AtomicU64,
+}
+
+impl ListenerStats {
+    /// Fresh counters for the listener `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), lines: AtomicU64::new(0), bytes: AtomicU64::new(0), udp_inode: AtomicU64::new(0) }
+    }
+}
+
+/// A counter per label value, the values fixed when built (parse error reasons, drop reasons).
+#[derive(Debug)]
+pub struct CounterFamily {
+    labels: &'static [&'static str],
+    values: Box<[AtomicU64]>,
+}
+
+impl CounterFamily {
+    /// One counter per label value.
+    pub fn new(labels: &'static [&'static str]) -> Self {
+        Self { labels, values: labels.iter().map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    /// Adds `n` to the counter at `index` (the position of its label).
+    pub fn add(&self, index: usize, n: u64) {
+        if n > 0 {
+            self.values[index].fetch_add(n, Relaxed);
+        }
+    }
+
+    /// `(label, value)` for every counter.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.labels.iter().zip(self.values.iter()).map(|(l, v)| (*l, v.load(Relaxed)))
+    }
+
+    /// The value of the counter labelled `label`, 0 if there is none.
+    pub fn get(&self, label: &str) -> u64 {
+        self.iter().find(|(l, _)| *l == label).map_or(0, |(_, v)| v)
+    }
+}
+
+/// Everything `/metrics` and `/status` report. Built once by the topology, then shared.
+#[derive(Debug)]
+pub struct Telemetry {
+    /// One entry per listener, indexed by [`crate::sources::statsd::batch::Batch::listener`].
+    pub listeners: Vec<Arc<ListenerStats>>,
+    /// `sluice_parse_errors_total{reason}`.
+    pub parse_errors: CounterFamily,
+    /// `sluice_dropped_samples_total{reason}`.
+    pub dropped_samples: CounterFamily,
+    /// Events received (`_e{…}`).
+    pub events: AtomicU64,
+    /// Service checks received (`_sc|…`).
+    pub service_checks: AtomicU64,
+    /// `sluice_series`: live series in the window state.
+    pub series: AtomicU64,
+    /// `sluice_flushes_total`.
+    pub flushes: AtomicU64,
+    /// Per-backend delivery telemetry.
+    pub backends: Vec<Arc<BackendStats>>,
+    /// True once every listener is bound and every backend built.
+    pub ready: AtomicBool,
+}
