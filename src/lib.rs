@@ -14,3 +14,4 @@
 pub mod config;
 pub mod sources;
 pub mod aggregator;
+pub mod telemetry;
