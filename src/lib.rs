@@ -11,7 +11,7 @@
 //!
 //! Backends live in the `backends` crate and only ever see flushed windows.
 
+pub mod aggregator;
 pub mod config;
 pub mod sources;
-pub mod aggregator;
 pub mod telemetry;

@@ -101,11 +101,7 @@ impl Store {
     }
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, f64)> + '_ {
-        self.bins
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| **w != 0.0)
-            .map(|(k, &w)| (self.offset + k as i32, w))
+        self.bins.iter().enumerate().filter(|(_, w)| **w != 0.0).map(|(k, &w)| (self.offset + k as i32, w))
     }
 }
 

@@ -18,9 +18,9 @@ impl Duration {
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(Self)
-            .map_err(|e| de::Error::custom(format!("invalid duration {text:?} ({e}); write it like \"10s\" or \"1m30s\"")))
+        humantime::parse_duration(&text).map(Self).map_err(|e| {
+            de::Error::custom(format!("invalid duration {text:?} ({e}); write it like \"10s\" or \"1m30s\""))
+        })
     }
 }
 
@@ -62,7 +62,8 @@ impl<'de> Deserialize<'de> for ByteSize {
                 u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                ByteSize::parse(v).ok_or_else(|| E::custom(format!("invalid size {v:?}; write it like \"8MiB\" or \"512kB\"")))
+                ByteSize::parse(v)
+                    .ok_or_else(|| E::custom(format!("invalid size {v:?}; write it like \"8MiB\" or \"512kB\"")))
             }
         }
         d.deserialize_any(Visitor)

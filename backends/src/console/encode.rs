@@ -64,15 +64,8 @@ fn write_series(out: &mut String, s: &Series) {
             let _ = write!(out, " count={count}");
         }
         Value::Summary(sum) => {
-            let _ = write!(
-                out,
-                " count={} sum={} min={} max={} mean={}",
-                sum.count,
-                sum.sum,
-                sum.min,
-                sum.max,
-                sum.mean()
-            );
+            let _ =
+                write!(out, " count={} sum={} min={} max={} mean={}", sum.count, sum.sum, sum.min, sum.max, sum.mean());
             for (q, v) in &sum.percentiles {
                 let _ = write!(out, " p{q}={v}");
             }
