@@ -6,6 +6,8 @@ mod fanout;
 mod queue;
 mod stats;
 mod task;
+#[cfg(test)]
+mod tests;
 
 pub use config::{BufferConfig, BufferType};
 pub use fanout::Fanout;
