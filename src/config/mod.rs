@@ -1,9 +1,19 @@
-//! The configuration: TOML schema, human units and the loader with its error messages.
+//! The configuration: TOML schema, human units, `${ENV}` expansion, validation rules and the
+//! loader with its error messages.
 
+mod env;
+mod error;
 mod load;
+mod locate;
 mod schema;
 mod units;
+mod validate;
 
-pub use load::{ConfigError, DEFAULT_CONFIG, load, parse};
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, Location, Table};
+pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, load, parse};
 pub use schema::{AgentConfig, ApiConfig, Config, LogConfig, LogFormat, SinkConfig, SourcesConfig, StatsdConfig};
 pub use units::{ByteSize, Duration};
+pub use validate::{MAX_SOCKET_PATH_BYTES, MIN_FLUSH_INTERVAL, Violation};

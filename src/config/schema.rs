@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::console::ConsoleConfig;
+use backends::delivery::BufferConfig;
 use backends::file::FileConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::units::{ByteSize, Duration};
 
@@ -141,6 +142,53 @@ pub enum SinkConfig {
     Console(ConsoleConfig),
     /// Appends each window as a JSON line to a file.
     File(FileConfig),
+}
+
+impl SinkConfig {
+    /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
+    pub const TYPES: &'static [&'static str] = &["console", "file"];
+
+    /// The `type` this sink is written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Console(_) => "console",
+            Self::File(_) => "file",
+        }
+    }
+
+    /// How windows wait for this sink while it cannot take them.
+    pub fn buffer(&self) -> &BufferConfig {
+        match self {
+            Self::Console(c) => &c.buffer,
+            Self::File(c) => &c.buffer,
+        }
+    }
+
+    /// Deserializes the body of a `[sinks.NAME]` table, without its `type` key, as a sink of
+    /// type `kind`; `None` when `kind` is not one of [`SinkConfig::TYPES`].
+    ///
+    /// The loader uses this instead of the derived, internally tagged `Deserialize`: serde
+    /// buffers an internally tagged table before choosing the variant, which loses the
+    /// position of every error inside it. A new sink type needs a line here and in `TYPES`.
+    pub fn from_body<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Option<Result<Self, D::Error>> {
+        Some(match kind {
+            "console" => ConsoleConfig::deserialize(body).map(Self::Console),
+            "file" => FileConfig::deserialize(body).map(Self::File),
+            _ => return None,
+        })
+    }
+}
+
+impl StatsdConfig {
+    /// [`StatsdConfig::socket_mode`] as permission bits, if it is an octal number no larger
+    /// than `0o777` (`"0660"`, `"660"` and `"0o660"` are all accepted).
+    pub fn socket_mode_bits(&self) -> Option<u32> {
+        let digits = self.socket_mode.strip_prefix("0o").unwrap_or(&self.socket_mode);
+        if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return None;
+        }
+        u32::from_str_radix(digits, 8).ok().filter(|bits| *bits <= 0o777)
+    }
 }
 
 fn default_flush_interval() -> Duration {

@@ -1,0 +1,531 @@
+//! The loader's behaviour as an operator sees it: exact messages, lines and suggestions.
+
+use std::collections::HashMap;
+use std::env::VarError;
+use std::path::PathBuf;
+
+use super::load::parse_with_env;
+use super::{ByteSize, Config, ConfigError, DEFAULT_CONFIG, Duration, SinkConfig, parse};
+
+/// A source and a sink: the smallest file that validates. Two lines, so a key added after
+/// it is on line 3 or later.
+const BASE: &str = "sources.statsd.udp = [\"127.0.0.1:8125\"]\nsinks.out.type = \"console\"\n";
+
+fn parse_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    parse_with_env(text, "sluice.toml", &|name| vars.get(name).cloned().ok_or(VarError::NotPresent))
+}
+
+/// The message printed for `text`, which must be refused.
+fn error(text: &str) -> String {
+    match parse_env(text, &[]) {
+        Ok(config) => panic!("accepted {text:?} as {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn line_of(e: &ConfigError) -> Option<u32> {
+    match e {
+        ConfigError::Syntax { at, .. }
+        | ConfigError::UnknownKey { at, .. }
+        | ConfigError::MissingKey { at, .. }
+        | ConfigError::UnknownSinkType { at, .. }
+        | ConfigError::Variable { at, .. }
+        | ConfigError::Invalid { at, .. } => at.line(),
+        _ => None,
+    }
+}
+
+// --- unknown keys ---
+
+/// A misspelt key in `[agent]` names its line and column and the key that was meant.
+#[test]
+fn unknown_key_in_agent_names_line_and_closest_key() {
+    let text = format!("{BASE}\n[agent]\nmax_series = 10\nflush_intervl = \"10s\"\n");
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:6:1: unknown key "flush_intervl" in [agent]; did you mean "flush_interval"?"#
+    );
+}
+
+/// The error is typed: the key, its table and the suggestion can be read without parsing text.
+#[test]
+fn unknown_key_error_carries_key_table_and_suggestion() {
+    let text = format!("{BASE}[agent]\nhostnme = \"web-1\"\n");
+    let Err(ConfigError::UnknownKey { at, key, table, suggestion, valid }) = parse_env(&text, &[]) else {
+        panic!("expected an unknown key");
+    };
+    assert_eq!((at.line(), key.as_str(), suggestion.as_deref()), (Some(4), "hostnme", Some("hostname")));
+    assert_eq!(table.to_string(), "in [agent]");
+    assert!(valid.iter().any(|k| k == "flush_interval"), "{valid:?}");
+}
+
+/// A key far from every valid one lists the valid keys instead of guessing.
+#[test]
+fn unknown_top_level_key_without_close_match_lists_valid_keys() {
+    let text = format!("{BASE}zzz = 1\n");
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:3:1: unknown key "zzz" at the top level; valid keys: "agent", "api", "log", "sources", "sinks""#
+    );
+}
+
+/// A misspelt top-level table is caught with its suggestion.
+#[test]
+fn unknown_top_level_table_suggests_the_real_one() {
+    let text = format!("{BASE}[agnet]\nflush_interval = \"10s\"\n");
+    assert_eq!(error(&text), r#"sluice.toml:3:2: unknown key "agnet" at the top level; did you mean "agent"?"#);
+}
+
+/// A misspelt key in `[sources.statsd]` is found at its line.
+#[test]
+fn unknown_key_in_statsd_names_line_and_closest_key() {
+    let text = "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\npercentile = [50]\n\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:3:1: unknown key "percentile" in [sources.statsd]; did you mean "percentiles"?"#
+    );
+}
+
+/// A misspelt key inside a sink (an internally tagged table) still names its own line.
+#[test]
+fn unknown_key_in_sink_names_its_own_line() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.log]\ntype = \"file\"\npath = \"/tmp/w\"\npaht = \"/tmp/x\"\n";
+    assert_eq!(error(text), r#"sluice.toml:6:1: unknown key "paht" in [sinks.log]; did you mean "path"?"#);
+}
+
+/// A misspelt key in a sink's `[sinks.NAME.buffer]` table names that table and line.
+#[test]
+fn unknown_key_in_sink_buffer_names_its_own_line() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\n\n[sinks.out.buffer]\nmax_window = 10\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:6:1: unknown key "max_window" in [sinks.out.buffer]; did you mean "max_windows"?"#
+    );
+}
+
+/// An unknown key in an inline sink table is located too.
+#[test]
+fn unknown_key_in_inline_sink_table_is_located() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\nsinks.out = { type = \"console\", bufer = {} }\n";
+    assert_eq!(error(text), r#"sluice.toml:2:33: unknown key "bufer" in [sinks.out]; did you mean "buffer"?"#);
+}
+
+// --- sink types ---
+
+/// A misspelt sink `type` suggests the right one and lists every valid type.
+#[test]
+fn unknown_sink_type_lists_valid_types() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"?; valid types: "console", "file""#
+    );
+}
+
+/// A sink without `type` is refused at its header with the valid types.
+#[test]
+fn sink_without_type_is_refused_with_valid_types() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file""#
+    );
+}
+
+/// A file sink without `path` names the missing key and the sink's header line.
+#[test]
+fn file_sink_without_path_names_the_missing_key() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.log]\ntype = \"file\"\n";
+    assert_eq!(error(text), r#"sluice.toml:3:1: missing required key "path" in [sinks.log]"#);
+}
+
+/// Every listed sink type deserializes through `from_body` and reports itself as that type.
+#[test]
+fn every_sink_type_is_known_to_the_loader() {
+    for kind in SinkConfig::TYPES {
+        let text =
+            format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
+        let text = if *kind == "file" { text } else { text.replace("path = \"/tmp/x\"\n", "") };
+        let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(config.sinks["x"].kind(), *kind);
+    }
+}
+
+// --- wrong types and bad values ---
+
+/// A string where a number belongs names key, table and line, in plain words.
+#[test]
+fn wrong_type_names_key_and_line() {
+    let text = format!("{BASE}[agent]\nmax_series = \"lots\"\n");
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:4:14: invalid value for key "max_series" in [agent]: invalid type: string "lots", expected a non-negative integer"#
+    );
+}
+
+/// A wrong type inside a sink is located at the value, not at the sink's header.
+#[test]
+fn wrong_type_in_sink_buffer_names_its_line() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\nbuffer.max_windows = \"ten\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:4:22: invalid value for key "max_windows" in [sinks.out.buffer]: invalid type: string "ten", expected a non-negative integer"#
+    );
+}
+
+/// A duration without a unit names the key and says how to write one.
+#[test]
+fn bad_duration_names_key_and_line() {
+    let text = format!("{BASE}\n[agent]\nflush_interval = \"10\"\n");
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:5:18: invalid value for key "flush_interval" in [agent]: invalid duration "10" (time unit needed, for example 10sec or 10ms); write it like "10s" or "1m30s""#
+    );
+}
+
+/// A size with an unknown unit names the key and says how to write one.
+#[test]
+fn bad_size_names_key_and_line() {
+    let text =
+        "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\nreceive_buffer = \"8 MeB\"\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:3:18: invalid value for key "receive_buffer" in [sources.statsd]: invalid size "8 MeB"; write it like "8MiB" or "512kB""#
+    );
+}
+
+/// An address that does not parse points at the array item and says how to write one.
+#[test]
+fn bad_address_names_key_and_line() {
+    let text = "[sources.statsd]\nudp = [\"127.0.0.1:8125\", \"localhost\"]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:2:26: invalid value for key "udp" in [sources.statsd]: invalid socket address syntax; write it like "127.0.0.1:8125""#
+    );
+}
+
+/// An enum value with a typo suggests the valid one.
+#[test]
+fn unknown_enum_value_suggests_the_valid_one() {
+    let text = format!("{BASE}[log]\nformat = \"jsn\"\n");
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:4:10: invalid value for key "format" in [log]: unknown value "jsn"; did you mean "json"?"#
+    );
+}
+
+/// Broken TOML is reported with its line as a syntax error.
+#[test]
+fn syntax_error_names_the_line() {
+    let e = parse_env(&format!("{BASE}[agent\n"), &[]).unwrap_err();
+    assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+    assert_eq!(line_of(&e), Some(3), "{e}");
+    assert!(e.to_string().starts_with("sluice.toml:3:"), "{e}");
+}
+
+// --- ${ENV} expansion ---
+
+/// A set variable is substituted into a string value.
+#[test]
+fn env_variable_is_expanded_in_string_values() {
+    let text = "sources.statsd.udp = [\"${HOST}:8125\"]\n[agent]\nhostname = \"web-${N}\"\n[sinks.log]\ntype = \"file\"\npath = \"${DIR}/w.jsonl\"\n";
+    let config = parse_env(text, &[("HOST", "127.0.0.1"), ("N", "7"), ("DIR", "/var/tmp")]).unwrap();
+    assert_eq!(config.agent.hostname.as_deref(), Some("web-7"));
+    assert_eq!(config.sources.statsd.unwrap().udp[0].to_string(), "127.0.0.1:8125");
+    let SinkConfig::File(file) = &config.sinks["log"] else { panic!("not a file sink") };
+    assert_eq!(file.path, PathBuf::from("/var/tmp/w.jsonl"));
+}
+
+/// An unset variable is refused, naming the variable, the key and the line of the reference.
+#[test]
+fn unset_env_variable_names_variable_key_and_line() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.log]\ntype = \"file\"\npath = \"${LOG_DIR}/w.jsonl\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:5:9: environment variable "LOG_DIR" is not set (used by key "path" in [sinks.log]); set it, or write "$${" for a literal "${""#
+    );
+}
+
+/// `$${` is a literal `${`, and a lone `$` is kept.
+#[test]
+fn escaped_env_reference_is_literal() {
+    let text = format!("{BASE}[agent]\nhostname = \"$${{HOST}}-$5\"\n");
+    let config = parse_env(&text, &[("HOST", "unused")]).unwrap();
+    assert_eq!(config.agent.hostname.as_deref(), Some("${HOST}-$5"));
+}
+
+/// A reference in a comment is not expanded, so an unset variable there is no error, and
+/// later errors keep their line numbers.
+#[test]
+fn env_reference_in_comment_is_ignored_and_lines_stay_right() {
+    let text =
+        format!("# api_key = \"${{UNSET}}\"\n{BASE}[agent]\nhostname = \"${{H}}\"  # ${{UNSET}}\nmax_sries = 1\n");
+    assert_eq!(
+        parse_env(&text, &[("H", "a\nvery\nlong\nname")]).unwrap_err().to_string(),
+        r#"sluice.toml:6:1: unknown key "max_sries" in [agent]; did you mean "max_series"?"#
+    );
+}
+
+/// A reference without its closing brace is refused as malformed.
+#[test]
+fn unterminated_env_reference_is_refused() {
+    let text = format!("{BASE}[agent]\nhostname = \"${{HOST\"\n");
+    let e = parse_env(&text, &[]).unwrap_err();
+    assert!(matches!(e, ConfigError::Variable { .. }), "{e}");
+    assert!(e.to_string().starts_with(r#"sluice.toml:4:13: environment variable "HOST" is malformed"#), "{e}");
+}
+
+/// The public `parse` reads the process environment (PATH is set wherever tests run).
+#[test]
+fn parse_reads_the_process_environment() {
+    let text = format!("{BASE}[agent]\nhostname = \"${{PATH}}\"\n");
+    let config = parse(&text, "sluice.toml").unwrap();
+    assert_eq!(config.agent.hostname, std::env::var("PATH").ok());
+}
+
+// --- semantic rules ---
+
+/// A percentile of 0 or above 100 is refused at the line of the key.
+#[test]
+fn percentile_out_of_range_is_refused() {
+    for bad in ["0", "100.5", "-1"] {
+        let text = format!(
+            "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\npercentiles = [50, {bad}]\n[sinks.out]\ntype = \"console\"\n"
+        );
+        let shown = bad.parse::<f64>().unwrap();
+        assert_eq!(
+            error(&text),
+            format!(
+                "sluice.toml:3:20: invalid value for key \"percentiles\" in [sources.statsd]: {shown} is not a percentile; each must be greater than 0 and at most 100"
+            )
+        );
+    }
+}
+
+/// 100 itself is a valid percentile (the maximum).
+#[test]
+fn percentile_of_100_is_accepted() {
+    let text =
+        "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\npercentiles = [99.9, 100]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(parse_env(text, &[]).unwrap().sources.statsd.unwrap().percentiles, vec![99.9, 100.0]);
+}
+
+/// A percentile listed twice is refused.
+#[test]
+fn duplicate_percentile_is_refused() {
+    let text =
+        "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\npercentiles = [90, 90]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:3:20: invalid value for key \"percentiles\" in [sources.statsd]: 90 is listed twice"
+    );
+}
+
+/// Buckets must be strictly increasing.
+#[test]
+fn non_increasing_buckets_are_refused() {
+    let text =
+        "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\nbuckets = [10, 50, 50]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:3:20: invalid value for key \"buckets\" in [sources.statsd]: 50 does not exceed the bound before it; bounds must be strictly increasing"
+    );
+}
+
+/// An infinite bucket bound is refused (the +Inf bucket is implicit).
+#[test]
+fn infinite_bucket_is_refused() {
+    let text = "[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\nbuckets = [10, inf]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:3:16: invalid value for key \"buckets\" in [sources.statsd]: inf is not a finite bucket bound"
+    );
+}
+
+/// A window shorter than a second is refused.
+#[test]
+fn flush_interval_below_one_second_is_refused() {
+    let text = format!("{BASE}[agent]\nflush_interval = \"500ms\"\n");
+    assert_eq!(
+        error(&text),
+        "sluice.toml:4:1: invalid value for key \"flush_interval\" in [agent]: 500ms is shorter than the minimum of 1s"
+    );
+}
+
+/// A series cap of zero would refuse every sample, so it is refused.
+#[test]
+fn zero_max_series_is_refused() {
+    let text = format!("{BASE}[agent]\nmax_series = 0\n");
+    assert_eq!(error(&text), "sluice.toml:4:1: invalid value for key \"max_series\" in [agent]: must be at least 1");
+}
+
+/// A UDP address listed twice is refused at the second one.
+#[test]
+fn duplicate_udp_address_is_refused() {
+    let text = "[sources.statsd]\nudp = [\"127.0.0.1:8125\", \"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:26: invalid value for key \"udp\" in [sources.statsd]: 127.0.0.1:8125 is listed twice"
+    );
+}
+
+/// One path cannot be both a datagram and a stream socket.
+#[test]
+fn unix_path_shared_by_two_listeners_is_refused() {
+    let text = "[sources.statsd]\nunix = [\"/run/sluice/s.sock\"]\nunix_stream = [\"/run/sluice/s.sock\"]\n[sinks.out]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:3:16: invalid value for key \"unix_stream\" in [sources.statsd]: /run/sluice/s.sock is already used by another Unix listener"
+    );
+}
+
+/// A socket path longer than `sun_path` allows is refused before bind would fail.
+#[test]
+fn overlong_unix_socket_path_is_refused() {
+    let long = format!("/run/{}", "x".repeat(110));
+    let text = format!("[sources.statsd]\nunix = [\"{long}\"]\n[sinks.out]\ntype = \"console\"\n");
+    assert!(error(&text).contains("is 115 bytes long; a Unix socket path holds at most 107"), "{}", error(&text));
+}
+
+/// `socket_mode` must be octal and at most 0777.
+#[test]
+fn bad_socket_mode_is_refused() {
+    for bad in ["0668", "01777", "rw-rw----", ""] {
+        let text = format!(
+            "[sources.statsd]\nunix = [\"/run/s.sock\"]\nsocket_mode = \"{bad}\"\n[sinks.out]\ntype = \"console\"\n"
+        );
+        assert_eq!(
+            error(&text),
+            format!(
+                "sluice.toml:3:1: invalid value for key \"socket_mode\" in [sources.statsd]: {bad:?} is not an octal file mode up to 0777; write it like \"0660\""
+            )
+        );
+    }
+}
+
+/// Octal modes are read as octal, with or without a leading `0` or `0o`.
+#[test]
+fn socket_mode_is_read_as_octal() {
+    for (text, bits) in [("0660", 0o660), ("600", 0o600), ("0o777", 0o777)] {
+        let statsd = super::StatsdConfig { socket_mode: text.to_owned(), ..default_statsd() };
+        assert_eq!(statsd.socket_mode_bits(), Some(bits), "{text}");
+    }
+}
+
+/// A sink name outside `[a-zA-Z0-9_-]` is refused.
+#[test]
+fn bad_sink_name_is_refused() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.\"my sink\"]\ntype = \"console\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:8: invalid sink name \"my sink\" in [sinks]: use only letters, digits, \"_\" and \"-\""
+    );
+}
+
+/// An empty sink name is refused.
+#[test]
+fn empty_sink_name_is_refused() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.\"\"]\ntype = \"console\"\n";
+    assert!(error(text).starts_with("sluice.toml:2:8: invalid sink name \"\""), "{}", error(text));
+}
+
+/// A file without any sink would aggregate into nothing, so it is refused.
+#[test]
+fn config_without_sink_is_refused() {
+    assert_eq!(
+        error("[sources.statsd]\nudp = [\"127.0.0.1:8125\"]\n"),
+        "sluice.toml: no sink configured: every window would be aggregated into nothing; add a sink such as [sinks.console] with type = \"console\""
+    );
+}
+
+/// A file without any source is refused.
+#[test]
+fn config_without_source_is_refused() {
+    assert_eq!(
+        error("[sinks.out]\ntype = \"console\"\n"),
+        "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = [\"127.0.0.1:8125\"]"
+    );
+}
+
+/// A statsd table without any listener is refused at its header.
+#[test]
+fn statsd_without_listener_is_refused() {
+    assert_eq!(
+        error("[sources.statsd]\npercentiles = [99]\n[sinks.out]\ntype = \"console\"\n"),
+        "sluice.toml:1:10: [sources.statsd] has no listener: set at least one of udp, unix or unix_stream"
+    );
+}
+
+/// A sink buffer holding no window is refused.
+#[test]
+fn zero_buffer_is_refused() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\nbuffer.max_windows = 0\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:4:8: invalid value for key \"max_windows\" in [sinks.out.buffer]: must be at least 1"
+    );
+}
+
+/// A log level with a typo is refused instead of silently logging nothing.
+#[test]
+fn misspelt_log_level_is_refused() {
+    let text = format!("{BASE}[log]\nlevel = \"sluice=debgu\"\n");
+    assert!(
+        error(&text)
+            .starts_with("sluice.toml:4:1: invalid value for key \"level\" in [log]: \"sluice=debgu\" is not a level")
+    );
+    let text = format!("{BASE}[log]\nlevel = \"warn,sluice=debug\"\n");
+    assert_eq!(parse_env(&text, &[]).unwrap().log.level, "warn,sluice=debug");
+}
+
+// --- example files ---
+
+/// The embedded default parses, validates and matches what DESIGN.md promises.
+#[test]
+fn embedded_default_is_valid() {
+    let config = parse(DEFAULT_CONFIG, super::DEFAULT_ORIGIN).unwrap();
+    assert_eq!(config.agent.flush_interval, Duration::from_secs(10));
+    assert_eq!(config.api.listen.to_string(), "127.0.0.1:9102");
+    assert_eq!(config.sources.statsd.unwrap().udp[0].to_string(), "127.0.0.1:8125");
+    assert_eq!(config.sinks["console"].kind(), "console");
+}
+
+/// Every example in `config/` parses and validates (with the variables they reference set).
+#[test]
+fn every_example_config_is_valid() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let origin = path.display().to_string();
+            parse_with_env(&text, &origin, &|_| Ok("example".to_owned())).unwrap_or_else(|e| panic!("{e}"));
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    seen.sort();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(seen.contains(&"sluice.toml".to_owned()) && seen.contains(&"default.toml".to_owned()), "{seen:?}");
+}
+
+/// The reference `config/sluice.toml` sets every key to its default, so it equals an empty
+/// file with the same source and sink.
+#[test]
+fn reference_config_documents_the_defaults() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/sluice.toml")).unwrap();
+    let reference = parse_with_env(&text, "sluice.toml", &|_| Ok(String::new())).unwrap();
+    let minimal =
+        parse_env("sources.statsd.udp = [\"127.0.0.1:8125\"]\nsinks.console.type = \"console\"\n", &[]).unwrap();
+    assert_eq!(reference.agent, minimal.agent);
+    assert_eq!(reference.api, minimal.api);
+    assert_eq!(reference.log, minimal.log);
+    assert_eq!(reference.sources.statsd.unwrap().receive_buffer, ByteSize(8 << 20));
+}
+
+fn default_statsd() -> super::StatsdConfig {
+    parse_env(BASE, &[]).unwrap().sources.statsd.unwrap()
+}

@@ -1,0 +1,232 @@
+//! Rules a parsed configuration must follow before anything starts.
+//!
+//! Types are checked by serde; these are the rules about values and about the file as a
+//! whole. Each [`Violation`] names its key path so the loader can point at the line.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::path::Path;
+
+use super::error::Table;
+use super::schema::{Config, SinkConfig, StatsdConfig};
+use super::units::Duration;
+
+/// The shortest window: shorter ones flood backends with requests and make per-second rates
+/// noisy.
+pub const MIN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest Unix socket path, in bytes: `sun_path` holds 108 bytes including the final NUL.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
+/// Levels a `[log] level` directive may name.
+const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+
+/// A rule the configuration breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Violation {
+    /// Keys from the root to the offending key; empty for a rule about the whole file.
+    pub path: Vec<String>,
+    /// The offending item when the key holds an array.
+    pub item: Option<usize>,
+    /// What is wrong and what to write instead, naming the key.
+    pub message: String,
+}
+
+impl Violation {
+    /// `invalid value for key "k" in [table]: {problem}`.
+    fn value(path: &[&str], item: Option<usize>, problem: impl Display) -> Self {
+        let (key, table) = path.split_last().expect("a key path is never empty");
+        let table = Table(table.iter().map(|&k| k.to_owned()).collect());
+        Self {
+            path: path.iter().map(|&k| k.to_owned()).collect(),
+            item,
+            message: format!("invalid value for key {key:?} {table}: {problem}"),
+        }
+    }
+
+    /// A message that stands alone, located at `path` when that is written.
+    fn general(path: &[&str], message: impl Display) -> Self {
+        Self { path: path.iter().map(|&k| k.to_owned()).collect(), item: None, message: message.to_string() }
+    }
+}
+
+impl Config {
+    /// Checks the rules serde cannot express; [`super::parse`] calls it, so a loaded
+    /// configuration has always passed it.
+    pub fn validate(&self) -> Result<(), Violation> {
+        self.validate_agent()?;
+        validate_log_level(&self.log.level)?;
+        match &self.sources.statsd {
+            Some(statsd) => validate_statsd(statsd)?,
+            None => {
+                return Err(Violation::general(
+                    &["sources"],
+                    "no source configured: add a [sources.statsd] table with a listener such as \
+                     udp = [\"127.0.0.1:8125\"]",
+                ));
+            }
+        }
+        if self.sinks.is_empty() {
+            return Err(Violation::general(
+                &["sinks"],
+                "no sink configured: every window would be aggregated into nothing; add a sink such as \
+                 [sinks.console] with type = \"console\"",
+            ));
+        }
+        for (name, sink) in &self.sinks {
+            validate_sink(name, sink)?;
+        }
+        Ok(())
+    }
+
+    fn validate_agent(&self) -> Result<(), Violation> {
+        let agent = &self.agent;
+        if agent.flush_interval < MIN_FLUSH_INTERVAL {
+            return Err(Violation::value(
+                &["agent", "flush_interval"],
+                None,
+                format!("{} is shorter than the minimum of 1s", agent.flush_interval),
+            ));
+        }
+        if agent.max_series == 0 {
+            return Err(Violation::value(&["agent", "max_series"], None, "must be at least 1"));
+        }
+        if agent.expire_after_windows == 0 {
+            return Err(Violation::value(&["agent", "expire_after_windows"], None, "must be at least 1"));
+        }
+        if agent.hostname.as_ref().is_some_and(|h| h.trim().is_empty()) {
+            return Err(Violation::value(
+                &["agent", "hostname"],
+                None,
+                "must not be empty; remove the key to use the machine's hostname",
+            ));
+        }
+        if agent.tags.keys().any(|k| k.trim().is_empty()) {
+            return Err(Violation::value(&["agent", "tags"], None, "a tag name must not be empty"));
+        }
+        if agent.data_dir.as_os_str().is_empty() {
+            return Err(Violation::value(&["agent", "data_dir"], None, "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// Each comma-separated directive is `level` or `target=level`.
+fn validate_log_level(level: &str) -> Result<(), Violation> {
+    for directive in level.split(',').map(str::trim) {
+        let named = directive.rsplit('=').next().unwrap_or(directive).trim();
+        if !LOG_LEVELS.contains(&named.to_ascii_lowercase().as_str()) {
+            return Err(Violation::value(
+                &["log", "level"],
+                None,
+                format!(
+                    "{directive:?} is not a level; write one of {} or target=level (e.g. \"sluice=debug\")",
+                    LOG_LEVELS.join(", ")
+                ),
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| Violation::value(&["log", "level"], None, format!("{level:?} is not a log filter ({e})")))?;
+    Ok(())
+}
+
+fn validate_statsd(statsd: &StatsdConfig) -> Result<(), Violation> {
+    const S: &str = "sources";
+    const T: &str = "statsd";
+    if statsd.udp.is_empty() && statsd.unix.is_empty() && statsd.unix_stream.is_empty() {
+        return Err(Violation::general(
+            &[S, T],
+            "[sources.statsd] has no listener: set at least one of udp, unix or unix_stream",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, addr) in statsd.udp.iter().enumerate() {
+        if !seen.insert(*addr) {
+            return Err(Violation::value(&[S, T, "udp"], Some(i), format!("{addr} is listed twice")));
+        }
+    }
+    let mut paths = HashSet::new();
+    for (key, list) in [("unix", &statsd.unix), ("unix_stream", &statsd.unix_stream)] {
+        for (i, path) in list.iter().enumerate() {
+            validate_socket_path(path).map_err(|problem| Violation::value(&[S, T, key], Some(i), problem))?;
+            if !paths.insert(path.as_path()) {
+                return Err(Violation::value(
+                    &[S, T, key],
+                    Some(i),
+                    format!("{} is already used by another Unix listener", path.display()),
+                ));
+            }
+        }
+    }
+    if statsd.socket_mode_bits().is_none() {
+        return Err(Violation::value(
+            &[S, T, "socket_mode"],
+            None,
+            format!("{:?} is not an octal file mode up to 0777; write it like \"0660\"", statsd.socket_mode),
+        ));
+    }
+    if statsd.receive_buffer.0 == 0 || statsd.receive_buffer.0 > i32::MAX as u64 {
+        return Err(Violation::value(&[S, T, "receive_buffer"], None, "must be between 1 byte and 2GiB"));
+    }
+    let mut seen = Vec::new();
+    for (i, &p) in statsd.percentiles.iter().enumerate() {
+        if !(p.is_finite() && p > 0.0 && p <= 100.0) {
+            return Err(Violation::value(
+                &[S, T, "percentiles"],
+                Some(i),
+                format!("{p} is not a percentile; each must be greater than 0 and at most 100"),
+            ));
+        }
+        if seen.contains(&p) {
+            return Err(Violation::value(&[S, T, "percentiles"], Some(i), format!("{p} is listed twice")));
+        }
+        seen.push(p);
+    }
+    for (i, &b) in statsd.buckets.iter().enumerate() {
+        if !b.is_finite() {
+            return Err(Violation::value(&[S, T, "buckets"], Some(i), format!("{b} is not a finite bucket bound")));
+        }
+        if i > 0 && b <= statsd.buckets[i - 1] {
+            return Err(Violation::value(
+                &[S, T, "buckets"],
+                Some(i),
+                format!("{b} does not exceed the bound before it; bounds must be strictly increasing"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_socket_path(path: &Path) -> Result<(), String> {
+    let len = path.as_os_str().len();
+    if len == 0 {
+        return Err("a socket path must not be empty".to_owned());
+    }
+    if len > MAX_SOCKET_PATH_BYTES {
+        return Err(format!(
+            "{} is {len} bytes long; a Unix socket path holds at most {MAX_SOCKET_PATH_BYTES}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Violation::general(
+            &["sinks", name],
+            format!("invalid sink name {name:?} in [sinks]: use only letters, digits, \"_\" and \"-\""),
+        ));
+    }
+    if let SinkConfig::File(file) = sink
+        && file.path.as_os_str().is_empty()
+    {
+        return Err(Violation::value(&["sinks", name, "path"], None, "must not be empty"));
+    }
+    if sink.buffer().max_windows == 0 {
+        return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
+    }
+    Ok(())
+}
