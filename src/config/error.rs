@@ -50,7 +50,7 @@ pub enum ConfigError {
         table: Table,
     },
     /// A sink whose `type` is not one sluice knows (or that has no `type`).
-    #[error("{at}: unknown sink type {found:?} {table}{}; valid types: {}", hint(.suggestion.as_deref(), &[], ""), quoted(.valid))]
+    #[error("{at}: unknown sink type {found:?} {table}; {}", type_hint(.suggestion.as_deref(), .valid))]
     UnknownSinkType {
         /// Where the `type` value is written.
         at: Location,
@@ -160,6 +160,14 @@ fn hint(suggestion: Option<&str>, valid: &[String], noun: &str) -> String {
         Some(s) => format!("; did you mean {s:?}?"),
         None if valid.is_empty() => String::new(),
         None => format!("; valid {noun}: {}", quoted(valid)),
+    }
+}
+
+/// `did you mean "x"? Valid types: "x", "y"`, or `valid types: "x", "y"`.
+fn type_hint(suggestion: Option<&str>, valid: &[String]) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean {s:?}? Valid types: {}", quoted(valid)),
+        None => format!("valid types: {}", quoted(valid)),
     }
 }
 

@@ -18,7 +18,7 @@ use super::locate::{self, backticked, closest};
 use super::schema::{Config, SinkConfig};
 use super::validate::Violation;
 
-/// The embedded default: `StatsD` on UDP 127.0.0.1:8125, a console sink, the API on
+/// The embedded default: StatsD on UDP 127.0.0.1:8125, a console sink, the API on
 /// 127.0.0.1:9102, a window every 10 seconds.
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
 

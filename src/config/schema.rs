@@ -15,19 +15,21 @@ use super::units::{ByteSize, Duration};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `[agent]`: windows, identity, limits.
+    /// `[agent]`: windows, identity, limits. Defaults to every key's default.
     #[serde(default)]
     pub agent: AgentConfig,
-    /// `[api]`: the HTTP API.
+    /// `[api]`: the HTTP API. Defaults to every key's default.
     #[serde(default)]
     pub api: ApiConfig,
-    /// `[log]`: logging.
+    /// `[log]`: logging. Defaults to every key's default.
     #[serde(default)]
     pub log: LogConfig,
-    /// `[sources.*]`: where metrics come from.
+    /// `[sources.*]`: where metrics come from. Defaults to none, which validation refuses: at
+    /// least one source must be configured.
     #[serde(default)]
     pub sources: SourcesConfig,
-    /// `[sinks.NAME]`: where windows go, by the operator's name for each.
+    /// `[sinks.NAME]`: where windows go, by the operator's name for each (letters, digits, `_`
+    /// and `-`). Defaults to none, which validation refuses: windows would go nowhere.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
 }
@@ -36,24 +38,26 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
-    /// Length of a window; every window is flushed to every sink. Defaults to `"10s"`.
+    /// Length of a window; every window is flushed to every sink. At least 1 second (shorter
+    /// windows flood backends and make rates noisy). Defaults to `"10s"`.
     #[serde(default = "default_flush_interval")]
     pub flush_interval: Duration,
-    /// The host name backends report. Defaults to the machine's hostname.
+    /// The host name backends report; must not be empty. Defaults to the machine's hostname.
     #[serde(default)]
     pub hostname: Option<String>,
-    /// Tags added to every series by the backends (`key = "value"`). Defaults to none.
+    /// Tags added to every series by the backends (`key = "value"`, names not empty).
+    /// Defaults to none.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// Directory for state that must survive restarts. Defaults to `/var/lib/sluice`.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Most series live at once; samples for new series beyond it are dropped and counted.
-    /// Defaults to 200 000.
+    /// At least 1. Defaults to 200 000.
     #[serde(default = "default_max_series")]
     pub max_series: usize,
     /// A series not updated for this many windows is forgotten (a gauge stops being
-    /// reported). Defaults to 6.
+    /// reported). At least 1. Defaults to 6.
     #[serde(default = "default_expire_after_windows")]
     pub expire_after_windows: u32,
     /// How long shutdown waits for backends to deliver what they hold. Defaults to `"10s"`.
@@ -78,8 +82,8 @@ pub struct LogConfig {
     /// `"text"` or `"json"`. Defaults to `"text"`.
     #[serde(default)]
     pub format: LogFormat,
-    /// A tracing filter such as `"info"` or `"sluice=debug"`; `RUST_LOG` overrides it.
-    /// Defaults to `"info"`.
+    /// A tracing filter such as `"info"` or `"warn,sluice=debug"`: comma-separated directives,
+    /// each a level or `target=level`; `RUST_LOG` overrides it. Defaults to `"info"`.
     #[serde(default = "default_log_level")]
     pub level: String,
 }
@@ -99,7 +103,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
-    /// `[sources.statsd]`: the StatsD/DogStatsD listeners. Absent: no listener.
+    /// `[sources.statsd]`: the StatsD/DogStatsD listeners. Defaults to absent (no listener),
+    /// which validation refuses while it is the only source.
     #[serde(default)]
     pub statsd: Option<StatsdConfig>,
 }
@@ -108,28 +113,34 @@ pub struct SourcesConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsdConfig {
-    /// UDP addresses to listen on. Defaults to none.
+    /// UDP addresses to listen on; none listed twice. Defaults to none. At least one of `udp`,
+    /// `unix` and `unix_stream` must be set.
     #[serde(default)]
     pub udp: Vec<SocketAddr>,
-    /// Unix datagram socket paths to listen on. Defaults to none.
+    /// Unix datagram socket paths to listen on; each at most 107 bytes and used by one listener
+    /// only. Defaults to none.
     #[serde(default)]
     pub unix: Vec<PathBuf>,
-    /// Unix stream socket paths to listen on (newline-separated lines). Defaults to none.
+    /// Unix stream socket paths to listen on (newline-separated lines); same rules as `unix`.
+    /// Defaults to none.
     #[serde(default)]
     pub unix_stream: Vec<PathBuf>,
-    /// File mode of the Unix socket files, as an octal string. Defaults to `"0660"`.
+    /// File mode of the Unix socket files, as an octal string up to `"0777"`; read it with
+    /// [`StatsdConfig::socket_mode_bits`]. Defaults to `"0660"`.
     #[serde(default = "default_socket_mode")]
     pub socket_mode: String,
     /// Receive buffer requested for each socket (`SO_RCVBUF`); a warning is logged when the
-    /// kernel grants less (raise `net.core.rmem_max`). Defaults to `"8MiB"`.
+    /// kernel grants less (raise `net.core.rmem_max`). Between 1 byte and 2 GiB. Defaults to
+    /// `"8MiB"`.
     #[serde(default = "default_receive_buffer")]
     pub receive_buffer: ByteSize,
-    /// Percentiles reported for timers, histograms and distributions. Defaults to
-    /// `[50, 90, 95, 99]`.
+    /// Percentiles reported for timers, histograms and distributions; each in (0, 100], none
+    /// listed twice. Defaults to `[50, 90, 95, 99]`.
     #[serde(default = "default_percentiles")]
     pub percentiles: Vec<f64>,
     /// Upper bounds of the buckets counted for timers (milliseconds), histograms and
-    /// distributions. Defaults to none.
+    /// distributions; finite and strictly increasing (the `+Inf` bucket is implied). Defaults
+    /// to none.
     #[serde(default)]
     pub buckets: Vec<f64>,
 }

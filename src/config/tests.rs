@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"?; valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file""#
     );
 }
 
@@ -528,4 +528,24 @@ fn reference_config_documents_the_defaults() {
 
 fn default_statsd() -> super::StatsdConfig {
     parse_env(BASE, &[]).unwrap().sources.statsd.unwrap()
+}
+
+/// A sink type far from every valid one lists the valid types without guessing.
+#[test]
+fn unrelated_sink_type_lists_valid_types_without_guessing() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file""#
+    );
+}
+
+/// A buffer `type` that does not exist is refused with the valid values.
+#[test]
+fn unknown_buffer_type_lists_valid_values() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\n[sinks.out.buffer]\ntype = \"tape\"\n";
+    assert_eq!(
+        error(text),
+        r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
+    );
 }
