@@ -46,6 +46,8 @@ use crate::sources::statsd::parser::{self, GaugeUpdate, Item, MAX_TAGS, Metric, 
 /// Most distinct members one set series counts per window; more are dropped as
 /// [`DropReason::SetMembers`].
 pub const MAX_SET_MEMBERS: usize = 4096;
+/// Tags a line may carry and still be sorted in the small stack buffer.
+const SMALL_TAGS: usize = 8;
 /// Most events kept per window; more are dropped as [`DropReason::Events`].
 pub const MAX_EVENTS_PER_WINDOW: usize = 1024;
 /// Most service checks kept per window; more are dropped as [`DropReason::ServiceChecks`].
@@ -384,16 +386,26 @@ impl WindowState {
 
     /// Folds one metric line into its series, creating the series if there is room.
     pub fn insert(&mut self, metric: &Metric<'_>) {
-        let mut sorted = [""; MAX_TAGS];
+        // Most lines carry few tags: a small buffer keeps the per-line stack work small.
+        if metric.tag_count() <= SMALL_TAGS {
+            self.insert_with(metric, &mut [""; SMALL_TAGS]);
+        } else {
+            self.insert_with(metric, &mut [""; MAX_TAGS]);
+        }
+    }
+
+    fn insert_with<'m>(&mut self, metric: &Metric<'m>, buffer: &mut [&'m str]) {
         let mut n = 0;
-        for (slot, tag) in sorted.iter_mut().zip(metric.tags()) {
+        for (slot, tag) in buffer.iter_mut().zip(metric.tags()) {
             *slot = tag;
             n += 1;
         }
-        let tags = &mut sorted[..n];
-        tags.sort_unstable();
+        let tags = &mut buffer[..n];
+        if !tags.is_sorted() {
+            tags.sort_unstable();
+        }
         let n = dedup_sorted(tags);
-        let tags = &sorted[..n];
+        let tags = &buffer[..n];
         let hash = series_hash(metric.name, tags);
 
         let slots = &self.slots;
@@ -556,35 +568,59 @@ fn member_hash(member: &[u8]) -> u64 {
     hasher.finish()
 }
 
-/// A small, fast, deterministic hasher: a multiply-rotate step per 8 bytes (each step a
-/// bijection of the state), each field prefixed by its length so field boundaries count, and a
-/// MurmurHash3 finaliser so every output bit depends on every input bit (hashbrown uses the
-/// top bits for its control bytes).
+/// A small, fast, deterministic hasher in the style of foldhash: each field is folded in
+/// 16 bytes at a time with a 64×64→128-bit multiply whose halves are xored, the field's length
+/// is mixed in so field boundaries count, and a MurmurHash3 finaliser spreads every input bit
+/// over the top bits hashbrown uses for its control bytes.
 struct KeyHasher(u64);
 
-const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+const K0: u64 = 0x9E37_79B9_7F4A_7C15;
+const K1: u64 = 0xA076_1D64_78BD_642F;
+
+#[inline]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let product = u128::from(x) * u128::from(y);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+#[inline]
+fn read_u64(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+#[inline]
+fn read_u32(bytes: &[u8]) -> u64 {
+    let mut word = [0; 4];
+    word.copy_from_slice(&bytes[..4]);
+    u64::from(u32::from_le_bytes(word))
+}
 
 impl KeyHasher {
     #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0 ^ word).wrapping_mul(MULTIPLIER).rotate_left(31);
-    }
-
-    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        self.mix(bytes.len() as u64);
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.mix(u64::from_le_bytes(word));
-        }
-        let tail = chunks.remainder();
-        if !tail.is_empty() {
-            let mut word = [0; 8];
-            word[..tail.len()].copy_from_slice(tail);
-            self.mix(u64::from_le_bytes(word));
-        }
+        let len = bytes.len();
+        let mut state = self.0.wrapping_add(len as u64).wrapping_mul(K0);
+        let (a, b) = if len <= 16 {
+            if len >= 8 {
+                (read_u64(bytes), read_u64(&bytes[len - 8..]))
+            } else if len >= 4 {
+                (read_u32(bytes), read_u32(&bytes[len - 4..]))
+            } else if len > 0 {
+                (u64::from(bytes[0]), u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]))
+            } else {
+                (0, 0)
+            }
+        } else {
+            let mut rest = bytes;
+            while rest.len() > 16 {
+                state = folded_multiply(read_u64(rest) ^ state, read_u64(&rest[8..]) ^ K1);
+                rest = &rest[16..];
+            }
+            (read_u64(&bytes[len - 16..]), read_u64(&bytes[len - 8..]))
+        };
+        self.0 = folded_multiply(a ^ state, b ^ K1);
     }
 
     #[inline]
