@@ -116,7 +116,7 @@ impl DropReason {
         labels
     };
 
-    /// The `reason` label, snake_case.
+    /// The `reason` label, in `snake_case`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::MaxSeries => "max_series",
@@ -417,15 +417,13 @@ impl WindowState {
                     && s.key.tags.iter().zip(tags).all(|(a, b)| **a == **b)
             })
         });
-        let index = match found.copied() {
-            Some(i) => i as usize,
-            None => match self.create(metric.name, tags, hash, metric.kind) {
-                Some(i) => i,
-                None => {
-                    self.counts.dropped[DropReason::MaxSeries.index()] += metric.sample_count() as u64;
-                    return;
-                }
-            },
+        let index = if let Some(i) = found.copied() {
+            i as usize
+        } else if let Some(i) = self.create(metric.name, tags, hash, metric.kind) {
+            i
+        } else {
+            self.counts.dropped[DropReason::MaxSeries.index()] += metric.sample_count() as u64;
+            return;
         };
         let Some(slot) = self.slots[index].as_mut() else { return };
         if slot.state.kind() != metric.kind {
@@ -570,7 +568,7 @@ fn member_hash(member: &[u8]) -> u64 {
 
 /// A small, fast, deterministic hasher in the style of foldhash: each field is folded in
 /// 16 bytes at a time with a 64×64→128-bit multiply whose halves are xored, the field's length
-/// is mixed in so field boundaries count, and a MurmurHash3 finaliser spreads every input bit
+/// is mixed in so field boundaries count, and a `MurmurHash3` finaliser spreads every input bit
 /// over the top bits hashbrown uses for its control bytes.
 struct KeyHasher(u64);
 

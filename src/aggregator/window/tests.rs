@@ -115,7 +115,7 @@ fn set_counts_distinct_members() {
 #[test]
 fn set_members_beyond_the_cap_are_counted() {
     let mut w = state();
-    let lines: String = (0..MAX_SET_MEMBERS + 10).map(|i| format!("u:{i}|s\n")).collect();
+    let lines = (0..MAX_SET_MEMBERS + 10).map(|i| format!("u:{i}|s\n")).collect::<Vec<_>>().concat();
     w.ingest(lines.as_bytes());
     w.ingest(b"u:0|s");
     let window = w.flush(0, 1000);
@@ -128,7 +128,7 @@ fn set_members_beyond_the_cap_are_counted() {
 #[test]
 fn timer_summary_has_exact_stats_and_bounded_percentiles() {
     let mut w = state();
-    let lines: String = (1..=1000).rev().map(|i| format!("lat:{i}|ms\n")).collect();
+    let lines = (1..=1000).rev().map(|i| format!("lat:{i}|ms\n")).collect::<Vec<_>>().concat();
     w.ingest(lines.as_bytes());
     let window = w.flush(0, 1000);
     let s = summary(series(&window, "lat"));
@@ -172,7 +172,7 @@ fn percentiles_are_clamped_to_min_and_max() {
 #[test]
 fn distribution_carries_a_mergeable_sketch() {
     let mut w = state();
-    let lines: String = (1..=10_000).map(|i| format!("d:{}|d\n", f64::from(i) * 0.37)).collect();
+    let lines = (1..=10_000).map(|i| format!("d:{}|d\n", f64::from(i) * 0.37)).collect::<Vec<_>>().concat();
     w.ingest(lines.as_bytes());
     let window = w.flush(0, 1000);
     let s = summary(series(&window, "d"));

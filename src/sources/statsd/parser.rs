@@ -142,7 +142,7 @@ impl ParseError {
         Self::BadServiceCheck,
     ];
 
-    /// The `reason` label, snake_case.
+    /// The `reason` label, in `snake_case`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::LineTooLong => "line_too_long",
@@ -264,7 +264,7 @@ impl<'a> Metric<'a> {
         if self.kind == MetricType::Set || self.rest.is_empty() {
             1
         } else {
-            2 + self.rest.iter().filter(|&&b| b == b':').count()
+            1 + self.rest.split(|&b| b == b':').count()
         }
     }
 
@@ -277,7 +277,10 @@ impl<'a> Metric<'a> {
         if self.kind == MetricType::Set {
             RawValues { first: None, rest: None }
         } else {
-            RawValues { first: Some((self.first, self.first_signed)), rest: (!self.rest.is_empty()).then_some(self.rest) }
+            RawValues {
+                first: Some((self.first, self.first_signed)),
+                rest: (!self.rest.is_empty()).then_some(self.rest),
+            }
         }
     }
 }
@@ -308,7 +311,7 @@ impl Iterator for RawValues<'_> {
 }
 
 /// The tags of a metric line; see [`Metric::tags`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Tags<'a> {
     rest: &'a str,
 }
@@ -509,8 +512,8 @@ fn is_signed(raw: &[u8]) -> bool {
 
 /// Exact powers of ten: every one up to 10²² is representable in `f64`.
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 
 /// Parses a finite number exactly as `str::parse::<f64>` does.

@@ -131,8 +131,24 @@ fn unknown_fields_are_ignored() {
 #[test]
 fn values_match_str_parse_exactly() {
     for text in [
-        "0", "-0", "+7", "0.1", "0.3", "123.456", "5.", ".5", "-.5", "999999999999999", "9999999999999999",
-        "0.000000000000001", "1e3", "1E-7", "12345678901234567890", "3.141592653589793238", "007", "1.7976931348623157e308",
+        "0",
+        "-0",
+        "+7",
+        "0.1",
+        "0.3",
+        "123.456",
+        "5.",
+        ".5",
+        "-.5",
+        "999999999999999",
+        "9999999999999999",
+        "0.000000000000001",
+        "1e3",
+        "1E-7",
+        "12345678901234567890",
+        "3.141592653589793238",
+        "007",
+        "1.7976931348623157e308",
         "4.9e-324",
     ] {
         let want: f64 = text.parse().unwrap();
@@ -195,7 +211,7 @@ fn every_error_reason_has_its_mistake() {
     }
 }
 
-/// Error labels are unique snake_case strings and `index` is the position in `ALL`.
+/// Error labels are unique `snake_case` strings and `index` is the position in `ALL`.
 #[test]
 fn error_labels_are_unique_and_indexed() {
     for (i, reason) in ParseError::ALL.into_iter().enumerate() {
@@ -307,7 +323,8 @@ fn service_check_with_every_field_is_parsed() {
 /// Malformed service checks are `bad_service_check`.
 #[test]
 fn malformed_service_checks_are_rejected() {
-    for bad in [&b"_sc|name|7"[..], b"_sc||0", b"_sc|name", b"_sc|name|", b"_sc|name|01", b"_sc|name|0||h:x", b"_sc|n|0|d:x"]
+    for bad in
+        [&b"_sc|name|7"[..], b"_sc||0", b"_sc|name", b"_sc|name|", b"_sc|name|01", b"_sc|name|0||h:x", b"_sc|n|0|d:x"]
     {
         assert_eq!(error(bad), ParseError::BadServiceCheck, "{}", String::from_utf8_lossy(bad));
     }
