@@ -1,17 +1,48 @@
 //! The [`Backend`] trait every backend implements, and its typed error.
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::model::Window;
 
+/// One request's worth of a window, and how many series it carries (for the telemetry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded<B> {
+    /// What the backend sends in one request.
+    pub payload: B,
+    /// Series (or points) in this batch; counted as sent or dropped with it.
+    pub series: u64,
+}
+
+/// The two halves of a split batch, or the batch back when it cannot be split.
+pub type Halves<B> = Result<(Encoded<B>, Encoded<B>), Encoded<B>>;
+
 /// A destination for flushed windows.
 ///
-/// The delivery task owns the backend and calls [`Backend::send`] with one window at a time,
-/// in order. A backend encodes and sends the window and says, through its error, whether a
-/// retry could succeed; retry, backoff and buffering live in [`crate::delivery`].
+/// The delivery task ([`crate::delivery`]) owns the backend. For each window, in order, it calls
+/// [`Backend::encode`] once, then [`Backend::send`] for each batch, retrying with backoff what
+/// [`SendError::is_retriable`] says may succeed later and halving with [`Backend::split`] what
+/// the backend refused as too large. The backend stays a short pipeline: normalize → batch →
+/// encode in `encode`, send → classify in `send`.
 pub trait Backend: Send + 'static {
-    /// Delivers one window. Returns the number of series the destination acknowledged.
-    fn send(&mut self, window: &Window) -> impl Future<Output = Result<u64, SendError>> + Send;
+    /// The payload of one request.
+    type Batch: Send + Sync + 'static;
+
+    /// Turns a window into requests within the backend's limits. Called exactly once per
+    /// window, so state that accumulates across windows (cumulative counters) advances once.
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Self::Batch>>, SendError>;
+
+    /// Sends one batch and classifies the outcome.
+    fn send(&mut self, batch: &Self::Batch) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Halves a batch the backend refused as too large (HTTP 413). `Err` gives the batch back
+    /// when it cannot be split (one series); it is then dropped and counted.
+    fn split(&mut self, batch: Encoded<Self::Batch>) -> Halves<Self::Batch> {
+        Err(batch)
+    }
+
+    /// Called once per window after every batch was acknowledged or given up.
+    fn delivered(&mut self, _window: &Window) {}
 
     /// Called once after the last window, before the process exits.
     fn close(&mut self) -> impl Future<Output = ()> + Send {
@@ -19,30 +50,58 @@ pub trait Backend: Send + 'static {
     }
 }
 
-/// Why a window (or part of it) did not reach its destination.
+/// Why a batch did not reach its destination.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Local or network I/O failed (connection refused, broken pipe, timeout).
+    /// Local or network I/O failed (connection refused, broken pipe).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
-    /// The destination answered but refused the data; resending it cannot help.
-    #[error("rejected by the backend: {0}")]
+    /// The request could not be completed (connection refused, reset, DNS).
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// No answer within the request timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// The server answered with a non-success status.
+    #[error("HTTP {status}: {body}")]
+    Http {
+        /// The status code.
+        status: u16,
+        /// The start of the response body, as the server explains itself.
+        body: String,
+        /// How long the server asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The data cannot be delivered as it is; resending cannot help.
+    #[error("rejected: {0}")]
     Rejected(String),
-    /// The destination is temporarily unable to take data (throttled, overloaded).
-    #[error("backend unavailable: {0}")]
-    Unavailable(String),
 }
 
 impl SendError {
-    /// True when sending the same data again later may succeed.
+    /// True when sending the same batch again later may succeed: I/O and connection errors,
+    /// timeouts, 408, 429 and 5xx.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Self::Io(_) | Self::Unavailable(_) => true,
+            Self::Io(_) | Self::Connect(_) | Self::Timeout => true,
+            Self::Http { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Self::Rejected(_) => false,
         }
     }
 
-    /// A short label for the `class` of `sluice_backend_errors_total`.
+    /// True for HTTP 413: the batch should be split and the halves sent.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Self::Http { status: 413, .. })
+    }
+
+    /// The wait the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The `class` label of `sluice_backend_errors_total`.
     pub fn class(&self) -> &'static str {
         if self.is_retriable() { "retriable" } else { "rejected" }
     }

@@ -7,6 +7,7 @@
 //! - [`sketch`]: the mergeable quantile sketch carried by timers and distributions.
 //! - [`backend`]: the [`Backend`] trait and its typed [`SendError`].
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
+//! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`console`], [`file`]: the local backends.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
@@ -19,7 +20,8 @@ pub mod delivery;
 pub mod file;
 pub mod model;
 pub mod sketch;
+pub mod units;
 
-pub use backend::{Backend, SendError};
+pub use backend::{Backend, Encoded, Halves, SendError};
 pub use model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 pub use sketch::Sketch;

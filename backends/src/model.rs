@@ -190,6 +190,32 @@ pub struct Window {
 }
 
 impl Window {
+    /// An estimate of the memory the window holds, for buffer budgets (`buffer.max_bytes`).
+    pub fn approx_bytes(&self) -> u64 {
+        /// Pointers, lengths and the value enum of one series.
+        const PER_SERIES: usize = 64;
+        let series: usize = self
+            .series
+            .iter()
+            .map(|s| {
+                let key = s.key.name.len() + s.key.tags.iter().map(|t| t.len() + 16).sum::<usize>();
+                let value = match &s.value {
+                    Value::Set { members, .. } => members.len() * 8,
+                    Value::Summary(sum) => {
+                        std::mem::size_of::<Summary>()
+                            + (sum.percentiles.len() + sum.buckets.len()) * 16
+                            + sum.sketch.bin_count() * 8
+                    }
+                    Value::Counter { .. } | Value::Gauge { .. } => 0,
+                };
+                PER_SERIES + key + value
+            })
+            .sum();
+        let other: usize = self.events.iter().map(|e| 128 + e.title.len() + e.text.len()).sum::<usize>()
+            + self.service_checks.iter().map(|c| 96 + c.name.len()).sum::<usize>();
+        (std::mem::size_of::<Self>() + series + other) as u64
+    }
+
     /// The window length in seconds.
     pub fn interval_secs(&self) -> f64 {
         self.end_ms.saturating_sub(self.start_ms) as f64 / 1000.0

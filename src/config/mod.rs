@@ -6,7 +6,6 @@ mod error;
 mod load;
 mod locate;
 mod schema;
-mod units;
 mod validate;
 
 #[cfg(test)]
@@ -15,5 +14,5 @@ mod tests;
 pub use error::{ConfigError, Location, Table};
 pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, load, parse};
 pub use schema::{AgentConfig, ApiConfig, Config, LogConfig, LogFormat, SinkConfig, SourcesConfig, StatsdConfig};
-pub use units::{ByteSize, Duration};
+pub use backends::units::{ByteSize, Duration};
 pub use validate::{MAX_SOCKET_PATH_BYTES, MIN_FLUSH_INTERVAL, Violation};

@@ -9,7 +9,7 @@ use backends::delivery::BufferConfig;
 use backends::file::FileConfig;
 use serde::{Deserialize, Deserializer};
 
-use super::units::{ByteSize, Duration};
+use backends::units::{ByteSize, Duration};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::error::Table;
 use super::schema::{Config, SinkConfig, StatsdConfig};
-use super::units::Duration;
+use backends::units::Duration;
 
 /// The shortest window: shorter ones flood backends with requests and make per-second rates
 /// noisy.

@@ -3,7 +3,7 @@
 use tokio::io::{AsyncWriteExt, Stdout};
 
 use super::encode::encode;
-use crate::backend::{Backend, SendError};
+use crate::backend::{Backend, Encoded, SendError};
 use crate::model::Window;
 
 /// Writes windows to standard output. If nobody reads the pipe, only this backend waits.
@@ -26,12 +26,17 @@ impl Default for Console {
 }
 
 impl Backend for Console {
-    async fn send(&mut self, window: &Window) -> Result<u64, SendError> {
-        // Encode: one text block per window, written with one call so windows never interleave.
-        let text = encode(window);
-        // Send: stdout may block when it is a full pipe; only this task waits.
+    type Batch = String;
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<String>>, SendError> {
+        // One text block per window, written with one call so windows never interleave.
+        Ok(vec![Encoded { payload: encode(window), series: window.series.len() as u64 }])
+    }
+
+    async fn send(&mut self, text: &String) -> Result<(), SendError> {
+        // stdout may block when it is a full pipe; only this task waits.
         self.out.write_all(text.as_bytes()).await?;
         self.out.flush().await?;
-        Ok(window.series.len() as u64)
+        Ok(())
     }
 }

@@ -6,58 +6,70 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
+use super::config::BufferConfig;
 use super::stats::BackendStats;
 use crate::model::Window;
 
-/// Holds up to `capacity` windows for one backend. When full, [`WindowQueue::push`] drops the
-/// oldest window and counts its series as dropped (`reason="buffer_full"`): the producer, the
-/// aggregator, must never wait for a backend.
+/// Holds windows for one backend within `max_windows` and `max_bytes`. When a push exceeds
+/// either, the oldest windows are dropped and their series counted
+/// (`reason="buffer_full"`): the producer, the aggregator, never waits for a backend. The
+/// newest window is always kept.
 #[derive(Debug)]
 pub struct WindowQueue {
     inner: Mutex<Inner>,
     notify: Notify,
-    capacity: usize,
+    max_windows: usize,
+    max_bytes: u64,
     stats: Arc<BackendStats>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Inner {
-    windows: VecDeque<Arc<Window>>,
+    windows: VecDeque<(Arc<Window>, u64)>,
+    bytes: u64,
     closed: bool,
 }
 
 impl WindowQueue {
-    /// An empty queue holding at most `capacity` windows (at least one).
-    pub fn new(capacity: usize, stats: Arc<BackendStats>) -> Self {
+    /// An empty queue bounded as `config` says.
+    pub fn new(config: &BufferConfig, stats: Arc<BackendStats>) -> Self {
         Self {
-            inner: Mutex::new(Inner { windows: VecDeque::new(), closed: false }),
+            inner: Mutex::new(Inner::default()),
             notify: Notify::new(),
-            capacity: capacity.max(1),
+            max_windows: config.max_windows.max(1),
+            max_bytes: config.max_bytes.0,
             stats,
         }
     }
 
-    /// Appends a window, dropping the oldest queued one when full. Never blocks.
-    /// Returns the window that was dropped, if any.
-    pub fn push(&self, window: Arc<Window>) -> Option<Arc<Window>> {
-        let dropped = {
+    /// Appends a window, dropping the oldest ones while a bound is exceeded. Never blocks.
+    /// Returns how many windows were dropped.
+    pub fn push(&self, window: Arc<Window>) -> usize {
+        let size = window.approx_bytes();
+        let mut dropped = Vec::new();
+        {
             let mut inner = self.lock();
-            let dropped = if inner.windows.len() >= self.capacity { inner.windows.pop_front() } else { None };
-            inner.windows.push_back(window);
-            self.stats.buffered_windows.store(inner.windows.len() as u64, Relaxed);
-            dropped
-        };
-        if let Some(old) = &dropped {
+            inner.bytes += size;
+            inner.windows.push_back((window, size));
+            while inner.windows.len() > 1 && (inner.windows.len() > self.max_windows || inner.bytes > self.max_bytes) {
+                if let Some((old, old_size)) = inner.windows.pop_front() {
+                    inner.bytes -= old_size;
+                    dropped.push(old);
+                }
+            }
+            self.publish_depth(&inner);
+        }
+        for old in &dropped {
             self.stats.dropped_buffer_full.fetch_add(old.series.len() as u64, Relaxed);
             tracing::warn!(
                 backend = %self.stats.name,
                 window = old.id,
                 series = old.series.len(),
-                "Queue full: dropped the oldest window."
+                "Buffer full: dropped the oldest window."
             );
         }
         self.notify.notify_one();
-        dropped
+        dropped.len()
     }
 
     /// The oldest window without removing it; waits while the queue is empty and open.
@@ -67,7 +79,7 @@ impl WindowQueue {
             let notified = self.notify.notified();
             {
                 let inner = self.lock();
-                if let Some(w) = inner.windows.front() {
+                if let Some((w, _)) = inner.windows.front() {
                     return Some(Arc::clone(w));
                 }
                 if inner.closed {
@@ -78,14 +90,21 @@ impl WindowQueue {
         }
     }
 
-    /// Removes the front window once it was delivered (or given up), if it is still `window`:
-    /// a full queue may have dropped it meanwhile.
+    /// True while `window` is still the oldest queued: a full queue may have dropped it
+    /// while its delivery was failing.
+    pub fn is_front(&self, window: &Arc<Window>) -> bool {
+        self.lock().windows.front().is_some_and(|(w, _)| Arc::ptr_eq(w, window))
+    }
+
+    /// Removes the front window once it was delivered (or given up), if it is still `window`.
     pub fn pop_if(&self, window: &Arc<Window>) {
         let mut inner = self.lock();
-        if inner.windows.front().is_some_and(|w| Arc::ptr_eq(w, window)) {
-            inner.windows.pop_front();
+        if inner.windows.front().is_some_and(|(w, _)| Arc::ptr_eq(w, window))
+            && let Some((_, size)) = inner.windows.pop_front()
+        {
+            inner.bytes -= size;
         }
-        self.stats.buffered_windows.store(inner.windows.len() as u64, Relaxed);
+        self.publish_depth(&inner);
     }
 
     /// No more windows will be pushed; the consumer drains what is queued and stops.
@@ -107,9 +126,15 @@ impl WindowQueue {
     /// Removes and returns everything queued (used when a shutdown deadline passes).
     pub fn take_all(&self) -> Vec<Arc<Window>> {
         let mut inner = self.lock();
-        let all = inner.windows.drain(..).collect();
-        self.stats.buffered_windows.store(0, Relaxed);
+        let all = inner.windows.drain(..).map(|(w, _)| w).collect();
+        inner.bytes = 0;
+        self.publish_depth(&inner);
         all
+    }
+
+    fn publish_depth(&self, inner: &Inner) {
+        self.stats.buffered_windows.store(inner.windows.len() as u64, Relaxed);
+        self.stats.buffered_bytes.store(inner.bytes, Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

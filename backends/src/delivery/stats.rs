@@ -39,8 +39,14 @@ pub struct BackendStats {
     pub dropped_buffer_full: AtomicU64,
     /// Series dropped because the backend refused them.
     pub dropped_rejected: AtomicU64,
+    /// Series dropped because their window was retried for longer than `retry.max_elapsed`.
+    pub dropped_retry_exhausted: AtomicU64,
+    /// Series dropped because a batch of one could not be split below the backend's size limit.
+    pub dropped_too_large: AtomicU64,
     /// Windows waiting in the queue.
     pub buffered_windows: AtomicU64,
+    /// Estimated bytes of the windows waiting in the queue.
+    pub buffered_bytes: AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -64,6 +70,8 @@ pub struct BackendStatus {
     pub last_error: Option<String>,
     /// Windows waiting in the queue.
     pub queue_depth: u64,
+    /// Estimated bytes of the windows waiting in memory.
+    pub buffered_bytes: u64,
     /// Bytes spooled to disk (0 with the memory buffer).
     pub spooled_bytes: u64,
     /// Series acknowledged since start.
@@ -84,14 +92,16 @@ impl BackendStats {
             retries: AtomicU64::new(0),
             dropped_buffer_full: AtomicU64::new(0),
             dropped_rejected: AtomicU64::new(0),
+            dropped_retry_exhausted: AtomicU64::new(0),
+            dropped_too_large: AtomicU64::new(0),
             buffered_windows: AtomicU64::new(0),
+            buffered_bytes: AtomicU64::new(0),
             inner: Mutex::new(Inner { state: BackendState::Starting, last_success_ms: None, last_error: None }),
         }
     }
 
-    /// Records an acknowledged window of `series` series.
-    pub fn record_success(&self, series: u64) {
-        self.sent_series.fetch_add(series, Relaxed);
+    /// Records a window the backend acknowledged (its series are counted batch by batch).
+    pub fn record_success(&self) {
         self.sent_windows.fetch_add(1, Relaxed);
         let mut inner = self.lock();
         inner.state = BackendState::Healthy;
@@ -112,6 +122,17 @@ impl BackendStats {
         self.lock().state = BackendState::Stopped;
     }
 
+    /// Series dropped since start, by the `reason` label of
+    /// `sluice_backend_dropped_series_total`.
+    pub fn dropped(&self) -> [(&'static str, u64); 4] {
+        [
+            ("buffer_full", self.dropped_buffer_full.load(Relaxed)),
+            ("rejected", self.dropped_rejected.load(Relaxed)),
+            ("retry_exhausted", self.dropped_retry_exhausted.load(Relaxed)),
+            ("too_large", self.dropped_too_large.load(Relaxed)),
+        ]
+    }
+
     /// A copy for `/status`.
     pub fn status(&self) -> BackendStatus {
         let inner = self.lock();
@@ -121,9 +142,10 @@ impl BackendStats {
             last_success_ms: inner.last_success_ms,
             last_error: inner.last_error.clone(),
             queue_depth: self.buffered_windows.load(Relaxed),
+            buffered_bytes: self.buffered_bytes.load(Relaxed),
             spooled_bytes: 0,
             sent_series: self.sent_series.load(Relaxed),
-            dropped_series: self.dropped_buffer_full.load(Relaxed) + self.dropped_rejected.load(Relaxed),
+            dropped_series: self.dropped().iter().map(|(_, n)| n).sum(),
         }
     }
 

@@ -1,18 +1,20 @@
-//! The delivery task: takes windows from a backend's queue in order and sends them.
+//! The delivery task: takes windows from a backend's queue in order and sends them, retrying
+//! with backoff what may succeed later.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+use super::backoff::Backoff;
+use super::config::{BufferConfig, RetryConfig};
 use super::queue::WindowQueue;
 use super::stats::BackendStats;
-use crate::backend::Backend;
-
-/// Pause between attempts when a retriable error leaves a window at the front of the queue.
-/// The network backends replace this with capped exponential backoff.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
+use crate::backend::{Backend, Encoded, SendError};
+use crate::model::Window;
 
 /// The producer's side of one backend: its queue, its telemetry and its task.
 #[derive(Debug)]
@@ -26,7 +28,8 @@ pub struct DeliveryHandle {
 
 impl DeliveryHandle {
     /// Closes the queue and waits up to `deadline` for the backend to deliver what is queued.
-    /// Returns the number of windows still undelivered when the deadline passed.
+    /// Returns the number of windows still undelivered when the deadline passed; their series
+    /// are counted as dropped (`reason="buffer_full"`) and logged.
     pub async fn finish(self, deadline: Duration) -> usize {
         self.queue.close();
         let abort = self.task.abort_handle();
@@ -47,36 +50,120 @@ impl DeliveryHandle {
     }
 }
 
-/// Starts the delivery task for `backend`, fed by a queue of `capacity` windows.
-pub fn spawn<B: Backend>(name: &str, mut backend: B, capacity: usize) -> DeliveryHandle {
+/// Starts the delivery task for `backend`, fed by a queue bounded by `buffer`.
+pub fn spawn<B: Backend>(name: &str, backend: B, buffer: &BufferConfig, retry: &RetryConfig) -> DeliveryHandle {
     let stats = Arc::new(BackendStats::new(name));
-    let queue = Arc::new(WindowQueue::new(capacity, Arc::clone(&stats)));
-    let task = {
-        let (queue, stats) = (Arc::clone(&queue), Arc::clone(&stats));
-        tokio::spawn(async move {
-            while let Some(window) = queue.front().await {
-                match backend.send(&window).await {
-                    Ok(series) => {
-                        stats.record_success(series);
-                        queue.pop_if(&window);
-                    }
-                    Err(err) if err.is_retriable() => {
-                        tracing::warn!(backend = %stats.name, window = window.id, error = %err, "Delivery failed; will retry.");
-                        stats.record_error(true, err.to_string());
-                        stats.retries.fetch_add(1, Relaxed);
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
-                    Err(err) => {
-                        tracing::error!(backend = %stats.name, window = window.id, error = %err, "Window rejected; dropped.");
-                        stats.record_error(false, err.to_string());
-                        stats.dropped_rejected.fetch_add(window.series.len() as u64, Relaxed);
-                        queue.pop_if(&window);
-                    }
-                }
+    let queue = Arc::new(WindowQueue::new(buffer, Arc::clone(&stats)));
+    let worker = Worker { backend, queue: Arc::clone(&queue), stats: Arc::clone(&stats), retry: retry.clone() };
+    DeliveryHandle { queue, stats, task: tokio::spawn(worker.run()) }
+}
+
+struct Worker<B> {
+    backend: B,
+    queue: Arc<WindowQueue>,
+    stats: Arc<BackendStats>,
+    retry: RetryConfig,
+}
+
+/// How one window's delivery ended.
+enum Outcome {
+    /// Every batch was acknowledged, refused for good or dropped as too large.
+    Done,
+    /// The queue dropped the window to make room while it was being retried.
+    Evicted,
+    /// Retried for longer than `retry.max_elapsed`.
+    Exhausted,
+}
+
+impl<B: Backend> Worker<B> {
+    async fn run(mut self) {
+        while let Some(window) = self.queue.front().await {
+            match self.deliver(&window).await {
+                Outcome::Done => {}
+                Outcome::Evicted => tracing::warn!(
+                    backend = %self.stats.name,
+                    window = window.id,
+                    "Window dropped from the full buffer while its delivery was failing."
+                ),
+                Outcome::Exhausted => tracing::error!(
+                    backend = %self.stats.name,
+                    window = window.id,
+                    "Gave up on a window after retry.max_elapsed."
+                ),
             }
-            backend.close().await;
-            stats.record_stopped();
-        })
-    };
-    DeliveryHandle { queue, stats, task }
+            self.backend.delivered(&window);
+            self.queue.pop_if(&window);
+        }
+        self.backend.close().await;
+        self.stats.record_stopped();
+    }
+
+    /// Encodes `window` once, then sends its batches in order, retrying each as needed.
+    async fn deliver(&mut self, window: &Arc<Window>) -> Outcome {
+        let mut pending: VecDeque<Encoded<B::Batch>> = match self.backend.encode(window) {
+            Ok(batches) => batches.into(),
+            Err(err) => {
+                self.give_up(&err, window.series.len() as u64, &self.stats.dropped_rejected);
+                return Outcome::Done;
+            }
+        };
+        let started = Instant::now();
+        let mut backoff = Backoff::new(&self.retry);
+        let mut sent_series = 0;
+        while let Some(batch) = pending.pop_front() {
+            let Err(err) = self.backend.send(&batch.payload).await else {
+                sent_series += batch.series;
+                self.stats.sent_series.fetch_add(batch.series, Relaxed);
+                backoff.reset();
+                continue;
+            };
+            if err.is_too_large() {
+                match self.backend.split(batch) {
+                    Ok((first, second)) => {
+                        tracing::info!(backend = %self.stats.name, window = window.id, "Batch too large: sending it in halves.");
+                        pending.push_front(second);
+                        pending.push_front(first);
+                    }
+                    Err(batch) => self.give_up(&err, batch.series, &self.stats.dropped_too_large),
+                }
+                continue;
+            }
+            if !err.is_retriable() {
+                self.give_up(&err, batch.series, &self.stats.dropped_rejected);
+                continue;
+            }
+            self.stats.record_error(true, err.to_string());
+            if self.retry.max_elapsed.is_some_and(|limit| started.elapsed() >= limit.0) {
+                let left = batch.series + pending.iter().map(|b| b.series).sum::<u64>();
+                self.stats.dropped_retry_exhausted.fetch_add(left, Relaxed);
+                return Outcome::Exhausted;
+            }
+            let delay = err.retry_after().unwrap_or_else(|| backoff.next_delay());
+            tracing::warn!(
+                backend = %self.stats.name,
+                window = window.id,
+                error = %err,
+                retry_in_ms = delay.as_millis() as u64,
+                "Delivery failed; will retry."
+            );
+            tokio::time::sleep(delay).await;
+            if !self.queue.is_front(window) {
+                // The buffer already counted the whole window as dropped.
+                return Outcome::Evicted;
+            }
+            self.stats.retries.fetch_add(1, Relaxed);
+            pending.push_front(batch);
+        }
+        if sent_series > 0 || window.series.is_empty() {
+            self.stats.record_success();
+        }
+        Outcome::Done
+    }
+
+    /// Logs a batch given up for good, with the server's own words, and counts its series.
+    fn give_up(&self, err: &SendError, series: u64, counter: &AtomicU64) {
+        tracing::error!(backend = %self.stats.name, series, error = %err, "Batch refused; dropped.");
+        self.stats.record_error(false, err.to_string());
+        counter.fetch_add(series, Relaxed);
+    }
 }

@@ -2,18 +2,67 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Fanout, spawn};
-use crate::backend::{Backend, SendError};
+use super::{BufferConfig, Fanout, RetryConfig, spawn};
+use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::model::{Series, SeriesKey, Value, Window};
+use crate::units::{ByteSize, Duration as Human};
 
-/// Records the ids of the windows it receives.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<u64>>>);
+/// What a scripted backend answers to each attempt, in order; `Ok` once the script runs out.
+type Script = Arc<Mutex<Vec<Result<(), SendError>>>>;
 
-impl Backend for Recorder {
-    async fn send(&mut self, window: &Window) -> Result<u64, SendError> {
-        self.0.lock().unwrap().push(window.id);
-        Ok(window.series.len() as u64)
+/// Sends each window as batches of at most `batch` series, records what it delivered as
+/// `(window id, first series index, series count)`, and answers as `script` says.
+#[derive(Clone)]
+struct Scripted {
+    batch: usize,
+    script: Script,
+    delivered: Arc<Mutex<Vec<(u64, usize, usize)>>>,
+    attempts: Arc<Mutex<Vec<tokio::time::Instant>>>,
+}
+
+impl Scripted {
+    fn new(batch: usize, script: Vec<Result<(), SendError>>) -> Self {
+        Self {
+            batch,
+            script: Arc::new(Mutex::new(script.into_iter().rev().collect())),
+            delivered: Arc::default(),
+            attempts: Arc::default(),
+        }
+    }
+}
+
+impl Backend for Scripted {
+    type Batch = (u64, usize, usize);
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Self::Batch>>, SendError> {
+        Ok((0..window.series.len())
+            .step_by(self.batch)
+            .map(|start| {
+                let n = self.batch.min(window.series.len() - start);
+                Encoded { payload: (window.id, start, n), series: n as u64 }
+            })
+            .collect())
+    }
+
+    async fn send(&mut self, batch: &Self::Batch) -> Result<(), SendError> {
+        self.attempts.lock().unwrap().push(tokio::time::Instant::now());
+        let answer = self.script.lock().unwrap().pop().unwrap_or(Ok(()));
+        if answer.is_ok() {
+            self.delivered.lock().unwrap().push(*batch);
+        }
+        answer
+    }
+
+    fn split(&mut self, batch: Encoded<Self::Batch>) -> Halves<Self::Batch> {
+        let (id, start, n) = batch.payload;
+        if n < 2 {
+            return Err(batch);
+        }
+        let half = n / 2;
+        Ok((
+            Encoded { payload: (id, start, half), series: half as u64 },
+            Encoded { payload: (id, start + half, n - half), series: (n - half) as u64 },
+        ))
     }
 }
 
@@ -21,22 +70,14 @@ impl Backend for Recorder {
 struct Stuck;
 
 impl Backend for Stuck {
-    async fn send(&mut self, _: &Window) -> Result<u64, SendError> {
-        std::future::pending().await
+    type Batch = ();
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<()>>, SendError> {
+        Ok(vec![Encoded { payload: (), series: window.series.len() as u64 }])
     }
-}
 
-/// Rejects window 2 and takes every other.
-#[derive(Clone, Default)]
-struct RejectsTwo(Arc<Mutex<Vec<u64>>>);
-
-impl Backend for RejectsTwo {
-    async fn send(&mut self, window: &Window) -> Result<u64, SendError> {
-        if window.id == 2 {
-            return Err(SendError::Rejected("400 bad window".into()));
-        }
-        self.0.lock().unwrap().push(window.id);
-        Ok(window.series.len() as u64)
+    async fn send(&mut self, (): &()) -> Result<(), SendError> {
+        std::future::pending().await
     }
 }
 
@@ -59,19 +100,39 @@ fn window(id: u64, series: usize) -> Arc<Window> {
     })
 }
 
+fn buffer(max_windows: usize) -> BufferConfig {
+    BufferConfig { max_windows, ..BufferConfig::default() }
+}
+
+fn fast_retry() -> RetryConfig {
+    RetryConfig {
+        initial_backoff: Human(Duration::from_millis(10)),
+        max_backoff: Human(Duration::from_millis(40)),
+        max_elapsed: None,
+    }
+}
+
+fn http(status: u16, retry_after: Option<Duration>) -> Result<(), SendError> {
+    Err(SendError::Http { status, body: format!("status {status}"), retry_after })
+}
+
 /// A stuck backend neither blocks publishing nor delays another backend: the healthy one
 /// gets every window in order and the stuck one's full queue drops (and counts) the oldest.
 #[tokio::test]
 async fn stuck_backend_blocks_neither_publishing_nor_other_backends() {
-    let recorder = Recorder::default();
-    let fanout = Fanout::new(vec![spawn("stuck", Stuck, 3), spawn("healthy", recorder.clone(), 3)]);
+    let healthy = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![
+        spawn("stuck", Stuck, &buffer(3), &fast_retry()),
+        spawn("healthy", healthy.clone(), &buffer(3), &fast_retry()),
+    ]);
     let stats = fanout.stats();
     for id in 1..=10 {
         fanout.publish(&window(id, 5));
         // Let the healthy backend drain between windows, as flush intervals would.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(*recorder.0.lock().unwrap(), (1..=10).collect::<Vec<_>>());
+    let ids: Vec<u64> = healthy.delivered.lock().unwrap().iter().map(|b| b.0).collect();
+    assert_eq!(ids, (1..=10).collect::<Vec<_>>());
     assert_eq!(stats[0].buffered_windows.load(Relaxed), 3);
     assert_eq!(stats[0].dropped_buffer_full.load(Relaxed), 7 * 5);
     assert_eq!(stats[1].sent_series.load(Relaxed), 10 * 5);
@@ -81,30 +142,117 @@ async fn stuck_backend_blocks_neither_publishing_nor_other_backends() {
     assert_eq!(stats[0].dropped_buffer_full.load(Relaxed), 10 * 5);
 }
 
-/// A window the backend rejects is dropped and counted once; the next ones are delivered.
+/// The byte budget bounds the queue too: the oldest windows go first, the newest stays.
 #[tokio::test]
-async fn rejected_window_is_dropped_and_later_windows_are_delivered() {
-    let backend = RejectsTwo::default();
-    let fanout = Fanout::new(vec![spawn("b", backend.clone(), 10)]);
+async fn byte_budget_drops_the_oldest_windows_and_keeps_the_newest() {
+    let one = window(1, 50).approx_bytes();
+    let config = BufferConfig { max_windows: 100, max_bytes: ByteSize(one * 2 + one / 2), ..BufferConfig::default() };
+    let fanout = Fanout::new(vec![spawn("stuck", Stuck, &config, &fast_retry())]);
     let stats = fanout.stats();
-    for id in 1..=4 {
-        fanout.publish(&window(id, 2));
+    for id in 1..=6 {
+        fanout.publish(&window(id, 50));
     }
+    assert_eq!(stats[0].buffered_windows.load(Relaxed), 2);
+    assert_eq!(stats[0].dropped_buffer_full.load(Relaxed), 4 * 50);
+    assert!(stats[0].buffered_bytes.load(Relaxed) <= one * 2 + one / 2);
+    fanout.finish(Duration::from_millis(10)).await;
+}
+
+/// A batch the backend refuses with a 4xx is dropped and counted once, never retried;
+/// the window's other batches and later windows are delivered.
+#[tokio::test]
+async fn rejected_batch_is_dropped_and_counted_without_retry() {
+    let backend = Scripted::new(2, vec![Ok(()), http(400, None)]);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 6));
+    fanout.publish(&window(2, 2));
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
-    assert_eq!(*backend.0.lock().unwrap(), vec![1, 3, 4]);
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 0, 2), (1, 4, 2), (2, 0, 2)]);
+    assert_eq!(backend.attempts.lock().unwrap().len(), 4, "the 400 was not retried");
     assert_eq!(stats[0].dropped_rejected.load(Relaxed), 2);
     assert_eq!(stats[0].errors_rejected.load(Relaxed), 1);
     assert_eq!(stats[0].sent_series.load(Relaxed), 6);
+    assert_eq!(stats[0].retries.load(Relaxed), 0);
+}
+
+/// Connection errors, timeouts, 408, 429 and 5xx are retried until the batch goes through,
+/// without resending the batches already acknowledged.
+#[tokio::test]
+async fn retriable_failures_are_retried_until_delivered_without_duplicates() {
+    let script = vec![
+        Ok(()),
+        Err(SendError::Connect("refused".into())),
+        Err(SendError::Timeout),
+        http(408, None),
+        http(429, None),
+        http(503, None),
+        Ok(()),
+    ];
+    let backend = Scripted::new(3, script);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 6));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 0, 3), (1, 3, 3)]);
+    assert_eq!(stats[0].retries.load(Relaxed), 5);
+    assert_eq!(stats[0].errors_retriable.load(Relaxed), 5);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 6);
+}
+
+/// A 503 with `Retry-After` waits as long as the server asked, not the (shorter) backoff.
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let backend = Scripted::new(10, vec![http(503, Some(Duration::from_millis(300)))]);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    fanout.publish(&window(1, 1));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    let attempts = backend.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[1] - attempts[0] >= Duration::from_millis(300), "{:?}", attempts[1] - attempts[0]);
+}
+
+/// A 413 splits the batch and sends the halves; a single series still too large is dropped
+/// and counted as `too_large`.
+#[tokio::test]
+async fn too_large_batches_are_split_in_halves() {
+    let backend = Scripted::new(4, vec![http(413, None), Ok(()), http(413, None), http(413, None), Ok(())]);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 4));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    // [0..4) → 413 → [0..2) ok, [2..4) → 413 → [2..3) → 413 dropped, [3..4) ok.
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 0, 2), (1, 3, 1)]);
+    assert_eq!(stats[0].dropped_too_large.load(Relaxed), 1);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 3);
+}
+
+/// With `max_elapsed`, a window that keeps failing is given up and counted, and the next
+/// window is delivered.
+#[tokio::test]
+async fn a_window_failing_past_max_elapsed_is_given_up_and_counted() {
+    let failures = (0..1000).map(|_| http(500, None)).collect();
+    let backend = Scripted::new(10, failures);
+    let retry = RetryConfig { max_elapsed: Some(Human(Duration::from_millis(100))), ..fast_retry() };
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &retry)]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 3));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    backend.script.lock().unwrap().clear();
+    fanout.publish(&window(2, 2));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(stats[0].dropped_retry_exhausted.load(Relaxed), 3);
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(2, 0, 2)]);
 }
 
 /// Closing the fan-out delivers everything still queued before returning.
 #[tokio::test]
 async fn finish_delivers_every_queued_window_before_returning() {
-    let recorder = Recorder::default();
-    let fanout = Fanout::new(vec![spawn("b", recorder.clone(), 100)]);
+    let backend = Scripted::new(10, Vec::new());
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(100), &fast_retry())]);
     for id in 1..=50 {
         fanout.publish(&window(id, 1));
     }
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
-    assert_eq!(recorder.0.lock().unwrap().len(), 50);
+    assert_eq!(backend.delivered.lock().unwrap().len(), 50);
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::delivery::BufferConfig;
+use crate::delivery::{BufferConfig, RetryConfig};
 
 /// Appends every window to `path` as one JSON object per line.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -15,4 +15,7 @@ pub struct FileConfig {
     /// How windows wait while the file cannot be written. Defaults to memory, 360 windows.
     #[serde(default)]
     pub buffer: BufferConfig,
+    /// How failed writes are retried. Defaults to backoff from 1s up to 60s, without limit.
+    #[serde(default)]
+    pub retry: RetryConfig,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
 use super::config::FileConfig;
-use crate::backend::{Backend, SendError};
+use crate::backend::{Backend, Encoded, SendError};
 use crate::model::Window;
 
 /// Appends windows as JSON lines; the file is opened for each window so an operator can
@@ -23,14 +23,20 @@ impl File {
 }
 
 impl Backend for File {
-    async fn send(&mut self, window: &Window) -> Result<u64, SendError> {
-        // Encode: the window's serde form on one line.
+    type Batch = Vec<u8>;
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Vec<u8>>>, SendError> {
+        // The window's serde form on one line.
         let mut line = serde_json::to_vec(window).map_err(|e| SendError::Rejected(e.to_string()))?;
         line.push(b'\n');
-        // Send: one append per window, so a reader never sees half a window after a flush.
+        Ok(vec![Encoded { payload: line, series: window.series.len() as u64 }])
+    }
+
+    async fn send(&mut self, line: &Vec<u8>) -> Result<(), SendError> {
+        // One append per window, so a reader never sees half a window after a flush.
         let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(&self.path).await?;
-        file.write_all(&line).await?;
+        file.write_all(line).await?;
         file.flush().await?;
-        Ok(window.series.len() as u64)
+        Ok(())
     }
 }

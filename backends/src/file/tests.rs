@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use super::{File, FileConfig};
 use crate::backend::Backend;
+use crate::delivery::BufferConfig;
 use crate::model::{Series, SeriesKey, Value, Window};
 
 /// Each window becomes one JSON line appended to the file, with exact values.
@@ -11,7 +12,11 @@ async fn file_backend_appends_one_json_line_per_window() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("windows.jsonl");
     let _ = std::fs::remove_file(&path);
-    let mut backend = File::new(&FileConfig { path: path.clone(), buffer: crate::delivery::BufferConfig::default() });
+    let mut backend = File::new(&FileConfig {
+        path: path.clone(),
+        buffer: BufferConfig::default(),
+        retry: crate::delivery::RetryConfig::default(),
+    });
     for id in 1..=2 {
         let window = Window {
             id,
@@ -26,7 +31,10 @@ async fn file_backend_appends_one_json_line_per_window() {
             events: Vec::new(),
             service_checks: Vec::new(),
         };
-        assert_eq!(backend.send(&window).await.unwrap(), 1);
+        let batches = backend.encode(&window).unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].series, 1);
+        backend.send(&batches[0].payload).await.unwrap();
     }
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
