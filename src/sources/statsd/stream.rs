@@ -1,0 +1,1 @@
+//! The Unix stream listener.
