@@ -104,6 +104,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::sources::statsd::kernel::test_support::{collect, recv};
 
     fn loopback() -> SocketAddr {
         "127.0.0.1:0".parse().unwrap()
@@ -146,7 +147,7 @@ mod tests {
             }
             let target = received.len() + chunk.len();
             while received.len() < target {
-                let batch = rx.blocking_recv().unwrap();
+                let batch = recv(&mut rx).unwrap();
                 assert_eq!(batch.listener, 3);
                 assert_eq!(*batch.ends.last().unwrap(), batch.data.len());
                 received.extend(batch.datagrams().map(<[u8]>::to_vec));
@@ -160,7 +161,7 @@ mod tests {
 
         stop.store(true, Ordering::Release);
         handle.join().unwrap().unwrap();
-        assert!(rx.blocking_recv().is_none(), "the sender was not dropped");
+        assert!(recv(&mut rx).is_none(), "the sender was not dropped");
     }
 
     /// Datagrams already in the kernel buffer when stop is requested are all delivered before
@@ -176,12 +177,9 @@ mod tests {
         // Stop before the thread even starts: the queued datagrams must still come through.
         let stop = Arc::new(AtomicBool::new(true));
         let (_stats, mut rx, handle) = start(listener, &stop);
+        // Collect before joining: the thread may wait for room in the channel.
+        let received = collect(&mut rx);
         handle.join().unwrap().unwrap();
-
-        let mut received = Vec::new();
-        while let Some(batch) = rx.blocking_recv() {
-            received.extend(batch.datagrams().map(<[u8]>::to_vec));
-        }
         let sent: Vec<Vec<u8>> = (0..200).map(datagram).collect();
         assert_eq!(received.len(), 200);
         assert!(received == sent, "datagrams differ");
@@ -198,7 +196,7 @@ mod tests {
         stop.store(true, Ordering::Release);
         handle.join().unwrap().unwrap();
         assert!(asked.elapsed() < Duration::from_secs(1), "took {:?}", asked.elapsed());
-        assert!(rx.blocking_recv().is_none());
+        assert!(recv(&mut rx).is_none());
     }
 
     /// An absurd request is capped by the kernel at `net.core.rmem_max`, and the listener

@@ -186,6 +186,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::sources::statsd::kernel::test_support::collect;
 
     fn start(
         listener: UnixListener,
@@ -195,14 +196,6 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let handle = listener.run(1, Arc::clone(&stats), Arc::new(BatchPool::default()), tx, Arc::clone(stop)).unwrap();
         (stats, rx, handle)
-    }
-
-    fn collect(rx: &mut mpsc::Receiver<Batch>) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        while let Some(batch) = rx.blocking_recv() {
-            out.extend(batch.datagrams().map(<[u8]>::to_vec));
-        }
-        out
     }
 
     /// A socket file left behind by a dead process is replaced, and the new socket receives.
@@ -218,8 +211,10 @@ mod tests {
         client.send_to(b"a:1|c", &path).unwrap();
         let stop = Arc::new(AtomicBool::new(true));
         let (stats, mut rx, handle) = start(listener, &stop);
+        // Collect before joining: the thread may wait for room in the channel.
+        let got = collect(&mut rx);
         handle.join().unwrap().unwrap();
-        assert_eq!(collect(&mut rx), [b"a:1|c".to_vec()]);
+        assert_eq!(got, [b"a:1|c".to_vec()]);
         assert_eq!(stats.bytes.load(Ordering::Relaxed), 5);
     }
 
@@ -305,8 +300,9 @@ mod tests {
             client.send_to(d, &path).unwrap();
         }
         stop.store(true, Ordering::Release);
+        let got = collect(&mut rx);
         handle.join().unwrap().unwrap();
-        assert_eq!(collect(&mut rx), sent);
+        assert_eq!(got, sent);
         assert!(!path.exists(), "socket file left behind");
     }
 
@@ -342,8 +338,8 @@ mod tests {
 
         let stop = Arc::new(AtomicBool::new(true));
         let (stats, mut rx, handle) = start(listener, &stop);
-        handle.join().unwrap().unwrap();
         let got = collect(&mut rx);
+        handle.join().unwrap().unwrap();
         assert_eq!(got.len(), 2);
         // 65 536 / 100 = 655 complete lines; the kept part ends before the 655th newline.
         assert_eq!(got[0], big[..655 * 100 - 1]);
