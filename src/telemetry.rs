@@ -18,12 +18,21 @@ pub struct ListenerStats {
     /// Inode of the UDP socket, to find its kernel drop counter in `/proc/net/udp`; 0 for
     /// sockets whose drops the kernel does not report.
     pub udp_inode: AtomicU64,
+    /// Input cut or discarded for being too large: datagrams over the listener's maximum
+    /// (their complete lines are kept) and stream lines over the maximum line length.
+    pub truncated: AtomicU64,
 }
 
 impl ListenerStats {
     /// Fresh counters for the listener `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), lines: AtomicU64::new(0), bytes: AtomicU64::new(0), udp_inode: AtomicU64::new(0) }
+        Self {
+            name: name.into(),
+            lines: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            udp_inode: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
+        }
     }
 }
 
