@@ -171,7 +171,7 @@ impl Arena {
 }
 
 /// Where a receiving thread sends what it read, and what it counts.
-pub struct Output<'a> {
+pub(crate) struct Output<'a> {
     /// Index of the listener, stamped on each batch.
     pub listener: usize,
     /// The listener's counters.
@@ -188,7 +188,7 @@ pub struct Output<'a> {
 /// Each wake-up reads with `recvmmsg` until the socket is empty, copying the datagrams into
 /// pooled batches of up to about [`BATCH_BYTES`]; between wake-ups it waits in `poll` for at
 /// most [`STOP_POLL_MS`], so a stop request is seen within that time.
-pub fn receive_datagrams(socket: &Socket, out: &Output<'_>, stop: &AtomicBool) -> io::Result<()> {
+pub(crate) fn receive_datagrams(socket: &Socket, out: &Output<'_>, stop: &AtomicBool) -> io::Result<()> {
     let fd = socket.as_raw_fd();
     let mut arena = Arena::new();
     loop {

@@ -107,18 +107,20 @@ impl StreamListener {
         }
         // Stop accepting. Clients already queued in the backlog have written what they meant to
         // send: take and drain them too, then close the socket so new clients are refused.
-        let backlog = accept.into_std()?;
-        loop {
-            match backlog.accept() {
-                Ok((stream, _)) => {
-                    let out = out.clone();
-                    connections.spawn(async move { drain(stream, &mut LineFramer::new(), &out).await });
+        match accept.into_std() {
+            Ok(backlog) => loop {
+                match backlog.accept() {
+                    Ok((stream, _)) => {
+                        let out = out.clone();
+                        connections.spawn(async move { drain(stream, &mut LineFramer::new(), &out).await });
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break, // WouldBlock: the backlog is empty.
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break, // WouldBlock: the backlog is empty.
-            }
+            },
+            Err(e) => tracing::warn!(listener = out.stats.name, error = %e, "Cannot drain the accept backlog."),
         }
-        drop(backlog);
+        // The listening socket is closed by now; remove its file.
         drop(file);
         while connections.join_next().await.is_some() {}
         // Returning drops the last `tx` clone of this listener: the aggregator sees its end.

@@ -9,7 +9,9 @@
 //! `Arc<AtomicBool>` stop flag, a drain of the kernel queue on stop. Datagrams up to
 //! [`kernel::MAX_DATAGRAM`] (64 KiB) are accepted; a larger one is cut by the kernel, its complete
 //! lines are kept and it is counted in [`ListenerStats::truncated`]. Unlike UDP, a full Unix
-//! datagram queue makes senders wait (or get `EAGAIN`) instead of dropping silently.
+//! datagram queue makes senders wait (or get `EAGAIN`) instead of dropping silently. How many
+//! datagrams it queues is set by `net.unix.max_dgram_qlen` (kernel default 10; systemd raises
+//! it to 512) more than by the receive buffer.
 
 use std::fs;
 use std::io;
@@ -193,7 +195,9 @@ mod tests {
         stop: &Arc<AtomicBool>,
     ) -> (Arc<ListenerStats>, mpsc::Receiver<Batch>, JoinHandle<io::Result<()>>) {
         let stats = Arc::new(ListenerStats::new(listener.label()));
-        let (tx, rx) = mpsc::channel(16);
+        // Room for every test's batches: a blocked listener would block the test's sender too,
+        // since a full Unix datagram queue makes senders wait.
+        let (tx, rx) = mpsc::channel(256);
         let handle = listener.run(1, Arc::clone(&stats), Arc::new(BatchPool::default()), tx, Arc::clone(stop)).unwrap();
         (stats, rx, handle)
     }
