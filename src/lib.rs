@@ -12,6 +12,8 @@
 //! Backends live in the `backends` crate and only ever see flushed windows.
 
 pub mod aggregator;
+pub mod api;
 pub mod config;
 pub mod sources;
 pub mod telemetry;
+pub mod topology;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::console::ConsoleConfig;
-use backends::delivery::BufferConfig;
+use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
 use serde::{Deserialize, Deserializer};
 
@@ -172,6 +172,14 @@ impl SinkConfig {
         match self {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
+        }
+    }
+
+    /// How this sink retries failed deliveries.
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            Self::Console(c) => &c.retry,
+            Self::File(c) => &c.retry,
         }
     }
 

@@ -1,0 +1,91 @@
+//! The aggregator task: `select!` over the flush tick and the listeners' batches.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use backends::delivery::Fanout;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::window::WindowState;
+use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::telemetry::Telemetry;
+
+/// Owns the window state; the only writer of it.
+#[derive(Debug)]
+pub struct Aggregator {
+    /// The pure window state.
+    pub state: WindowState,
+    /// Length of a window.
+    pub interval: Duration,
+    /// Where counters go after each batch and flush.
+    pub telemetry: Arc<Telemetry>,
+    /// Processed batches go back here for the listeners to reuse.
+    pub pool: Arc<BatchPool>,
+}
+
+impl Aggregator {
+    /// Consumes batches until every sender is dropped, flushing a window to `fanout` at every
+    /// multiple of the interval (wall clock), and once more at the end so nothing received is
+    /// left behind. Returns the number of windows flushed.
+    pub async fn run(mut self, mut input: Receiver<Batch>, fanout: &Fanout) -> u64 {
+        let mut window_start = now_ms();
+        let mut tick = tokio::time::interval_at(Instant::now() + until_next_boundary(self.interval), self.interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                batch = input.recv() => match batch {
+                    Some(batch) => self.ingest(batch),
+                    // Every listener has stopped and drained the kernel: flush what is left.
+                    None => break,
+                },
+                _ = tick.tick() => window_start = self.flush(window_start, fanout),
+            }
+        }
+        self.flush(window_start, fanout);
+        self.telemetry.flushes.load(Relaxed)
+    }
+
+    fn ingest(&mut self, batch: Batch) {
+        let mut lines = 0;
+        for datagram in batch.datagrams() {
+            lines += self.state.ingest(datagram).lines;
+        }
+        self.telemetry.listeners[batch.listener].lines.fetch_add(lines, Relaxed);
+        let counts = self.state.take_counts();
+        for (i, n) in counts.parse_errors.iter().enumerate() {
+            self.telemetry.parse_errors.add(i, *n);
+        }
+        for (i, n) in counts.dropped.iter().enumerate() {
+            self.telemetry.dropped_samples.add(i, *n);
+        }
+        self.telemetry.events.fetch_add(counts.events, Relaxed);
+        self.telemetry.service_checks.fetch_add(counts.service_checks, Relaxed);
+        self.pool.give(batch);
+    }
+
+    /// Flushes `[start, now)` and returns `now`, the next window's start.
+    fn flush(&mut self, start_ms: u64, fanout: &Fanout) -> u64 {
+        let end_ms = now_ms().max(start_ms + 1);
+        let window = Arc::new(self.state.flush(start_ms, end_ms));
+        self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
+        self.telemetry.flushes.fetch_add(1, Relaxed);
+        tracing::debug!(window = window.id, series = window.series.len(), "Flushed window.");
+        fanout.publish(&window);
+        end_ms
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Time from now to the next multiple of `interval` since the Unix epoch, so windows of
+/// several agents line up.
+fn until_next_boundary(interval: Duration) -> Duration {
+    let interval_ms = interval.as_millis().max(1) as u64;
+    let now = now_ms();
+    Duration::from_millis(interval_ms - now % interval_ms)
+}

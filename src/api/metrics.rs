@@ -1,0 +1,164 @@
+//! Renders [`Telemetry`] in the Prometheus text exposition format (version 0.0.4).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sources::statsd::kernel::udp_drops;
+use backends::delivery::BackendStats;
+
+use crate::telemetry::{ListenerStats, Telemetry};
+
+/// The whole `/metrics` body.
+pub fn render(t: &Telemetry) -> String {
+    let mut w = Writer(String::with_capacity(4096));
+    sources(&mut w, t);
+    aggregation(&mut w, t);
+    backends(&mut w, t);
+    w.0
+}
+
+/// Accumulates families in the text format.
+struct Writer(String);
+
+impl Writer {
+    fn family(&mut self, name: &str, kind: &str, help: &str, samples: impl IntoIterator<Item = (String, u64)>) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(self.0, "{name}{labels} {value}");
+        }
+    }
+
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) {
+        self.family(name, kind, help, std::iter::once((String::new(), value)));
+    }
+}
+
+fn sources(w: &mut Writer, t: &Telemetry) {
+    let per_listener = |f: fn(&ListenerStats) -> u64| {
+        t.listeners.iter().map(move |l| (labels(&[("listener", &l.name)]), f(l))).collect::<Vec<_>>()
+    };
+    w.family(
+        "sluice_received_lines_total",
+        "counter",
+        "Lines read from a listener, valid or not.",
+        per_listener(|l| l.lines.load(Relaxed)),
+    );
+    w.family(
+        "sluice_received_bytes_total",
+        "counter",
+        "Bytes read from a listener.",
+        per_listener(|l| l.bytes.load(Relaxed)),
+    );
+    w.family(
+        "sluice_received_truncated_total",
+        "counter",
+        "Datagrams over 64 KiB or stream lines without a newline within 64 KiB; the cut line is skipped.",
+        per_listener(|l| l.truncated.load(Relaxed)),
+    );
+    w.family(
+        "sluice_kernel_drops_total",
+        "counter",
+        "Datagrams the kernel dropped before sluice read them (UDP listeners).",
+        t.listeners.iter().filter_map(|l| {
+            let inode = l.udp_inode.load(Relaxed);
+            (inode != 0).then(|| (labels(&[("listener", &l.name)]), udp_drops(inode).unwrap_or(0)))
+        }),
+    );
+    w.family(
+        "sluice_parse_errors_total",
+        "counter",
+        "Malformed lines skipped, by reason.",
+        t.parse_errors.iter().map(|(r, v)| (labels(&[("reason", r)]), v)),
+    );
+}
+
+fn aggregation(w: &mut Writer, t: &Telemetry) {
+    w.family(
+        "sluice_dropped_samples_total",
+        "counter",
+        "Samples refused, by reason.",
+        t.dropped_samples.iter().map(|(r, v)| (labels(&[("reason", r)]), v)),
+    );
+    w.single("sluice_events_total", "counter", "DogStatsD events received.", t.events.load(Relaxed));
+    w.single(
+        "sluice_service_checks_total",
+        "counter",
+        "DogStatsD service checks received.",
+        t.service_checks.load(Relaxed),
+    );
+    w.single("sluice_series", "gauge", "Live series in the window state.", t.series.load(Relaxed));
+    w.single("sluice_flushes_total", "counter", "Windows flushed.", t.flushes.load(Relaxed));
+}
+
+fn backends(w: &mut Writer, t: &Telemetry) {
+    let per_backend = |f: fn(&BackendStats) -> u64| {
+        t.backends.iter().map(move |b| (labels(&[("backend", &b.name)]), f(b))).collect::<Vec<_>>()
+    };
+    w.family(
+        "sluice_backend_sent_series_total",
+        "counter",
+        "Series acknowledged by the backend.",
+        per_backend(|b| b.sent_series.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_errors_total",
+        "counter",
+        "Failed requests, by class.",
+        t.backends.iter().flat_map(|b| {
+            [("retriable", b.errors_retriable.load(Relaxed)), ("rejected", b.errors_rejected.load(Relaxed))]
+                .map(|(class, v)| (labels(&[("backend", &b.name), ("class", class)]), v))
+        }),
+    );
+    w.family("sluice_backend_retries_total", "counter", "Retried requests.", per_backend(|b| b.retries.load(Relaxed)));
+    w.family(
+        "sluice_backend_dropped_series_total",
+        "counter",
+        "Series given up, by reason.",
+        t.backends.iter().flat_map(|b| b.dropped().map(|(r, v)| (labels(&[("backend", &b.name), ("reason", r)]), v))),
+    );
+    w.family(
+        "sluice_backend_buffered_windows",
+        "gauge",
+        "Windows waiting in memory or on disk.",
+        per_backend(|b| b.buffered_windows.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_buffered_bytes",
+        "gauge",
+        "Estimated bytes of the windows waiting in memory.",
+        per_backend(|b| b.buffered_bytes.load(Relaxed)),
+    );
+}
+
+/// `{k="v",…}` with the values escaped as the text format requires.
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::from("{");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{k}=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
+            }
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labels;
+
+    /// Label values with quotes, backslashes and newlines are escaped per the text format.
+    #[test]
+    fn label_values_are_escaped_for_the_text_format() {
+        assert_eq!(labels(&[("listener", "unix:/a\"b\\c\nd")]), "{listener=\"unix:/a\\\"b\\\\c\\nd\"}");
+    }
+}

@@ -1,0 +1,76 @@
+//! Routes of the HTTP API and the server task.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::metrics::render;
+use crate::telemetry::Telemetry;
+
+/// The API's routes over the agent's telemetry.
+pub fn router(telemetry: Arc<Telemetry>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .with_state(telemetry)
+}
+
+/// Serves the API on an already bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    telemetry: Arc<Telemetry>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(telemetry)).with_graceful_shutdown(shutdown).await
+}
+
+/// 200 while the process runs.
+async fn health() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// 200 once every listener is bound and every backend built; 503 with the reason otherwise.
+async fn ready(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    if t.ready.load(Relaxed) {
+        (StatusCode::OK, Json(json!({ "ready": true })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "listeners or backends are still starting" })),
+        )
+    }
+}
+
+/// JSON: listeners, window state and every backend's delivery state.
+async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let listeners: Vec<_> = t
+        .listeners
+        .iter()
+        .map(|l| json!({ "listener": l.name, "lines": l.lines.load(Relaxed), "bytes": l.bytes.load(Relaxed) }))
+        .collect();
+    let backends: Vec<_> = t.backends.iter().map(|b| b.status()).collect();
+    Json(json!({
+        "ready": t.ready.load(Relaxed),
+        "series": t.series.load(Relaxed),
+        "flushes": t.flushes.load(Relaxed),
+        "listeners": listeners,
+        "parse_errors": t.parse_errors.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
+        "dropped_samples": t.dropped_samples.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
+        "backends": backends,
+    }))
+}
+
+/// The agent's own telemetry in the Prometheus text format.
+async fn metrics(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&t))
+}

@@ -1,0 +1,177 @@
+//! A harness that runs the `sluice` binary on free loopback ports with a temp config, and
+//! reads back what its file sink wrote.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running agent and its temp dir.
+pub struct Agent {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub udp: SocketAddr,
+    pub api: SocketAddr,
+}
+
+/// A free loopback UDP port (bound then released; the agent binds it right after).
+pub fn free_udp() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// A free loopback TCP port.
+pub fn free_tcp() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+impl Agent {
+    /// Starts sluice with `extra` appended (inside `[sources.statsd]`, or new tables) to a config that listens on a free UDP port, serves
+    /// the API on a free TCP port and writes every window to `windows.jsonl` in a temp dir.
+    /// `{dir}` in `extra` is replaced by the temp dir. Waits until `/ready` answers 200.
+    pub fn start(extra: &str) -> Self {
+        Self::start_with("1h", extra, Stdio::null())
+    }
+
+    /// Like [`Agent::start`], with windows of `flush_interval` and the given standard output.
+    pub fn start_with(flush_interval: &str, extra: &str, stdout: Stdio) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (udp, api) = (free_udp(), free_tcp());
+        let config = format!(
+            "[agent]\nflush_interval = \"{flush_interval}\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{d}\"\n\
+             [api]\nlisten = \"{api}\"\n\
+             [sinks.file]\ntype = \"file\"\npath = \"{d}/windows.jsonl\"\n\
+             [sources.statsd]\nudp = [\"{udp}\"]\n{extra}",
+            d = dir.path().display(),
+            extra = extra.replace("{dir}", &dir.path().display().to_string()),
+        );
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdout(stdout)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let agent = Self { child, dir, udp, api };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if http_get(self.api, "/ready").is_some_and(|(status, _)| status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("sluice did not become ready on {}", self.api);
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Sends each datagram over UDP.
+    pub fn send_udp(&self, datagrams: &[&str]) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for d in datagrams {
+            socket.send_to(d.as_bytes(), self.udp).unwrap();
+        }
+    }
+
+    /// GET `path` on the API; panics unless it answers.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.api, path).expect("the API answers")
+    }
+
+    /// The value of one sample of `/metrics`, e.g. `sluice_parse_errors_total{reason="bad_value"}`.
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics");
+        body.lines().find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits until `/metrics` shows `sample` ≥ `at_least`, or panics after 10 seconds.
+    pub fn wait_metric(&self, sample: &str, at_least: f64) -> f64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.metric(sample).unwrap_or(0.0);
+            if v >= at_least {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{sample} stayed at {v}, expected ≥ {at_least}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status (at most 20 seconds).
+    pub fn stop(mut self) -> (ExitStatus, Vec<Value>) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) with a valid pid and signal has no memory effects.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "sluice did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let windows = read_windows(&self.path("windows.jsonl"));
+        (status, windows)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every window the file sink wrote.
+pub fn read_windows(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON window"))
+        .collect()
+}
+
+/// Every `(series name, sorted tags, value)` across `windows`, in order.
+pub fn series(windows: &[Value]) -> impl Iterator<Item = (String, Vec<String>, &Value)> {
+    windows.iter().flat_map(|w| w["series"].as_array().unwrap()).map(|s| {
+        let name = s["key"]["name"].as_str().unwrap().to_owned();
+        let tags = s["key"]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+        (name, tags, &s["value"])
+    })
+}
+
+/// Sum of a counter's window sums across `windows`.
+pub fn counter_total(windows: &[Value], name: &str, tags: &[&str]) -> f64 {
+    series(windows).filter(|(n, t, _)| n == name && t == tags).map(|(_, _, v)| v["sum"].as_f64().unwrap()).sum()
+}
+
+/// The last value a gauge had.
+pub fn last_gauge(windows: &[Value], name: &str) -> Option<f64> {
+    series(windows).filter(|(n, _, _)| n == name).last().map(|(_, _, v)| v["value"].as_f64().unwrap())
+}
+
+/// A minimal HTTP/1.0 GET: `(status, body)`, or `None` when nothing answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
