@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway""#
     );
 }
 
@@ -146,7 +146,11 @@ fn every_sink_type_is_known_to_the_loader() {
     for kind in SinkConfig::TYPES {
         let text =
             format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
-        let text = if *kind == "file" { text } else { text.replace("path = \"/tmp/x\"\n", "") };
+        let text = match *kind {
+            "file" => text,
+            "pushgateway" => text.replace("path = \"/tmp/x\"", "url = \"http://127.0.0.1:9091\""),
+            _ => text.replace("path = \"/tmp/x\"\n", ""),
+        };
         let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(config.sinks["x"].kind(), *kind);
     }
@@ -536,7 +540,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway""#
     );
 }
 
