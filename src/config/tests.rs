@@ -553,3 +553,15 @@ fn unknown_buffer_type_lists_valid_values() {
         r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
     );
 }
+
+/// A Pushgateway sink with a URL that is not one names the key, its line and the fix.
+#[test]
+fn pushgateway_sink_with_a_bad_url_names_the_key() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.pgw]\ntype = \"pushgateway\"\nurl = \"127.0.0.1:9091\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:4:1: invalid value for key \"url\" in [sinks.pgw]: not a URL (relative URL without a base); \
+         write it like \"http://127.0.0.1:9091\""
+    );
+}
