@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use backends::console::Console;
 use backends::delivery::{self, DeliveryHandle, Fanout};
+use backends::delivery::http;
 use backends::file::File;
+use backends::pushgateway;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -52,6 +54,14 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A sink's backend could not be built.
+    #[error("cannot build [sinks.{sink}]: {message}")]
+    Backend {
+        /// The sink's name.
+        sink: String,
+        /// Why.
+        message: String,
+    },
     /// A config value that passed validation could not be used.
     #[error("{0}")]
     Invalid(String),
@@ -75,7 +85,8 @@ pub async fn run(
         .await
         .map_err(|source| StartError::Api { addr: config.api.listen, source })?;
     let (bound, listener_stats) = bind_listeners(&config)?;
-    let handles = build_backends(&config);
+    let hostname = config.agent.hostname.clone().unwrap_or_else(hostname);
+    let handles = build_backends(&config, &hostname)?;
     let telemetry = Arc::new(Telemetry {
         listeners: listener_stats,
         parse_errors: CounterFamily::new(&ParseError::LABELS),
@@ -119,7 +130,7 @@ pub async fn run(
     drop(tx);
 
     let aggregator = Aggregator {
-        state: WindowState::new(window_settings(&config)),
+        state: WindowState::new(window_settings(&config, &hostname)),
         interval: config.agent.flush_interval.0,
         telemetry: Arc::clone(&telemetry),
         pool,
@@ -196,25 +207,44 @@ fn listener_error(key: &'static str, path: &Path, source: std::io::Error) -> Sta
     StartError::Listener { key, target: path.display().to_string(), source }
 }
 
-/// Builds every sink's backend and starts its delivery task, in config order.
-fn build_backends(config: &Config) -> Vec<DeliveryHandle> {
-    config
-        .sinks
-        .iter()
-        .map(|(name, sink)| {
-            let (buffer, retry) = (sink.buffer(), sink.retry());
-            match sink {
-                SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
-                SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
+/// Builds every sink's backend and starts its delivery task, in config order. Every network
+/// backend shares one HTTP client.
+fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
+    let mut client = None;
+    let mut handles = Vec::with_capacity(config.sinks.len());
+    for (name, sink) in &config.sinks {
+        let (buffer, retry) = (sink.buffer(), sink.retry());
+        let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.clone(), message: e.to_string() };
+        let handle = match sink {
+            SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
+            SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
+            SinkConfig::Pushgateway(c) => {
+                let context = pushgateway::Context {
+                    client: shared_client(&mut client)?,
+                    data_dir: config.agent.data_dir.clone(),
+                    hostname: hostname.to_owned(),
+                };
+                let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
+                delivery::spawn(name, backend, buffer, retry)
             }
-        })
-        .collect()
+        };
+        handles.push(handle);
+    }
+    Ok(handles)
 }
 
-fn window_settings(config: &Config) -> WindowSettings {
+/// The one HTTP client, built on first use.
+fn shared_client(slot: &mut Option<http::Client>) -> Result<http::Client, StartError> {
+    if let Some(client) = slot {
+        return Ok(client.clone());
+    }
+    let client = http::client().map_err(|e| StartError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    Ok(slot.insert(client).clone())
+}
+
+fn window_settings(config: &Config, hostname: &str) -> WindowSettings {
     let (percentiles, buckets) =
         config.sources.statsd.as_ref().map(|s| (s.percentiles.clone(), s.buckets.clone())).unwrap_or_default();
-    let hostname = config.agent.hostname.clone().unwrap_or_else(hostname);
     let mut tags: Vec<Box<str>> = config.agent.tags.iter().map(|(k, v)| format!("{k}:{v}").into()).collect();
     tags.sort();
     WindowSettings {
@@ -222,7 +252,7 @@ fn window_settings(config: &Config) -> WindowSettings {
         buckets,
         max_series: config.agent.max_series,
         expire_after_windows: config.agent.expire_after_windows,
-        hostname: hostname.into(),
+        hostname: Arc::from(hostname),
         tags: tags.into(),
     }
 }

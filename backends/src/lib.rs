@@ -9,6 +9,7 @@
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
 //! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`console`], [`file`]: the local backends.
+//! - [`pushgateway`]: the Prometheus Pushgateway.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -19,6 +20,7 @@ pub mod console;
 pub mod delivery;
 pub mod file;
 pub mod model;
+pub mod pushgateway;
 pub mod sketch;
 pub mod units;
 

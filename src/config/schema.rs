@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use backends::console::ConsoleConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
+use backends::pushgateway::PushgatewayConfig;
 use serde::{Deserialize, Deserializer};
 
 use backends::units::{ByteSize, Duration};
@@ -153,17 +154,20 @@ pub enum SinkConfig {
     Console(ConsoleConfig),
     /// Appends each window as a JSON line to a file.
     File(FileConfig),
+    /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
+    Pushgateway(Box<PushgatewayConfig>),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Console(_) => "console",
             Self::File(_) => "file",
+            Self::Pushgateway(_) => "pushgateway",
         }
     }
 
@@ -172,14 +176,16 @@ impl SinkConfig {
         match self {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
+            Self::Pushgateway(c) => &c.buffer,
         }
     }
 
-    /// How this sink retries failed deliveries.
+    /// How this sink retries a failed delivery.
     pub fn retry(&self) -> &RetryConfig {
         match self {
             Self::Console(c) => &c.retry,
             Self::File(c) => &c.retry,
+            Self::Pushgateway(c) => &c.retry,
         }
     }
 
@@ -193,6 +199,7 @@ impl SinkConfig {
         Some(match kind {
             "console" => ConsoleConfig::deserialize(body).map(Self::Console),
             "file" => FileConfig::deserialize(body).map(Self::File),
+            "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
             _ => return None,
         })
     }

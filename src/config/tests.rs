@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway""#
     );
 }
 
@@ -146,7 +146,11 @@ fn every_sink_type_is_known_to_the_loader() {
     for kind in SinkConfig::TYPES {
         let text =
             format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
-        let text = if *kind == "file" { text } else { text.replace("path = \"/tmp/x\"\n", "") };
+        let text = match *kind {
+            "file" => text,
+            "pushgateway" => text.replace("path = \"/tmp/x\"", "url = \"http://127.0.0.1:9091\""),
+            _ => text.replace("path = \"/tmp/x\"\n", ""),
+        };
         let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(config.sinks["x"].kind(), *kind);
     }
@@ -536,7 +540,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway""#
     );
 }
 
@@ -547,5 +551,17 @@ fn unknown_buffer_type_lists_valid_values() {
     assert_eq!(
         error(text),
         r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
+    );
+}
+
+/// A Pushgateway sink with a URL that is not one names the key, its line and the fix.
+#[test]
+fn pushgateway_sink_with_a_bad_url_names_the_key() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.pgw]\ntype = \"pushgateway\"\nurl = \"127.0.0.1:9091\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:4:1: invalid value for key \"url\" in [sinks.pgw]: not a URL (relative URL without a base); \
+         write it like \"http://127.0.0.1:9091\""
     );
 }

@@ -225,6 +225,11 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
     {
         return Err(Violation::value(&["sinks", name, "path"], None, "must not be empty"));
     }
+    if let SinkConfig::Pushgateway(pushgateway) = sink
+        && let Err((key, problem)) = pushgateway.validate()
+    {
+        return Err(Violation::value(&["sinks", name, key], None, problem));
+    }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
     }

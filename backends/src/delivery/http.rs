@@ -3,7 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::{Client, RequestBuilder, Response, StatusCode, header};
+pub use reqwest::Client;
+use reqwest::{RequestBuilder, Response, StatusCode, header};
 
 use crate::backend::SendError;
 

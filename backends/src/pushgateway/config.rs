@@ -1,0 +1,164 @@
+//! `[sinks.NAME]` with `type = "pushgateway"`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::delivery::{BufferConfig, RetryConfig};
+use crate::units::Duration;
+
+/// Default of [`PushgatewayConfig::job`].
+pub const DEFAULT_JOB: &str = "sluice";
+/// Default of [`PushgatewayConfig::timeout`]: 10 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`PushgatewayConfig::buckets`], in seconds for timers: the Prometheus client
+/// libraries' default buckets.
+pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Pushes every window to a Prometheus Pushgateway as one group (see `docs/translation.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushgatewayConfig {
+    /// Base URL of the Pushgateway, such as `"http://127.0.0.1:9091"`. Required.
+    pub url: String,
+    /// The `job` label of the grouping key. Defaults to `"sluice"`.
+    #[serde(default = "default_job")]
+    pub job: String,
+    /// More labels of the grouping key, `name = "value"`. `instance` defaults to the agent's
+    /// hostname; set it here to override it. Defaults to none besides `instance`.
+    #[serde(default)]
+    pub grouping: BTreeMap<String, String>,
+    /// Body format: `"protobuf"` (delimited `io.prometheus.client.MetricFamily`) or `"text"`
+    /// (the text exposition format). Defaults to `"protobuf"`.
+    #[serde(default)]
+    pub format: Format,
+    /// Upper bounds of the Prometheus histogram buckets for timers (in seconds), histograms and
+    /// distributions; finite and strictly increasing (`+Inf` is implied). Defaults to
+    /// `[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]`.
+    #[serde(default = "default_buckets")]
+    pub buckets: Vec<f64>,
+    /// Counters, histograms and sets not updated for this long are forgotten and leave the
+    /// group. Defaults to never: a series stays in the group, at its last total, for good.
+    #[serde(default)]
+    pub expire_after: Option<Duration>,
+    /// Deletes the whole group from the Pushgateway when the agent stops (decommissioning a
+    /// host). Defaults to `false`: the last push stays for Prometheus to scrape.
+    #[serde(default)]
+    pub delete_on_shutdown: bool,
+    /// User for HTTP basic authentication; needs `password` or `password_file`. Defaults to
+    /// none.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password for HTTP basic authentication. Defaults to none.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// A file holding the basic-authentication password (trailing newline ignored), read at
+    /// startup. Defaults to none.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Token sent as `Authorization: Bearer`; not together with `username`. Defaults to none.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// A file holding the bearer token (trailing newline ignored), read at startup. Defaults
+    /// to none.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Time allowed for one request, connection included. Defaults to `"10s"`.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+    /// How windows wait while the Pushgateway is down. Defaults to memory, 360 windows.
+    #[serde(default)]
+    pub buffer: BufferConfig,
+    /// How failed pushes are retried. Defaults to backoff from 1s up to 60s, without limit.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// The body format of a push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Length-delimited protobuf `io.prometheus.client.MetricFamily` messages.
+    #[default]
+    Protobuf,
+    /// The Prometheus text exposition format 0.0.4, ending with a newline.
+    Text,
+}
+
+fn default_job() -> String {
+    DEFAULT_JOB.to_owned()
+}
+
+fn default_buckets() -> Vec<f64> {
+    DEFAULT_BUCKETS.to_vec()
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_TIMEOUT
+}
+
+impl PushgatewayConfig {
+    /// A configuration with `url` and every other key at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            job: default_job(),
+            grouping: BTreeMap::new(),
+            format: Format::default(),
+            buckets: default_buckets(),
+            expire_after: None,
+            delete_on_shutdown: false,
+            username: None,
+            password: None,
+            password_file: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            timeout: DEFAULT_TIMEOUT,
+            buffer: BufferConfig::default(),
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// Checks the values serde cannot: returns the offending key and what to write instead.
+    /// Secret files are read later, when the backend is built.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            Ok(_) => return Err(("url", "must be an http:// or https:// URL with a host".to_owned())),
+            Err(e) => return Err(("url", format!("not a URL ({e}); write it like \"http://127.0.0.1:9091\""))),
+        }
+        if self.job.is_empty() {
+            return Err(("job", "must not be empty".to_owned()));
+        }
+        for name in self.grouping.keys() {
+            if !super::encode::is_label_name(name) || name.starts_with("__") {
+                return Err(("grouping", format!("{name:?} is not a label name (letters, digits, _; no leading __)")));
+            }
+            if name == "job" {
+                return Err(("grouping", "\"job\" is set by the `job` key, not in `grouping`".to_owned()));
+            }
+        }
+        if self.buckets.iter().any(|b| !b.is_finite()) || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(("buckets", "must be finite and strictly increasing (+Inf is implied)".to_owned()));
+        }
+        if self.password.is_some() && self.password_file.is_some() {
+            return Err(("password_file", "set `password` or `password_file`, not both".to_owned()));
+        }
+        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
+            return Err(("bearer_token_file", "set `bearer_token` or `bearer_token_file`, not both".to_owned()));
+        }
+        let basic = self.username.is_some() || self.password.is_some() || self.password_file.is_some();
+        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
+        if basic && bearer {
+            return Err(("bearer_token", "use basic authentication or a bearer token, not both".to_owned()));
+        }
+        if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
+            return Err(("username", "a password needs a `username`".to_owned()));
+        }
+        if self.timeout.0.is_zero() {
+            return Err(("timeout", "must be longer than zero".to_owned()));
+        }
+        Ok(())
+    }
+}

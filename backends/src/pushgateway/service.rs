@@ -1,0 +1,265 @@
+//! The Pushgateway backend's task side: one `PUT` of the whole group per window.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::{Client, RequestBuilder, header};
+
+use super::config::{Format, PushgatewayConfig};
+use super::encode::{Encoder, protobuf, text};
+use super::state::State;
+use crate::backend::{Backend, Encoded, Halves, SendError};
+use crate::delivery::http::{execute, from_reqwest};
+use crate::model::Window;
+
+/// Content type of a delimited protobuf push, as the Pushgateway documents it.
+pub const PROTOBUF_CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+/// Content type of a text-format push.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Why the backend could not be built; each names the key to change.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A key has a value the backend cannot use.
+    #[error("invalid value for key {key:?}: {message}")]
+    Invalid {
+        /// The offending key of `[sinks.NAME]`.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A secret file could not be read.
+    #[error("cannot read {key:?} file {path}: {source}")]
+    SecretFile {
+        /// `password_file` or `bearer_token_file`.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The cumulative state in `data_dir` could not be read.
+    #[error("pushgateway state: {0}")]
+    State(String),
+}
+
+/// What the agent hands every network backend it builds.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The shared HTTP client (`delivery::http::client`).
+    pub client: Client,
+    /// `[agent] data_dir`, where the cumulative state is kept.
+    pub data_dir: PathBuf,
+    /// `[agent] hostname` or the machine's: the default `instance` of the grouping key.
+    pub hostname: String,
+}
+
+/// How requests authenticate.
+#[derive(Clone)]
+enum Auth {
+    None,
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret.
+        f.write_str(match self {
+            Self::None => "None",
+            Self::Basic { .. } => "Basic(..)",
+            Self::Bearer(_) => "Bearer(..)",
+        })
+    }
+}
+
+/// One push: the whole group's current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Push {
+    /// The encoded families.
+    pub body: Vec<u8>,
+}
+
+/// Pushes each window to one Pushgateway group with `PUT`, so the group always holds exactly
+/// the current totals (see `docs/translation.md`).
+#[derive(Debug)]
+pub struct Pushgateway {
+    client: Client,
+    /// `<url>/metrics/job/<job>/instance/<host>...`.
+    group_url: String,
+    format: Format,
+    auth: Auth,
+    timeout: Duration,
+    delete_on_shutdown: bool,
+    expire_after: Option<Duration>,
+    encoder: Encoder,
+    state: State,
+    state_path: PathBuf,
+    /// Family names already logged as colliding, so each is logged once.
+    reported: HashSet<String>,
+}
+
+impl Pushgateway {
+    /// Validates `config`, reads its secret files and loads the cumulative state of sink
+    /// `name` from `context.data_dir` (`pushgateway-<name>.json`).
+    pub fn new(name: &str, config: &PushgatewayConfig, context: Context) -> Result<Self, BuildError> {
+        config.validate().map_err(|(key, message)| BuildError::Invalid { key, message })?;
+        let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
+            (Some(username), _, _) => Auth::Basic {
+                username: username.clone(),
+                password: secret(config.password.as_deref(), config.password_file.as_deref(), "password_file")?,
+            },
+            (None, Some(token), _) => Auth::Bearer(token.clone()),
+            (None, None, Some(path)) => Auth::Bearer(secret(None, Some(path), "bearer_token_file")?),
+            (None, None, None) => Auth::None,
+        };
+        let mut grouping = BTreeMap::from([("instance".to_owned(), context.hostname.clone())]);
+        grouping.extend(config.grouping.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let group_url = group_url(&config.url, &config.job, &grouping);
+        let encoder = Encoder::new(std::iter::once("job").chain(grouping.keys().map(String::as_str)));
+        let state_path = context.data_dir.join(format!("pushgateway-{name}.json"));
+        let state = State::load(&state_path, config.buckets.clone()).map_err(BuildError::State)?;
+        Ok(Self {
+            client: context.client,
+            group_url,
+            format: config.format,
+            auth,
+            timeout: config.timeout.0,
+            delete_on_shutdown: config.delete_on_shutdown,
+            expire_after: config.expire_after.map(|d| d.0),
+            encoder,
+            state,
+            state_path,
+            reported: HashSet::new(),
+        })
+    }
+
+    /// The URL of this agent's group.
+    pub fn group_url(&self) -> &str {
+        &self.group_url
+    }
+
+    /// The cumulative state, as last advanced by [`Backend::encode`].
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn request(&self, method: reqwest::Method) -> RequestBuilder {
+        let request = self.client.request(method, &self.group_url).timeout(self.timeout);
+        match &self.auth {
+            Auth::None => request,
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+}
+
+/// A secret given inline or in a file (trailing newline ignored).
+fn secret(inline: Option<&str>, file: Option<&Path>, key: &'static str) -> Result<String, BuildError> {
+    match (inline, file) {
+        (Some(value), _) => Ok(value.to_owned()),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|source| BuildError::SecretFile { key, path: path.to_owned(), source }),
+        (None, None) => Ok(String::new()),
+    }
+}
+
+/// `<url>/metrics/job/<job>/<label>/<value>...`. A value that is empty or holds anything but
+/// `[A-Za-z0-9._~-]` (a `/` above all) is written as `<label>@base64/<URL-safe base64>`, as
+/// the Pushgateway documents; an empty value is `=`.
+pub fn group_url(base: &str, job: &str, grouping: &BTreeMap<String, String>) -> String {
+    let mut url = format!("{}/metrics", base.trim_end_matches('/'));
+    for (name, value) in std::iter::once(("job", job)).chain(grouping.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        let plain = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+        if plain {
+            let _ = write!(url, "/{name}/{value}");
+        } else if value.is_empty() {
+            let _ = write!(url, "/{name}@base64/=");
+        } else {
+            let _ = write!(url, "/{name}@base64/{}", base64::engine::general_purpose::URL_SAFE.encode(value));
+        }
+    }
+    url
+}
+
+impl Backend for Pushgateway {
+    type Batch = Push;
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
+        // Advance the totals once per window: counters, histograms and sets are cumulative.
+        let expire_before = self.expire_after.map(|d| window.end_ms.saturating_sub(d.as_millis() as u64));
+        self.state.apply(window, expire_before);
+        // The group's whole current state: this window's gauges and every running total.
+        let (families, dropped) = self.encoder.families(window, &self.state);
+        for name in dropped.names.iter().filter(|n| !self.reported.contains(*n)).cloned().collect::<Vec<_>>() {
+            tracing::warn!(
+                family = %name,
+                "Metric name collides with another of a different type (a histogram's _bucket/_sum/_count included); not pushed."
+            );
+            self.reported.insert(name);
+        }
+        let series = families.values().map(|f| f.metrics.len() as u64).sum();
+        let body = match self.format {
+            Format::Protobuf => protobuf(&families),
+            Format::Text => text(&families).into_bytes(),
+        };
+        // One request per window: the Pushgateway replaces a group per request, so a group
+        // split over several PUTs would keep only the last part.
+        Ok(vec![Encoded { payload: Push { body }, series }])
+    }
+
+    async fn send(&mut self, push: &Push) -> Result<(), SendError> {
+        let content_type = match self.format {
+            Format::Protobuf => PROTOBUF_CONTENT_TYPE,
+            Format::Text => TEXT_CONTENT_TYPE,
+        };
+        // PUT replaces the group: an expired series leaves it, and a retry is idempotent.
+        let request =
+            self.request(reqwest::Method::PUT).header(header::CONTENT_TYPE, content_type).body(push.body.clone());
+        execute(request).await.map(drop)
+    }
+
+    fn split(&mut self, batch: Encoded<Push>) -> Halves<Push> {
+        // A half would replace the whole group with half of it.
+        Err(batch)
+    }
+
+    fn delivered(&mut self, window: &Window) {
+        // The totals include this window now; keep them for the next run of the agent.
+        if let Err(e) = self.state.save(&self.state_path) {
+            tracing::error!(
+                path = %self.state_path.display(),
+                window = window.id,
+                error = %e,
+                "Cannot save the Pushgateway totals; a restart would reset them."
+            );
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Err(e) = self.state.save(&self.state_path) {
+            tracing::error!(path = %self.state_path.display(), error = %e, "Cannot save the Pushgateway totals.");
+        }
+        if !self.delete_on_shutdown {
+            return;
+        }
+        match self.request(reqwest::Method::DELETE).send().await {
+            Ok(response) if response.status().is_success() => {
+                tracing::info!(url = %self.group_url, "Deleted the group from the Pushgateway.");
+            }
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = crate::delivery::http::error_body(response).await;
+                tracing::error!(url = %self.group_url, status, body = %body, "Pushgateway refused to delete the group.");
+            }
+            Err(e) => {
+                tracing::error!(url = %self.group_url, error = %from_reqwest(&e), "Cannot delete the group from the Pushgateway.");
+            }
+        }
+    }
+}

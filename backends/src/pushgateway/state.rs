@@ -1,0 +1,275 @@
+//! The cumulative state behind the Pushgateway's counters, histograms and sets, and its file
+//! in `data_dir`, so totals continue across restarts of the agent.
+//!
+//! Prometheus counters and histograms are totals since the series was first seen, while a
+//! window carries only what happened during it. The state adds each window once (in
+//! `encode`) and is written to disk after each window was handled (in `delivered`), atomically:
+//! a temporary file renamed over the old one, so a crash leaves either file, never half of one.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Summary, SummaryKind, Value, Window};
+use crate::sketch::RELATIVE_ACCURACY;
+
+/// Version of the state file's layout; a file of another version is ignored with a warning.
+const FILE_VERSION: u32 = 1;
+
+/// What a cumulative series is, as kept in the state file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A StatsD counter: its running total.
+    Counter,
+    /// A StatsD set: the distinct count of the last window (0 when the last window saw none).
+    Set,
+    /// A timer: a histogram in seconds.
+    Timer,
+    /// A StatsD histogram: a histogram in its own unit.
+    Histogram,
+    /// A distribution: a histogram in its own unit.
+    Distribution,
+}
+
+impl Kind {
+    fn of_summary(kind: SummaryKind) -> Self {
+        match kind {
+            SummaryKind::Timer => Self::Timer,
+            SummaryKind::Histogram => Self::Histogram,
+            SummaryKind::Distribution => Self::Distribution,
+        }
+    }
+}
+
+/// The identity of a cumulative series: its kind, StatsD name and tags as received.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Key {
+    /// Counter, set or one of the histogram kinds.
+    pub kind: Kind,
+    /// The metric name as received.
+    pub name: Box<str>,
+    /// The series' tags as received, sorted.
+    pub tags: Box<[Box<str>]>,
+}
+
+/// The running value of one cumulative series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// End of the last window that updated the series, Unix milliseconds (for expiry).
+    pub seen_ms: u64,
+    /// Counter total, or the set's last distinct count.
+    #[serde(default)]
+    pub value: f64,
+    /// Histograms: weighted sample count since first seen.
+    #[serde(default)]
+    pub count: f64,
+    /// Histograms: sum of the samples since first seen (seconds for timers).
+    #[serde(default)]
+    pub sum: f64,
+    /// Histograms: cumulative count at or below each bound of [`State::bounds`].
+    #[serde(default)]
+    pub buckets: Vec<f64>,
+}
+
+/// Every cumulative series sluice has pushed to this gateway, and the bucket bounds their
+/// histograms use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    /// Bucket upper bounds, in seconds for timers (the `buckets` key).
+    pub bounds: Vec<f64>,
+    /// The series and their totals.
+    pub entries: HashMap<Key, Entry>,
+    /// True when the entries changed since the last [`State::save`].
+    dirty: bool,
+}
+
+/// The file form of [`State`].
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    bounds: Vec<f64>,
+    series: Vec<(Key, Entry)>,
+}
+
+/// [`StateFile`] borrowed, for saving without copying.
+#[derive(Serialize)]
+struct StateFileRef<'a> {
+    version: u32,
+    bounds: &'a [f64],
+    series: Vec<(&'a Key, &'a Entry)>,
+}
+
+impl State {
+    /// An empty state for histograms with `bounds`.
+    pub fn new(bounds: Vec<f64>) -> Self {
+        Self { bounds, entries: HashMap::new(), dirty: false }
+    }
+
+    /// Loads `path`, or starts empty when it does not exist. Histograms saved with other
+    /// bounds than `bounds` restart from zero (their buckets cannot be re-cut); an unreadable
+    /// or foreign file is an error, so an operator never loses totals silently.
+    pub fn load(path: &Path, bounds: Vec<f64>) -> Result<Self, String> {
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new(bounds)),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let file: StateFile = serde_json::from_slice(&text).map_err(|e| {
+            format!("{} is not a pushgateway state file ({e}); move it away to start from zero", path.display())
+        })?;
+        if file.version != FILE_VERSION {
+            return Err(format!(
+                "{} has state version {}, this sluice reads {FILE_VERSION}; move it away to start from zero",
+                path.display(),
+                file.version
+            ));
+        }
+        let same_bounds = file.bounds == bounds;
+        let mut entries = HashMap::with_capacity(file.series.len());
+        let mut reset = 0_usize;
+        for (key, entry) in file.series {
+            if matches!(key.kind, Kind::Counter | Kind::Set) || same_bounds {
+                entries.insert(key, entry);
+            } else {
+                reset += 1;
+            }
+        }
+        if reset > 0 {
+            tracing::warn!(
+                path = %path.display(),
+                histograms = reset,
+                "The buckets changed since the state was saved: those histograms restart from zero."
+            );
+        }
+        Ok(Self { bounds, entries, dirty: reset > 0 })
+    }
+
+    /// Writes the state to `path` atomically (a temporary file renamed over it), if it changed
+    /// since the last save.
+    pub fn save(&mut self, path: &Path) -> std::io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut series: Vec<(&Key, &Entry)> = self.entries.iter().collect();
+        series.sort_by(|a, b| (&a.0.name, &a.0.tags).cmp(&(&b.0.name, &b.0.tags)));
+        let body = serde_json::to_vec(&StateFileRef { version: FILE_VERSION, bounds: &self.bounds, series })
+            .map_err(std::io::Error::other)?;
+        let tmp = temp_path(path);
+        {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&body)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Adds one window: counters add their sum, histograms their count, sum and buckets, sets
+    /// take their distinct count; sets the window did not update fall to 0. Then forgets the
+    /// series not updated since `expire_before_ms`.
+    pub fn apply(&mut self, window: &Window, expire_before_ms: Option<u64>) {
+        for set in self.entries.iter_mut().filter(|(k, _)| k.kind == Kind::Set) {
+            set.1.value = 0.0;
+        }
+        for series in &window.series {
+            let kind = match &series.value {
+                Value::Counter { .. } => Kind::Counter,
+                Value::Set { .. } => Kind::Set,
+                Value::Summary(s) => Kind::of_summary(s.kind),
+                Value::Gauge { .. } => continue,
+            };
+            let key = Key { kind, name: series.key.name.clone(), tags: series.key.tags.clone() };
+            let entry = self.entries.entry(key).or_insert_with(|| Entry {
+                seen_ms: 0,
+                value: 0.0,
+                count: 0.0,
+                sum: 0.0,
+                buckets: Vec::new(),
+            });
+            entry.seen_ms = window.end_ms;
+            match &series.value {
+                Value::Counter { sum, .. } => entry.value += sum,
+                Value::Set { count, .. } => entry.value = *count as f64,
+                Value::Summary(s) => {
+                    let divisor = unit_divisor(s.kind);
+                    entry.buckets.resize(self.bounds.len(), 0.0);
+                    for (total, add) in entry.buckets.iter_mut().zip(bucket_counts(s, &self.bounds, divisor)) {
+                        *total += add;
+                    }
+                    entry.count += s.count;
+                    entry.sum += s.sum / divisor;
+                }
+                Value::Gauge { .. } => {}
+            }
+        }
+        if let Some(before) = expire_before_ms {
+            self.entries.retain(|_, e| e.seen_ms >= before);
+        }
+        self.dirty = true;
+    }
+}
+
+/// `path` with `.tmp` appended, in the same directory so the rename is atomic.
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// What a summary's values are divided by to reach the pushed unit: timers go from
+/// milliseconds to seconds, the others keep their unit.
+pub fn unit_divisor(kind: SummaryKind) -> f64 {
+    if kind == SummaryKind::Timer { 1000.0 } else { 1.0 }
+}
+
+/// The weighted count of samples at or below each of `bounds` (in the unit after dividing
+/// by `divisor`).
+///
+/// Exact when the aggregator counted buckets at the same bounds (`[sources.statsd] buckets`,
+/// in milliseconds for timers); exact too for a bound below the window's minimum (0) or at or
+/// above its maximum (every sample). Otherwise the counts come from the window's sketch,
+/// whose bins are 2 % wide: a bin that straddles a bound counts as at or below it, so a
+/// sample up to 2 % above a bound may be counted in that bound's bucket. A sample exactly on
+/// a bound (`le` is inclusive) is always counted right.
+pub fn bucket_counts(summary: &Summary, bounds: &[f64], divisor: f64) -> Vec<f64> {
+    if let Some(exact) = aggregator_buckets(summary, bounds, divisor) {
+        return exact;
+    }
+    let gamma = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
+    let (min, max) = (summary.min / divisor, summary.max / divisor);
+    let bins: Vec<(f64, f64)> = summary
+        .sketch
+        .bins()
+        .map(|(v, w)| {
+            // The smallest value the bin can hold: its lower edge for positive bins, its
+            // upper edge mirrored for negative ones.
+            let low = if v > 0.0 { v * (gamma + 1.0) / (2.0 * gamma) } else { v * (gamma + 1.0) / 2.0 };
+            (low / divisor, w)
+        })
+        .collect();
+    bounds
+        .iter()
+        .map(|&bound| {
+            if bound < min {
+                0.0
+            } else if bound >= max {
+                summary.count
+            } else {
+                let below: f64 = bins.iter().filter(|(low, _)| *low <= bound).map(|(_, w)| w).sum();
+                below.min(summary.count)
+            }
+        })
+        .collect()
+}
+
+/// The aggregator's exact counts when it counted every one of `bounds`.
+fn aggregator_buckets(summary: &Summary, bounds: &[f64], divisor: f64) -> Option<Vec<f64>> {
+    bounds
+        .iter()
+        .map(|&bound| summary.buckets.iter().find(|(upper, _)| upper / divisor == bound).map(|&(_, count)| count))
+        .collect()
+}

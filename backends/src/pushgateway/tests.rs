@@ -1,0 +1,302 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use prost::Message as _;
+
+use super::encode::{Encoder, Families, FamilyType, Sample, counter_name, label_name, metric_name, protobuf, text};
+use super::proto;
+use super::service::group_url;
+use super::state::{State, bucket_counts};
+use super::{Context, Format, Pushgateway, PushgatewayConfig};
+use crate::backend::Backend;
+use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
+use crate::sketch::Sketch;
+
+fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
+    Arc::new(SeriesKey { name: name.into(), tags: tags.iter().map(|t| (*t).into()).collect(), hash: 0 })
+}
+
+/// A summary of `(value, weight)` samples, with the aggregator's buckets at `aggregator_bounds`.
+fn summary(kind: SummaryKind, samples: &[(f64, f64)], aggregator_bounds: &[f64]) -> Value {
+    let mut sketch = Sketch::new();
+    for &(v, w) in samples {
+        sketch.add(v, w);
+    }
+    let count = samples.iter().map(|s| s.1).sum();
+    let sum = samples.iter().map(|s| s.0 * s.1).sum();
+    let buckets =
+        aggregator_bounds.iter().map(|&b| (b, samples.iter().filter(|s| s.0 <= b).map(|s| s.1).sum())).collect();
+    Value::Summary(Box::new(Summary {
+        kind,
+        count,
+        sum,
+        min: samples.iter().map(|s| s.0).fold(f64::INFINITY, f64::min),
+        max: samples.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max),
+        percentiles: Vec::new(),
+        buckets,
+        sketch,
+    }))
+}
+
+fn window(id: u64, series: Vec<Series>) -> Window {
+    Window {
+        id,
+        start_ms: (id - 1) * 10_000,
+        end_ms: id * 10_000,
+        hostname: "web-1".into(),
+        tags: Arc::new(["env:prod".into()]),
+        series,
+        events: Vec::new(),
+        service_checks: Vec::new(),
+    }
+}
+
+/// The first window of the golden test: one series of every kind.
+fn first_window() -> Window {
+    window(
+        1,
+        vec![
+            Series { key: key("app.hits", &["canary", "route:/api"]), value: Value::Counter { sum: 30.0, rate: 3.0 } },
+            Series { key: key("cpu.temp", &["instance:x"]), value: Value::Gauge { value: -1.5 } },
+            Series { key: key("users", &[]), value: Value::Set { count: 2, members: vec![1, 2] } },
+            Series {
+                key: key("req.latency", &[]),
+                value: summary(SummaryKind::Timer, &[(4.0, 1.0), (20.0, 1.0), (100.0, 1.0)], &[]),
+            },
+            Series { key: key("h", &[]), value: summary(SummaryKind::Histogram, &[(0.5, 2.0), (2.0, 2.0)], &[]) },
+        ],
+    )
+}
+
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-pgw-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn backend(dir: &std::path::Path, format: Format) -> Pushgateway {
+    let mut config = PushgatewayConfig::new("http://127.0.0.1:9");
+    config.format = format;
+    config.buckets = vec![0.005, 0.1, 1.0];
+    let context = Context {
+        client: crate::delivery::http::client().unwrap(),
+        data_dir: dir.to_owned(),
+        hostname: "web-1".to_owned(),
+    };
+    Pushgateway::new("pgw", &config, context).unwrap()
+}
+
+fn body(backend: &mut Pushgateway, window: &Window) -> String {
+    let mut batches = backend.encode(window).unwrap();
+    assert_eq!(batches.len(), 1, "one push per window");
+    String::from_utf8(batches.remove(0).payload.body).unwrap()
+}
+
+/// The text format of two windows is exactly the table in `docs/translation.md`: counters
+/// and histograms cumulative, timers in seconds, sets at 0 in a window without members,
+/// gauges only while the window carries them, labels sanitised, no timestamps.
+#[test]
+fn text_format_matches_the_translation_table_across_two_windows() {
+    let dir = temp_dir("golden");
+    let mut backend = backend(&dir, Format::Text);
+    assert_eq!(
+        body(&mut backend, &first_window()),
+        "# TYPE app_hits_total counter\n\
+         app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 30\n\
+         # TYPE cpu_temp gauge\n\
+         cpu_temp{env=\"prod\",exported_instance=\"x\"} -1.5\n\
+         # TYPE h histogram\n\
+         h_bucket{env=\"prod\",le=\"0.005\"} 0\n\
+         h_bucket{env=\"prod\",le=\"0.1\"} 0\n\
+         h_bucket{env=\"prod\",le=\"1\"} 2\n\
+         h_bucket{env=\"prod\",le=\"+Inf\"} 4\n\
+         h_sum{env=\"prod\"} 5\n\
+         h_count{env=\"prod\"} 4\n\
+         # TYPE req_latency histogram\n\
+         req_latency_bucket{env=\"prod\",le=\"0.005\"} 1\n\
+         req_latency_bucket{env=\"prod\",le=\"0.1\"} 3\n\
+         req_latency_bucket{env=\"prod\",le=\"1\"} 3\n\
+         req_latency_bucket{env=\"prod\",le=\"+Inf\"} 3\n\
+         req_latency_sum{env=\"prod\"} 0.124\n\
+         req_latency_count{env=\"prod\"} 3\n\
+         # TYPE users gauge\n\
+         users{env=\"prod\"} 2\n"
+    );
+    let second = window(
+        2,
+        vec![
+            Series { key: key("app.hits", &["canary", "route:/api"]), value: Value::Counter { sum: 12.0, rate: 1.2 } },
+            Series { key: key("req.latency", &[]), value: summary(SummaryKind::Timer, &[(1500.0, 1.0)], &[]) },
+        ],
+    );
+    assert_eq!(
+        body(&mut backend, &second),
+        "# TYPE app_hits_total counter\n\
+         app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 42\n\
+         # TYPE h histogram\n\
+         h_bucket{env=\"prod\",le=\"0.005\"} 0\n\
+         h_bucket{env=\"prod\",le=\"0.1\"} 0\n\
+         h_bucket{env=\"prod\",le=\"1\"} 2\n\
+         h_bucket{env=\"prod\",le=\"+Inf\"} 4\n\
+         h_sum{env=\"prod\"} 5\n\
+         h_count{env=\"prod\"} 4\n\
+         # TYPE req_latency histogram\n\
+         req_latency_bucket{env=\"prod\",le=\"0.005\"} 1\n\
+         req_latency_bucket{env=\"prod\",le=\"0.1\"} 3\n\
+         req_latency_bucket{env=\"prod\",le=\"1\"} 3\n\
+         req_latency_bucket{env=\"prod\",le=\"+Inf\"} 4\n\
+         req_latency_sum{env=\"prod\"} 1.624\n\
+         req_latency_count{env=\"prod\"} 4\n\
+         # TYPE users gauge\n\
+         users{env=\"prod\"} 0\n"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The protobuf body decodes, message by message, into the same families as the text body.
+#[test]
+fn protobuf_body_is_delimited_metric_families_without_timestamps() {
+    let dir = temp_dir("protobuf");
+    let mut backend = backend(&dir, Format::Protobuf);
+    let mut batches = backend.encode(&first_window()).unwrap();
+    let body = batches.remove(0).payload.body;
+    let mut rest = body.as_slice();
+    let mut families = Vec::new();
+    while !rest.is_empty() {
+        families.push(proto::MetricFamily::decode_length_delimited(&mut rest).unwrap());
+    }
+    let names: Vec<&str> = families.iter().map(proto::MetricFamily::name).collect();
+    assert_eq!(names, ["app_hits_total", "cpu_temp", "h", "req_latency", "users"]);
+    assert_eq!(families[0].r#type(), proto::MetricType::Counter);
+    assert_eq!(families[0].metric[0].counter.as_ref().unwrap().value, Some(30.0));
+    let labels: Vec<(&str, &str)> = families[0].metric[0].label.iter().map(|l| (l.name(), l.value())).collect();
+    assert_eq!(labels, [("canary", "true"), ("env", "prod"), ("route", "/api")]);
+    assert_eq!(families[1].metric[0].gauge.as_ref().unwrap().value, Some(-1.5));
+    let latency = families[3].metric[0].histogram.as_ref().unwrap();
+    assert_eq!(latency.sample_count, Some(3));
+    assert_eq!(latency.sample_sum, Some(0.124));
+    let buckets: Vec<(f64, u64)> = latency.bucket.iter().map(|b| (b.upper_bound(), b.cumulative_count())).collect();
+    assert_eq!(buckets, [(0.005, 1), (0.1, 3), (1.0, 3), (f64::INFINITY, 3)]);
+    assert_eq!(families[4].metric[0].gauge.as_ref().unwrap().value, Some(2.0));
+    assert!(families.iter().flat_map(|f| &f.metric).all(|m| m.timestamp_ms.is_none()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Names and label names are sanitised as Prometheus requires.
+#[test]
+fn names_are_sanitised_to_prometheus_rules() {
+    assert_eq!(metric_name("app.req-latency"), "app_req_latency");
+    assert_eq!(metric_name("1st:metric/é"), "_1st:metric__");
+    assert_eq!(metric_name(""), "_");
+    assert_eq!(counter_name("hits"), "hits_total");
+    assert_eq!(counter_name("hits_total"), "hits_total");
+    assert_eq!(label_name("a:b.c"), "a_b_c");
+    assert_eq!(label_name("__meta"), "_meta");
+    assert_eq!(label_name("9lives"), "_9lives");
+}
+
+/// The grouping key is in the URL path; a value with a `/` or an empty one is URL-safe base64.
+#[test]
+fn grouping_key_uses_base64_for_slashes_and_empty_values() {
+    let grouping = BTreeMap::from([
+        ("instance".to_owned(), "web-1.example".to_owned()),
+        ("path".to_owned(), "/var/tmp".to_owned()),
+        ("zone".to_owned(), String::new()),
+    ]);
+    assert_eq!(
+        group_url("http://127.0.0.1:9091/", "sluice", &grouping),
+        "http://127.0.0.1:9091/metrics/job/sluice/instance/web-1.example/path@base64/L3Zhci90bXA=/zone@base64/="
+    );
+}
+
+/// With the aggregator's buckets at the same bounds (milliseconds for timers) the counts are
+/// the aggregator's exact ones; otherwise a sample exactly on a bound counts at that bound.
+#[test]
+fn bucket_counts_are_exact_from_aggregator_buckets_and_on_bounds() {
+    let Value::Summary(exact) =
+        summary(SummaryKind::Timer, &[(5.0, 1.0), (5.05, 1.0), (99.0, 2.0), (300.0, 1.0)], &[5.0, 100.0])
+    else {
+        unreachable!()
+    };
+    assert_eq!(bucket_counts(&exact, &[0.005, 0.1], 1000.0), [1.0, 4.0]);
+    let Value::Summary(sketched) =
+        summary(SummaryKind::Histogram, &[(1.0, 1.0), (5.0, 3.0), (10.0, 1.0), (50.0, 1.0)], &[])
+    else {
+        unreachable!()
+    };
+    assert_eq!(bucket_counts(&sketched, &[0.5, 1.0, 5.0, 10.0, 20.0, 50.0], 1.0), [0.0, 1.0, 4.0, 5.0, 5.0, 6.0]);
+}
+
+/// Totals saved after a window are loaded by the next backend; histograms saved with other
+/// bounds start again from zero while counters keep their totals.
+#[test]
+fn totals_survive_a_restart_through_the_state_file() {
+    let dir = temp_dir("state");
+    let mut first = backend(&dir, Format::Text);
+    let window = first_window();
+    first.encode(&window).unwrap();
+    first.delivered(&window);
+    let path = dir.join("pushgateway-pgw.json");
+    assert!(path.exists());
+    let mut second = backend(&dir, Format::Text);
+    assert_eq!(second.state(), first.state());
+    let next = Window { id: 2, ..window.clone() };
+    let text = body(&mut second, &next);
+    assert!(text.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 60\n"), "{text}");
+    assert!(text.contains("req_latency_count{env=\"prod\"} 6\n"), "{text}");
+    let rebucketed = State::load(&path, vec![1.0]).unwrap();
+    assert_eq!(rebucketed.entries.len(), 2, "the counter and the set remain; both histograms reset");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A family whose name collides with another of a different type (or with a histogram's
+/// `_count`) is left out of the push instead of making the gateway refuse all of it; two
+/// StatsD counters that become one Prometheus series add up.
+#[test]
+fn colliding_names_are_dropped_or_merged_deterministically() {
+    let w = window(
+        1,
+        vec![
+            Series { key: key("x", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
+            Series { key: key("x_total", &[]), value: Value::Gauge { value: 7.0 } },
+            Series { key: key("a.b", &[]), value: Value::Counter { sum: 2.0, rate: 0.2 } },
+            Series { key: key("a_b", &[]), value: Value::Counter { sum: 3.0, rate: 0.3 } },
+            Series { key: key("lat", &[]), value: summary(SummaryKind::Histogram, &[(1.0, 1.0)], &[]) },
+            Series { key: key("lat_count", &[]), value: Value::Gauge { value: 1.0 } },
+        ],
+    );
+    let mut state = State::new(vec![1.0]);
+    state.apply(&w, None);
+    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"]).families(&w, &state);
+    assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
+    assert_eq!(families["x_total"].kind, FamilyType::Counter);
+    let env = vec![("env".to_owned(), "prod".to_owned())];
+    assert_eq!(families["a_b_total"].metrics[&env], Sample::Value(5.0));
+    assert_eq!(dropped.series, 2);
+    assert_eq!(dropped.names, ["x_total", "lat_count"]);
+    assert!(text(&families).ends_with('\n'));
+    assert!(!protobuf(&families).is_empty());
+}
+
+/// The example keys parse, unknown keys are refused, and validation names the key to fix.
+#[test]
+fn config_parses_with_defaults_and_refuses_bad_values() {
+    let config: PushgatewayConfig =
+        serde_json::from_value(serde_json::json!({ "url": "http://127.0.0.1:9091" })).unwrap();
+    assert_eq!(config, PushgatewayConfig::new("http://127.0.0.1:9091"));
+    assert_eq!(config.job, "sluice");
+    assert_eq!(config.format, Format::Protobuf);
+    assert!(serde_json::from_value::<PushgatewayConfig>(serde_json::json!({ "url": "x", "jobs": "a" })).is_err());
+    let mut bad = config.clone();
+    bad.buckets = vec![1.0, 0.5];
+    assert_eq!(bad.validate().unwrap_err().0, "buckets");
+    let mut bad = config.clone();
+    bad.url = "127.0.0.1:9091".to_owned();
+    assert_eq!(bad.validate().unwrap_err().0, "url");
+    let mut bad = config;
+    bad.username = Some("u".to_owned());
+    bad.bearer_token = Some("t".to_owned());
+    assert_eq!(bad.validate().unwrap_err().0, "bearer_token");
+}
