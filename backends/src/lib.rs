@@ -9,6 +9,7 @@
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
 //! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`console`], [`file`]: the local backends.
+//! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -18,6 +19,7 @@ pub mod backend;
 pub mod console;
 pub mod delivery;
 pub mod file;
+pub mod influxdb;
 pub mod model;
 pub mod sketch;
 pub mod units;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::console::ConsoleConfig;
-use backends::delivery::BufferConfig;
+use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
+use backends::influxdb::InfluxDbConfig;
 use serde::{Deserialize, Deserializer};
 
 use backends::units::{ByteSize, Duration};
@@ -153,17 +154,20 @@ pub enum SinkConfig {
     Console(ConsoleConfig),
     /// Appends each window as a JSON line to a file.
     File(FileConfig),
+    /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
+    Influxdb(InfluxDbConfig),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "influxdb"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Console(_) => "console",
             Self::File(_) => "file",
+            Self::Influxdb(_) => "influxdb",
         }
     }
 
@@ -172,6 +176,16 @@ impl SinkConfig {
         match self {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
+            Self::Influxdb(c) => &c.buffer,
+        }
+    }
+
+    /// How failed deliveries to this sink are retried.
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            Self::Console(c) => &c.retry,
+            Self::File(c) => &c.retry,
+            Self::Influxdb(c) => &c.retry,
         }
     }
 
@@ -185,6 +199,7 @@ impl SinkConfig {
         Some(match kind {
             "console" => ConsoleConfig::deserialize(body).map(Self::Console),
             "file" => FileConfig::deserialize(body).map(Self::File),
+            "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             _ => return None,
         })
     }

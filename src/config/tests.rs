@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "influxdb""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "influxdb""#
     );
 }
 
@@ -144,9 +144,12 @@ fn file_sink_without_path_names_the_missing_key() {
 #[test]
 fn every_sink_type_is_known_to_the_loader() {
     for kind in SinkConfig::TYPES {
-        let text =
-            format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
-        let text = if *kind == "file" { text } else { text.replace("path = \"/tmp/x\"\n", "") };
+        let body = match *kind {
+            "file" => "path = \"/tmp/x\"\n",
+            "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
+            _ => "",
+        };
+        let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
         let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(config.sinks["x"].kind(), *kind);
     }
@@ -536,7 +539,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "influxdb""#
     );
 }
 
@@ -547,5 +550,24 @@ fn unknown_buffer_type_lists_valid_values() {
     assert_eq!(
         error(text),
         r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
+    );
+}
+
+/// An `influxdb` sink that mixes the 1.x and 2.x keys, or names neither target, is refused at
+/// load with the key (or the table) and its line.
+#[test]
+fn influxdb_sink_with_mixed_or_missing_target_names_key_and_line() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.tsdb]\ntype = \"influxdb\"\nurl = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\ntoken = \"t\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:6:1: invalid value for key \"token\" in [sinks.tsdb]: \"token\" (InfluxDB 2.x) cannot be combined \
+         with \"database\" (InfluxDB 1.x); keep either database [retention_policy, username, password] or org, bucket \
+         and token"
+    );
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.tsdb]\ntype = \"influxdb\"\nurl = \"http://127.0.0.1:8086\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:8: missing the target: set \"database\" (InfluxDB 1.x) or \"org\", \"bucket\" and \"token\" \
+         (InfluxDB 2.x) in [sinks.tsdb]"
     );
 }
