@@ -49,7 +49,7 @@ pub fn encode(window: &Window, precision: Precision, max_lines: usize) -> Encodi
     let timestamp = precision.timestamp(window.end_ms);
     let mut out = Encoding::default();
     let mut current = Lines { text: Vec::new(), lines: 0 };
-    let mut tags: Vec<(&str, &str)> = Vec::new();
+    let mut tags: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
     let mut fields: Vec<(Cow<'static, str>, f64)> = Vec::new();
     for series in &window.series {
         fields.clear();
@@ -62,7 +62,8 @@ pub fn encode(window: &Window, precision: Precision, max_lines: usize) -> Encodi
             continue;
         }
         collect_tags(series, window, &mut tags);
-        current.text = write_line(std::mem::take(&mut current.text), &series.key.name, &tags, &fields, timestamp);
+        let name = no_backslash(&series.key.name);
+        current.text = write_line(std::mem::take(&mut current.text), &name, &tags, &fields, timestamp);
         current.lines += 1;
         if current.lines as usize == max_lines {
             out.batches.push(std::mem::replace(&mut current, Lines { text: Vec::new(), lines: 0 }));
@@ -78,7 +79,7 @@ pub fn encode(window: &Window, precision: Precision, max_lines: usize) -> Encodi
 fn write_line(
     buf: Vec<u8>,
     name: &str,
-    tags: &[(&str, &str)],
+    tags: &[(Cow<'_, str>, Cow<'_, str>)],
     fields: &[(Cow<'static, str>, f64)],
     timestamp: i64,
 ) -> Vec<u8> {
@@ -97,7 +98,7 @@ fn write_line(
 /// The series' tags, then the agent's, then `host`; the first of each key wins; sorted by key
 /// (InfluxDB's recommended order). A bare tag gets the value `true`; a tag with an empty value
 /// or an empty key is left out (InfluxDB treats an empty tag value as an absent tag).
-fn collect_tags<'a>(series: &'a Series, window: &'a Window, tags: &mut Vec<(&'a str, &'a str)>) {
+fn collect_tags<'a>(series: &'a Series, window: &'a Window, tags: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>) {
     tags.clear();
     let own = series.key.tags.iter().map(|t| match t.split_once(':') {
         Some(pair) => pair,
@@ -109,9 +110,16 @@ fn collect_tags<'a>(series: &'a Series, window: &'a Window, tags: &mut Vec<(&'a 
         if key.is_empty() || value.is_empty() || tags.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        tags.push((key, value));
+        tags.push((no_backslash(key), no_backslash(value)));
     }
-    tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+}
+
+/// `text` with each backslash written as `/`. InfluxDB 1.x and 2.x unescape only `\,`, `\ `
+/// and `\=` in names and tags, so the builder's `\\` would be stored doubled, and a trailing
+/// backslash cannot be written at all; `/` round-trips on every version.
+fn no_backslash(text: &str) -> Cow<'_, str> {
+    if text.contains('\\') { Cow::Owned(text.replace('\\', "/")) } else { Cow::Borrowed(text) }
 }
 
 /// The fields of one series, before NaN and infinities are filtered out.

@@ -79,20 +79,20 @@ fn window_encodes_to_the_documented_line_protocol() {
     assert_eq!((encoding.skipped_fields, encoding.skipped_series), (0, 0));
 }
 
-/// Commas, spaces, equals signs and backslashes in names and tags are escaped by the
-/// line-protocol builder; an empty tag value is left out.
+/// Commas, spaces and equals signs in names and tags are escaped by the line-protocol
+/// builder; a backslash becomes `/`; an empty tag value is left out.
 #[test]
 fn special_characters_are_escaped() {
     let mut window = golden_window();
     window.tags = Arc::new([]);
     window.series = vec![Series {
-        key: key("my metric,x", &["a b:c,d=e", "empty:", "path:C:\\tmp"]),
+        key: key("my metric,x\\", &["a b:c,d=e", "empty:", "path:C:\\tmp"]),
         value: Value::Gauge { value: 1.0 },
     }];
     let encoding = encode(&window, Precision::S, 5000);
     assert_eq!(
         String::from_utf8(encoding.batches[0].text.clone()).unwrap(),
-        "my\\ metric\\,x,a\\ b=c\\,d\\=e,host=web-1,path=C:\\\\tmp value=1 1763823610\n"
+        "my\\ metric\\,x/,a\\ b=c\\,d\\=e,host=web-1,path=C:/tmp value=1 1763823610\n"
     );
 }
 
