@@ -79,6 +79,16 @@ fn window_encodes_to_the_documented_line_protocol() {
     assert_eq!((encoding.skipped_fields, encoding.skipped_series), (0, 0));
 }
 
+/// The example in `docs/translation.md` is exactly what the encoder writes.
+#[test]
+fn translation_doc_example_matches_the_encoder() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/translation.md")).unwrap();
+    let block =
+        doc.split("<!-- influxdb-golden -->\n```text\n").nth(1).expect("the golden block").split("```").next().unwrap();
+    let encoding = encode(&golden_window(), Precision::Ms, 5000);
+    assert_eq!(block, String::from_utf8(encoding.batches[0].text.clone()).unwrap());
+}
+
 /// Commas, spaces and equals signs in names and tags are escaped by the line-protocol
 /// builder; a backslash becomes `/`; an empty tag value is left out.
 #[test]
