@@ -327,3 +327,33 @@ async fn v2_writes_follow_the_documented_contract_with_exact_values() {
         ]
     );
 }
+
+/// A 413 halves the batch at a line boundary and sends both halves; v1 credentials go as
+/// HTTP basic authentication on every request.
+#[tokio::test]
+async fn a_413_is_split_in_halves_and_credentials_go_as_basic_auth() {
+    let too_large = (StatusCode::PAYLOAD_TOO_LARGE, "request entity too large").into_response();
+    let (url, recorded) = test_server("/write", vec![too_large]).await;
+    let config = config(&format!(
+        "url = \"{url}\"\ndatabase = \"{DB}\"\nusername = \"sluice\"\npassword = \"pa:ss\"\ngzip = false"
+    ));
+    let backend = InfluxDb::new(&config, backends::delivery::http::client().unwrap()).unwrap();
+    let fanout = Fanout::new(vec![spawn("influx", backend, &BufferConfig::default(), &fast_retry())]);
+    let stats = fanout.stats();
+    let series =
+        (1..=3).map(|i| Series { key: key(&format!("m{i}"), &[]), value: Value::Gauge { value: f64::from(i) } });
+    fanout.publish(&window(1, 1_000_000, series.collect()));
+    assert_eq!(fanout.finish(Duration::from_secs(10)).await, 0);
+    let requests = recorded.requests.lock().unwrap();
+    let bodies: Vec<String> = requests.iter().map(|r| String::from_utf8(r.3.to_vec()).unwrap()).collect();
+    let line = |i: u32| format!("m{i},env=test,host=web-1 value={i} 1000000\n");
+    assert_eq!(bodies, vec![line(1) + &line(2) + &line(3), line(1), line(2) + &line(3)]);
+    for request in requests.iter() {
+        assert_eq!(request.1, "db=sluice&precision=ms");
+        // base64("sluice:pa:ss")
+        assert_eq!(request.2["authorization"], "Basic c2x1aWNlOnBhOnNz");
+        assert!(request.2.get("content-encoding").is_none());
+    }
+    assert_eq!(stats[0].sent_series.load(Relaxed), 3);
+    assert_eq!(stats[0].dropped_too_large.load(Relaxed), 0);
+}
