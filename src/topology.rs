@@ -17,7 +17,7 @@ use backends::console::Console;
 use backends::delivery::{self, DeliveryHandle, Fanout};
 use backends::delivery::http;
 use backends::file::File;
-use backends::pushgateway;
+use backends::{influxdb, pushgateway};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -225,6 +225,10 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
                     hostname: hostname.to_owned(),
                 };
                 let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
+                delivery::spawn(name, backend, buffer, retry)
+            }
+            SinkConfig::Influxdb(c) => {
+                let backend = influxdb::InfluxDb::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
                 delivery::spawn(name, backend, buffer, retry)
             }
         };

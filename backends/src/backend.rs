@@ -75,6 +75,16 @@ pub enum SendError {
     /// The data cannot be delivered as it is; resending cannot help.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The server stored part of the batch and refused the rest for good (InfluxDB's 400
+    /// "partial write"). Resending would duplicate what was stored, so it is not retried;
+    /// `dropped` points are counted as rejected and the others as sent.
+    #[error("partial write, {dropped} dropped: {body}")]
+    PartialWrite {
+        /// Points (series) the server refused, as it reported them.
+        dropped: u64,
+        /// The start of the response body, as the server explains itself.
+        body: String,
+    },
 }
 
 impl SendError {
@@ -84,7 +94,16 @@ impl SendError {
         match self {
             Self::Io(_) | Self::Connect(_) | Self::Timeout => true,
             Self::Http { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            Self::Rejected(_) => false,
+            Self::Rejected(_) | Self::PartialWrite { .. } => false,
+        }
+    }
+
+    /// Of a failed batch of `series`, how many the server did not store: all of them, except
+    /// for a [`SendError::PartialWrite`], which stored all but `dropped`.
+    pub fn dropped_of(&self, series: u64) -> u64 {
+        match self {
+            Self::PartialWrite { dropped, .. } => (*dropped).min(series),
+            _ => series,
         }
     }
 

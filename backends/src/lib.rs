@@ -10,6 +10,7 @@
 //! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`console`], [`file`]: the local backends.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
+//! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -19,6 +20,7 @@ pub mod backend;
 pub mod console;
 pub mod delivery;
 pub mod file;
+pub mod influxdb;
 pub mod model;
 pub mod pushgateway;
 pub mod sketch;

@@ -8,6 +8,7 @@ use backends::console::ConsoleConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
 use backends::pushgateway::PushgatewayConfig;
+use backends::influxdb::InfluxDbConfig;
 use serde::{Deserialize, Deserializer};
 
 use backends::units::{ByteSize, Duration};
@@ -156,11 +157,13 @@ pub enum SinkConfig {
     File(FileConfig),
     /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
     Pushgateway(Box<PushgatewayConfig>),
+    /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
+    Influxdb(InfluxDbConfig),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
@@ -168,6 +171,7 @@ impl SinkConfig {
             Self::Console(_) => "console",
             Self::File(_) => "file",
             Self::Pushgateway(_) => "pushgateway",
+            Self::Influxdb(_) => "influxdb",
         }
     }
 
@@ -177,6 +181,7 @@ impl SinkConfig {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
             Self::Pushgateway(c) => &c.buffer,
+            Self::Influxdb(c) => &c.buffer,
         }
     }
 
@@ -186,6 +191,7 @@ impl SinkConfig {
             Self::Console(c) => &c.retry,
             Self::File(c) => &c.retry,
             Self::Pushgateway(c) => &c.retry,
+            Self::Influxdb(c) => &c.retry,
         }
     }
 
@@ -200,6 +206,7 @@ impl SinkConfig {
             "console" => ConsoleConfig::deserialize(body).map(Self::Console),
             "file" => FileConfig::deserialize(body).map(Self::File),
             "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
+            "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             _ => return None,
         })
     }

@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb""#
     );
 }
 
@@ -144,13 +144,13 @@ fn file_sink_without_path_names_the_missing_key() {
 #[test]
 fn every_sink_type_is_known_to_the_loader() {
     for kind in SinkConfig::TYPES {
-        let text =
-            format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
-        let text = match *kind {
-            "file" => text,
-            "pushgateway" => text.replace("path = \"/tmp/x\"", "url = \"http://127.0.0.1:9091\""),
-            _ => text.replace("path = \"/tmp/x\"\n", ""),
+        let body = match *kind {
+            "file" => "path = \"/tmp/x\"\n",
+            "pushgateway" => "url = \"http://127.0.0.1:9091\"\n",
+            "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
+            _ => "",
         };
+        let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
         let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(config.sinks["x"].kind(), *kind);
     }
@@ -540,7 +540,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb""#
     );
 }
 
@@ -563,5 +563,24 @@ fn pushgateway_sink_with_a_bad_url_names_the_key() {
         error(text),
         "sluice.toml:4:1: invalid value for key \"url\" in [sinks.pgw]: not a URL (relative URL without a base); \
          write it like \"http://127.0.0.1:9091\""
+    );
+}
+
+/// An `influxdb` sink that mixes the 1.x and 2.x keys, or names neither target, is refused at
+/// load with the key (or the table) and its line.
+#[test]
+fn influxdb_sink_with_mixed_or_missing_target_names_key_and_line() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.tsdb]\ntype = \"influxdb\"\nurl = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\ntoken = \"t\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:6:1: invalid value for key \"token\" in [sinks.tsdb]: \"token\" (InfluxDB 2.x) cannot be combined \
+         with \"database\" (InfluxDB 1.x); keep either database [retention_policy, username, password] or org, bucket \
+         and token"
+    );
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.tsdb]\ntype = \"influxdb\"\nurl = \"http://127.0.0.1:8086\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:8: missing the target: set \"database\" (InfluxDB 1.x) or \"org\", \"bucket\" and \"token\" \
+         (InfluxDB 2.x) in [sinks.tsdb]"
     );
 }

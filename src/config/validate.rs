@@ -230,6 +230,14 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
     {
         return Err(Violation::value(&["sinks", name, key], None, problem));
     }
+    if let SinkConfig::Influxdb(influx) = sink
+        && let Err(e) = influx.api()
+    {
+        return Err(match e.key {
+            Some(key) => Violation::value(&["sinks", name, key], None, e.message),
+            None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
+        });
+    }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
     }

@@ -129,7 +129,12 @@ impl<B: Backend> Worker<B> {
                 continue;
             }
             if !err.is_retriable() {
-                self.give_up(&err, batch.series, &self.stats.dropped_rejected);
+                // A partial write stored part of the batch: count that part as sent.
+                let dropped = err.dropped_of(batch.series);
+                let stored = batch.series - dropped;
+                sent_series += stored;
+                self.stats.sent_series.fetch_add(stored, Relaxed);
+                self.give_up(&err, dropped, &self.stats.dropped_rejected);
                 continue;
             }
             self.stats.record_error(true, err.to_string());

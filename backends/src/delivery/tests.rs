@@ -176,6 +176,24 @@ async fn rejected_batch_is_dropped_and_counted_without_retry() {
     assert_eq!(stats[0].retries.load(Relaxed), 0);
 }
 
+/// A partial write is not retried: the points the server refused are counted as rejected and
+/// the ones it stored as sent, so the two add up to the batch.
+#[tokio::test]
+async fn partial_write_counts_stored_points_as_sent_and_the_rest_as_rejected() {
+    let partial = SendError::PartialWrite { dropped: 1, body: "partial write: field type conflict dropped=1".into() };
+    let backend = Scripted::new(3, vec![Err(partial)]);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 6));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(backend.attempts.lock().unwrap().len(), 2, "the partial write was not resent");
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 3, 3)]);
+    assert_eq!(stats[0].dropped_rejected.load(Relaxed), 1);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 5);
+    assert_eq!(stats[0].errors_rejected.load(Relaxed), 1);
+    assert_eq!(stats[0].retries.load(Relaxed), 0);
+}
+
 /// Connection errors, timeouts, 408, 429 and 5xx are retried until the batch goes through,
 /// without resending the batches already acknowledged.
 #[tokio::test]
