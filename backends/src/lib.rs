@@ -9,6 +9,7 @@
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
 //! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`console`], [`file`]: the local backends.
+//! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -20,6 +21,7 @@ pub mod delivery;
 pub mod file;
 pub mod model;
 pub mod sketch;
+pub mod statsd;
 pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};

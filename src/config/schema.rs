@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::console::ConsoleConfig;
-use backends::delivery::BufferConfig;
+use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
+use backends::statsd::StatsdSinkConfig;
 use serde::{Deserialize, Deserializer};
 
 use backends::units::{ByteSize, Duration};
@@ -153,17 +154,20 @@ pub enum SinkConfig {
     Console(ConsoleConfig),
     /// Appends each window as a JSON line to a file.
     File(FileConfig),
+    /// Forwards each window to an upstream StatsD or DogStatsD server.
+    Statsd(StatsdSinkConfig),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "statsd"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Console(_) => "console",
             Self::File(_) => "file",
+            Self::Statsd(_) => "statsd",
         }
     }
 
@@ -172,6 +176,16 @@ impl SinkConfig {
         match self {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
+            Self::Statsd(c) => &c.buffer,
+        }
+    }
+
+    /// How failed sends to this sink are retried.
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            Self::Console(c) => &c.retry,
+            Self::File(c) => &c.retry,
+            Self::Statsd(c) => &c.retry,
         }
     }
 
@@ -185,6 +199,7 @@ impl SinkConfig {
         Some(match kind {
             "console" => ConsoleConfig::deserialize(body).map(Self::Console),
             "file" => FileConfig::deserialize(body).map(Self::File),
+            "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
             _ => return None,
         })
     }

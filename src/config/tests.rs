@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "statsd""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "statsd""#
     );
 }
 
@@ -146,7 +146,11 @@ fn every_sink_type_is_known_to_the_loader() {
     for kind in SinkConfig::TYPES {
         let text =
             format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\npath = \"/tmp/x\"\n");
-        let text = if *kind == "file" { text } else { text.replace("path = \"/tmp/x\"\n", "") };
+        let text = match *kind {
+            "file" => text,
+            "statsd" => text.replace("path = \"/tmp/x\"", "address = \"127.0.0.1:8135\""),
+            _ => text.replace("path = \"/tmp/x\"\n", ""),
+        };
         let config = parse_env(&text, &[]).unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(config.sinks["x"].kind(), *kind);
     }
@@ -536,7 +540,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "statsd""#
     );
 }
 
@@ -547,5 +551,23 @@ fn unknown_buffer_type_lists_valid_values() {
     assert_eq!(
         error(text),
         r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
+    );
+}
+
+/// A statsd sink parses with its defaults, and a sink with no destination names the key.
+#[test]
+fn statsd_sink_parses_and_requires_a_destination() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.up]\ntype = \"statsd\"\naddress = \"127.0.0.1:8135\"\n";
+    let config = parse_env(text, &[]).unwrap();
+    let super::SinkConfig::Statsd(sink) = &config.sinks["up"] else { panic!("{:?}", config.sinks["up"]) };
+    assert_eq!(sink.datagram_limit(), 1432);
+    assert_eq!(sink.max_samples_per_series, 64);
+    assert_eq!(config.sinks["up"].kind(), "statsd");
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.up]\ntype = \"statsd\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:8: invalid value for key \"address\" in [sinks.up]: missing: set address = \
+         \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\""
     );
 }

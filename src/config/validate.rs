@@ -225,6 +225,11 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
     {
         return Err(Violation::value(&["sinks", name, "path"], None, "must not be empty"));
     }
+    if let SinkConfig::Statsd(statsd) = sink
+        && let Err((key, problem)) = statsd.check()
+    {
+        return Err(Violation::value(&["sinks", name, key], None, problem));
+    }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
     }
