@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use backends::console::Console;
-use backends::delivery::{self, DeliveryHandle, Fanout};
 use backends::delivery::http;
+use backends::delivery::{self, DeliveryHandle, Fanout};
 use backends::file::File;
-use backends::{influxdb, pushgateway};
+use backends::{influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -225,6 +225,10 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
                     hostname: hostname.to_owned(),
                 };
                 let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
+                delivery::spawn(name, backend, buffer, retry)
+            }
+            SinkConfig::Statsd(c) => {
+                let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
                 delivery::spawn(name, backend, buffer, retry)
             }
             SinkConfig::Influxdb(c) => {

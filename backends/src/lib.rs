@@ -11,6 +11,7 @@
 //! - [`console`], [`file`]: the local backends.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
+//! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -24,6 +25,7 @@ pub mod influxdb;
 pub mod model;
 pub mod pushgateway;
 pub mod sketch;
+pub mod statsd;
 pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};

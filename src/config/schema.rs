@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use backends::console::ConsoleConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
-use backends::pushgateway::PushgatewayConfig;
 use backends::influxdb::InfluxDbConfig;
+use backends::pushgateway::PushgatewayConfig;
+use backends::statsd::StatsdSinkConfig;
 use serde::{Deserialize, Deserializer};
 
 use backends::units::{ByteSize, Duration};
@@ -159,11 +160,13 @@ pub enum SinkConfig {
     Pushgateway(Box<PushgatewayConfig>),
     /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
     Influxdb(InfluxDbConfig),
+    /// Forwards each window to an upstream StatsD or DogStatsD server.
+    Statsd(StatsdSinkConfig),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
@@ -172,6 +175,7 @@ impl SinkConfig {
             Self::File(_) => "file",
             Self::Pushgateway(_) => "pushgateway",
             Self::Influxdb(_) => "influxdb",
+            Self::Statsd(_) => "statsd",
         }
     }
 
@@ -182,6 +186,7 @@ impl SinkConfig {
             Self::File(c) => &c.buffer,
             Self::Pushgateway(c) => &c.buffer,
             Self::Influxdb(c) => &c.buffer,
+            Self::Statsd(c) => &c.buffer,
         }
     }
 
@@ -192,6 +197,7 @@ impl SinkConfig {
             Self::File(c) => &c.retry,
             Self::Pushgateway(c) => &c.retry,
             Self::Influxdb(c) => &c.retry,
+            Self::Statsd(c) => &c.retry,
         }
     }
 
@@ -207,6 +213,7 @@ impl SinkConfig {
             "file" => FileConfig::deserialize(body).map(Self::File),
             "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
             "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
+            "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
             _ => return None,
         })
     }

@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
     );
 }
 
@@ -148,6 +148,7 @@ fn every_sink_type_is_known_to_the_loader() {
             "file" => "path = \"/tmp/x\"\n",
             "pushgateway" => "url = \"http://127.0.0.1:9091\"\n",
             "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
+            "statsd" => "address = \"127.0.0.1:8135\"\n",
             _ => "",
         };
         let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
@@ -540,7 +541,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
     );
 }
 
@@ -582,5 +583,23 @@ fn influxdb_sink_with_mixed_or_missing_target_names_key_and_line() {
         error(text),
         "sluice.toml:2:8: missing the target: set \"database\" (InfluxDB 1.x) or \"org\", \"bucket\" and \"token\" \
          (InfluxDB 2.x) in [sinks.tsdb]"
+    );
+}
+
+/// A statsd sink parses with its defaults, and a sink with no destination names the key.
+#[test]
+fn statsd_sink_parses_and_requires_a_destination() {
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.up]\ntype = \"statsd\"\naddress = \"127.0.0.1:8135\"\n";
+    let config = parse_env(text, &[]).unwrap();
+    let super::SinkConfig::Statsd(sink) = &config.sinks["up"] else { panic!("{:?}", config.sinks["up"]) };
+    assert_eq!(sink.datagram_limit(), 1432);
+    assert_eq!(sink.max_samples_per_series, 64);
+    assert_eq!(config.sinks["up"].kind(), "statsd");
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.up]\ntype = \"statsd\"\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:2:8: invalid value for key \"address\" in [sinks.up]: missing: set address = \
+         \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\""
     );
 }

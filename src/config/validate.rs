@@ -238,6 +238,11 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
             None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
         });
     }
+    if let SinkConfig::Statsd(statsd) = sink
+        && let Err((key, problem)) = statsd.check()
+    {
+        return Err(Violation::value(&["sinks", name, key], None, problem));
+    }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod etsy;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};

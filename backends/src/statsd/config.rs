@@ -1,0 +1,131 @@
+//! `[sinks.NAME]` with `type = "statsd"`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::delivery::{BufferConfig, RetryConfig};
+
+/// Default for [`StatsdSinkConfig::max_datagram_bytes`] over UDP: an Ethernet MTU of 1500 less
+/// the IPv4/IPv6 and UDP headers, with room for tunnels (the value DogStatsD clients use).
+pub const DEFAULT_UDP_DATAGRAM_BYTES: usize = 1432;
+/// Default for [`StatsdSinkConfig::max_datagram_bytes`] over a Unix socket (the DogStatsD
+/// agent's default `dogstatsd_buffer_size`).
+pub const DEFAULT_UNIX_DATAGRAM_BYTES: usize = 8192;
+/// Smallest accepted `max_datagram_bytes`: room for one short line with tags.
+pub const MIN_DATAGRAM_BYTES: usize = 64;
+/// Largest accepted `max_datagram_bytes`: the largest UDP payload over IPv4.
+pub const MAX_DATAGRAM_BYTES: usize = 65_507;
+/// Default for [`StatsdSinkConfig::max_samples_per_series`].
+pub const DEFAULT_MAX_SAMPLES: usize = 64;
+
+/// Forwards every window to an upstream StatsD or DogStatsD server, so that the upstream's
+/// totals equal what sluice received (see `docs/translation.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsdSinkConfig {
+    /// The upstream's UDP address, an IP address and a port (`"127.0.0.1:8125"`). Exactly one of
+    /// `address` and `unix` is required.
+    #[serde(default)]
+    pub address: Option<SocketAddr>,
+    /// The upstream's Unix datagram socket. Exactly one of `address` and `unix` is required.
+    #[serde(default)]
+    pub unix: Option<PathBuf>,
+    /// `"dogstatsd"` appends the series' tags and the agent's tags as `|#k:v,k2:v2`; `"none"`
+    /// sends no tags (plain StatsD; series that differ only by tags then add up upstream).
+    /// Defaults to `"dogstatsd"`.
+    #[serde(default)]
+    pub tag_format: TagFormat,
+    /// Largest datagram sent, in bytes. Lines are never split across datagrams; a series with a
+    /// line longer than this is dropped and counted (`reason="rejected"`). Between 64 and
+    /// 65507. Defaults to 1432 over UDP and 8192 over a Unix socket.
+    #[serde(default)]
+    pub max_datagram_bytes: Option<usize>,
+    /// Most lines (or packed values) sent for one timer, histogram or distribution per window;
+    /// counts stay exact through `@rate`. At least 2. Defaults to 64.
+    #[serde(default = "default_max_samples")]
+    pub max_samples_per_series: usize,
+    /// Packs the samples of one series into one line (`name:1:2:3|ms`), as DogStatsD 1.1 and
+    /// later read it. Etsy StatsD does not: leave it off for Etsy. Defaults to false.
+    #[serde(default)]
+    pub pack_values: bool,
+    /// Sends histograms (`h`) and distributions (`d`) as timers (`ms`). Etsy StatsD reads `h`
+    /// and `d` as counters, so set it when the upstream is Etsy StatsD. Defaults to false: each
+    /// keeps its own type.
+    #[serde(default)]
+    pub summaries_as_timers: bool,
+    /// How windows wait while the upstream is unreachable. Defaults to memory, 360 windows.
+    #[serde(default)]
+    pub buffer: BufferConfig,
+    /// How failed sends are retried. Defaults to backoff from 1s up to 60s, without limit.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// How tags are written on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagFormat {
+    /// `|#k:v,k2:v2` after the type and rate.
+    #[default]
+    Dogstatsd,
+    /// No tags.
+    None,
+}
+
+/// Where datagrams go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A UDP address.
+    Udp(SocketAddr),
+    /// A Unix datagram socket.
+    Unix(PathBuf),
+}
+
+impl StatsdSinkConfig {
+    /// The destination, or the key to fix and why.
+    pub fn target(&self) -> Result<Target, (&'static str, String)> {
+        match (&self.address, &self.unix) {
+            (Some(addr), None) => Ok(Target::Udp(*addr)),
+            (None, Some(path)) if path.as_os_str().is_empty() => Err(("unix", "must not be empty".to_owned())),
+            (None, Some(path)) => Ok(Target::Unix(path.clone())),
+            (Some(_), Some(_)) => {
+                Err(("address", "set either address (UDP) or unix (Unix datagram socket), not both".to_owned()))
+            }
+            (None, None) => Err((
+                "address",
+                "missing: set address = \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\"".to_owned(),
+            )),
+        }
+    }
+
+    /// The datagram size limit in effect: the configured one or the transport's default.
+    pub fn datagram_limit(&self) -> usize {
+        self.max_datagram_bytes.unwrap_or(if self.unix.is_some() {
+            DEFAULT_UNIX_DATAGRAM_BYTES
+        } else {
+            DEFAULT_UDP_DATAGRAM_BYTES
+        })
+    }
+
+    /// Checks every key; on failure names the key to fix and says why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        self.target()?;
+        let limit = self.datagram_limit();
+        if !(MIN_DATAGRAM_BYTES..=MAX_DATAGRAM_BYTES).contains(&limit) {
+            return Err((
+                "max_datagram_bytes",
+                format!("{limit} is out of range: use {MIN_DATAGRAM_BYTES} to {MAX_DATAGRAM_BYTES}"),
+            ));
+        }
+        if self.max_samples_per_series < 2 {
+            return Err(("max_samples_per_series", "must be at least 2".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn default_max_samples() -> usize {
+    DEFAULT_MAX_SAMPLES
+}

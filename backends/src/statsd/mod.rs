@@ -1,0 +1,23 @@
+//! `type = "statsd"`: forwards each window to an upstream StatsD or DogStatsD server over UDP
+//! or a Unix datagram socket, so that the upstream's totals equal what sluice received.
+//!
+//! The exact mapping is in `docs/translation.md`; the timer sampling scheme and its error in
+//! [`samples`]; what "delivered" means for datagrams in [`service`].
+//!
+//! Why not the `cadence` crate: it is a client for applications. Its counters and sets take
+//! integers (a window's counter sum is an `f64` once sample rates applied), it puts a sample
+//! rate only on values it samples itself, it cannot write a rate chosen so that `1 / rate` is
+//! exact, and its sinks report errors through a handler per metric instead of per datagram,
+//! which is what retry and the telemetry need. What remains — writing `name:value|type` — is
+//! a few lines here, so the backend encodes itself and does not depend on it.
+
+mod config;
+mod encode;
+pub mod samples;
+pub mod service;
+#[cfg(test)]
+mod tests;
+
+pub use config::{StatsdSinkConfig, TagFormat, Target};
+pub use encode::{Batch, Encoder};
+pub use service::{BuildError, Statsd};
