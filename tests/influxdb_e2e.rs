@@ -142,6 +142,8 @@ fn an_influxdb_outage_over_several_windows_loses_no_counts() {
     assert_eq!(counter_total(&windows, "ix.hits", &["route:home"]), 40.0, "what sluice flushed");
 
     assert_eq!(server.number(HOME_HITS), Some(40.0));
+    let points = "SELECT count(\"value\") FROM \"ix.hits\"";
+    assert_eq!(server.number(points), Some(4.0), "one point per window with hits");
     assert_eq!(server.numbers("SELECT sum(\"count\"), sum(\"sum\") FROM \"ix.lat\""), [3.0, 500.0]);
 }
 

@@ -156,3 +156,36 @@ fn counters_continue_from_data_dir_across_a_restart_of_sluice() {
     let buckets = vec![(0.125, 0.0), (0.25, 0.0), (0.5, 1.0), (1.0, 2.0), (f64::INFINITY, 2.0)];
     assert_eq!(histogram(&group, "pg_lat", &PLAIN), Some((2.0, 1.5, buckets)));
 }
+
+/// A push the gateway refuses (400: the counter is a gauge in another group) is not retried
+/// and is counted as rejected; once the conflict is gone the next window delivers the exact
+/// cumulative totals, the refused window's counts included.
+#[test]
+fn a_refused_push_is_not_retried_and_a_later_window_delivers_the_totals() {
+    let gateway = Pushgateway::start();
+    let (status, body) =
+        gateway.request("PUT", "/metrics/job/other", "# TYPE pg_clash_total gauge\npg_clash_total 1\n").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let agent = start(&gateway);
+    // Right after a flush, so that the next window cannot be refused before the counts are read.
+    agent.wait_flush();
+    agent.send_udp(&["pg.clash:3|c\npg.hits:1|c|#route:home"]);
+    agent.wait_lines(2.0);
+    agent.wait_metric("sluice_backend_errors_total{backend=\"pgw\",class=\"rejected\"}", 1.0);
+    assert_eq!(agent.metric("sluice_backend_dropped_series_total{backend=\"pgw\",reason=\"rejected\"}"), Some(2.0));
+    assert_eq!(agent.metric("sluice_backend_errors_total{backend=\"pgw\",class=\"retriable\"}"), Some(0.0));
+    assert_eq!(agent.metric("sluice_backend_retries_total{backend=\"pgw\"}"), Some(0.0));
+    assert_eq!(read(&gateway, "pg_hits_total", &HOME), None, "nothing of the group was stored");
+
+    let (status, body) = gateway.request("DELETE", "/metrics/job/other", "").unwrap();
+    assert_eq!(status, 202, "{body}");
+    agent.send_udp(&["pg.hits:2|c|#route:home"]);
+    agent.wait_lines(3.0);
+    let (status, _) = agent.stop();
+    assert!(status.success(), "exit status {status}");
+
+    let group = gateway.group(&GROUP).expect("the group exists");
+    assert_eq!(value(&group, "pg_hits_total", &HOME), Some(3.0));
+    assert_eq!(value(&group, "pg_clash_total", &PLAIN), Some(3.0));
+    assert_eq!(group["last_push_successful"], true);
+}
