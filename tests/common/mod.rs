@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod etsy;
+pub mod influxdb;
+pub mod pushgateway;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -41,13 +43,21 @@ impl Agent {
 
     /// Like [`Agent::start`], with windows of `flush_interval` and the given standard output.
     pub fn start_with(flush_interval: &str, extra: &str, stdout: Stdio) -> Self {
+        Setup { flush_interval, ..Setup::default() }.start_with_stdout(extra, stdout)
+    }
+
+    fn launch(setup: &Setup, extra: &str, stdout: Stdio) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (udp, api) = (free_udp(), free_tcp());
+        let data_dir = setup.data_dir.unwrap_or(dir.path());
         let config = format!(
-            "[agent]\nflush_interval = \"{flush_interval}\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{d}\"\n\
+            "[agent]\nflush_interval = \"{flush_interval}\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{data_dir}\"\n{agent}\n\
              [api]\nlisten = \"{api}\"\n\
              [sinks.file]\ntype = \"file\"\npath = \"{d}/windows.jsonl\"\n\
              [sources.statsd]\nudp = [\"{udp}\"]\n{extra}",
+            flush_interval = setup.flush_interval,
+            data_dir = data_dir.display(),
+            agent = setup.agent,
             d = dir.path().display(),
             extra = extra.replace("{dir}", &dir.path().display().to_string()),
         );
@@ -89,6 +99,17 @@ impl Agent {
         }
     }
 
+    /// Waits until `sluice_received_lines_total` of the UDP listener reaches `lines`.
+    pub fn wait_lines(&self, lines: f64) {
+        self.wait_metric(&format!("sluice_received_lines_total{{listener=\"udp:{}\"}}", self.udp), lines);
+    }
+
+    /// Waits for the next flush, so that what is sent right after lands in one window.
+    pub fn wait_flush(&self) {
+        let flushes = self.metric("sluice_flushes_total").unwrap_or(0.0);
+        self.wait_metric("sluice_flushes_total", flushes + 1.0);
+    }
+
     /// GET `path` on the API; panics unless it answers.
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.api, path).expect("the API answers")
@@ -98,6 +119,16 @@ impl Agent {
     pub fn metric(&self, sample: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics");
         body.lines().find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// The sum of every sample of `/metrics` whose line starts with `prefix`, e.g. every
+    /// reason of `sluice_backend_dropped_series_total{backend="x"`.
+    pub fn metric_sum(&self, prefix: &str) -> f64 {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
     }
 
     /// Waits until `/metrics` shows `sample` ≥ `at_least`, or panics after 10 seconds.
@@ -128,6 +159,35 @@ impl Agent {
         };
         let windows = read_windows(&self.path("windows.jsonl"));
         (status, windows)
+    }
+}
+
+/// How to start an agent, beyond what [`Agent::start`] sets.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    /// `[agent] flush_interval`. Defaults to `"1h"`.
+    pub flush_interval: &'a str,
+    /// More `[agent]` keys, one per line. Defaults to none.
+    pub agent: &'a str,
+    /// `[agent] data_dir`, for state that outlives one agent. Defaults to the agent's temp dir.
+    pub data_dir: Option<&'a Path>,
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Self { flush_interval: "1h", agent: "", data_dir: None }
+    }
+}
+
+impl Setup<'_> {
+    /// Starts sluice as [`Agent::start`] does, with this setup.
+    pub fn start(&self, extra: &str) -> Agent {
+        Agent::launch(self, extra, Stdio::null())
+    }
+
+    /// Like [`Setup::start`], with the given standard output.
+    pub fn start_with_stdout(&self, extra: &str, stdout: Stdio) -> Agent {
+        Agent::launch(self, extra, stdout)
     }
 }
 
