@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod etsy;
+pub mod moto;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -41,6 +42,11 @@ impl Agent {
 
     /// Like [`Agent::start`], with windows of `flush_interval` and the given standard output.
     pub fn start_with(flush_interval: &str, extra: &str, stdout: Stdio) -> Self {
+        Self::start_with_env(flush_interval, extra, stdout, &[])
+    }
+
+    /// Like [`Agent::start_with`], with `env` added to the agent's environment.
+    pub fn start_with_env(flush_interval: &str, extra: &str, stdout: Stdio, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (udp, api) = (free_udp(), free_tcp());
         let config = format!(
@@ -57,6 +63,7 @@ impl Agent {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
