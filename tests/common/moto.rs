@@ -1,4 +1,4 @@
-//! A CloudWatch emulator for tests: `moto_server` (PyPI `moto[server]`) on a free loopback
+//! A CloudWatch emulator for tests: `moto_server` (the Python package `moto[server]`) on a free loopback
 //! port, stopped by its PID when dropped. It reads back with `GetMetricStatistics` and
 //! `ListMetrics` in the AWS JSON 1.0 protocol; moto picks the service from the credential
 //! scope of `Authorization` and checks no signature, so the read-back is not signed.
@@ -40,7 +40,7 @@ impl Moto {
             .stdout(log.reopen().unwrap())
             .stderr(log.reopen().unwrap())
             .spawn()
-            .expect("moto_server runs (PyPI moto[server])");
+            .expect("moto_server runs (pip install \"moto[server]\")");
         let moto = Self { child, port, log };
         let started = Instant::now();
         while super::http_get(moto.addr(), "/").is_none() {
