@@ -17,7 +17,7 @@ use backends::console::Console;
 use backends::delivery::http;
 use backends::delivery::{self, DeliveryHandle, Fanout};
 use backends::file::File;
-use backends::{influxdb, pushgateway, statsd};
+use backends::{cloudwatch, influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -233,6 +233,14 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
             }
             SinkConfig::Influxdb(c) => {
                 let backend = influxdb::InfluxDb::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
+                delivery::spawn(name, backend, buffer, retry)
+            }
+            SinkConfig::Cloudwatch(c) => {
+                let env = cloudwatch::Env::process();
+                let backend =
+                    cloudwatch::CloudWatch::new(c, shared_client(&mut client)?, &env).map_err(|e| failed(&e))?;
+                // Say where the keys come from, never the keys.
+                tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
                 delivery::spawn(name, backend, buffer, retry)
             }
         };

@@ -72,6 +72,15 @@ pub enum SendError {
         /// How long the server asked us to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
+    /// The server asked to slow down with an error code rather than a status (AWS answers
+    /// HTTP 400 with the code `Throttling`); retried with backoff like a 429.
+    #[error("throttled: {body}")]
+    Throttled {
+        /// The error code and message, as the server explains itself.
+        body: String,
+        /// How long the server asked us to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
     /// The data cannot be delivered as it is; resending cannot help.
     #[error("rejected: {0}")]
     Rejected(String),
@@ -89,10 +98,10 @@ pub enum SendError {
 
 impl SendError {
     /// True when sending the same batch again later may succeed: I/O and connection errors,
-    /// timeouts, 408, 429 and 5xx.
+    /// timeouts, 408, 429, 5xx and throttling.
     pub fn is_retriable(&self) -> bool {
         match self {
-            Self::Io(_) | Self::Connect(_) | Self::Timeout => true,
+            Self::Io(_) | Self::Connect(_) | Self::Timeout | Self::Throttled { .. } => true,
             Self::Http { status, .. } => matches!(status, 408 | 429 | 500..=599),
             Self::Rejected(_) | Self::PartialWrite { .. } => false,
         }
@@ -115,7 +124,7 @@ impl SendError {
     /// The wait the server asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Http { retry_after, .. } => *retry_after,
+            Self::Http { retry_after, .. } | Self::Throttled { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

@@ -12,12 +12,14 @@
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
+//! - [`cloudwatch`]: Amazon CloudWatch `PutMetricData`, signed with SigV4.
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod cloudwatch;
 pub mod console;
 pub mod delivery;
 pub mod file;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use backends::cloudwatch::CloudWatchConfig;
 use backends::console::ConsoleConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
@@ -162,11 +163,13 @@ pub enum SinkConfig {
     Influxdb(InfluxDbConfig),
     /// Forwards each window to an upstream StatsD or DogStatsD server.
     Statsd(StatsdSinkConfig),
+    /// Puts each window into Amazon CloudWatch with `PutMetricData`.
+    Cloudwatch(CloudWatchConfig),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
@@ -176,6 +179,7 @@ impl SinkConfig {
             Self::Pushgateway(_) => "pushgateway",
             Self::Influxdb(_) => "influxdb",
             Self::Statsd(_) => "statsd",
+            Self::Cloudwatch(_) => "cloudwatch",
         }
     }
 
@@ -187,6 +191,7 @@ impl SinkConfig {
             Self::Pushgateway(c) => &c.buffer,
             Self::Influxdb(c) => &c.buffer,
             Self::Statsd(c) => &c.buffer,
+            Self::Cloudwatch(c) => &c.buffer,
         }
     }
 
@@ -198,6 +203,7 @@ impl SinkConfig {
             Self::Pushgateway(c) => &c.retry,
             Self::Influxdb(c) => &c.retry,
             Self::Statsd(c) => &c.retry,
+            Self::Cloudwatch(c) => &c.retry,
         }
     }
 
@@ -214,6 +220,7 @@ impl SinkConfig {
             "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
             "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
+            "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
             _ => return None,
         })
     }

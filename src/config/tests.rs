@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
     );
 }
 
@@ -149,6 +149,7 @@ fn every_sink_type_is_known_to_the_loader() {
             "pushgateway" => "url = \"http://127.0.0.1:9091\"\n",
             "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
             "statsd" => "address = \"127.0.0.1:8135\"\n",
+            "cloudwatch" => "region = \"us-east-1\"\nnamespace = \"Sluice\"\n",
             _ => "",
         };
         let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
@@ -541,7 +542,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
     );
 }
 
@@ -601,5 +602,18 @@ fn statsd_sink_parses_and_requires_a_destination() {
         error(text),
         "sluice.toml:2:8: invalid value for key \"address\" in [sinks.up]: missing: set address = \
          \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\""
+    );
+}
+
+/// A `cloudwatch` sink with a storage resolution other than 60 or 1 is refused with the key
+/// and its line.
+#[test]
+fn cloudwatch_sink_with_bad_storage_resolution_names_key_and_line() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.cw]\ntype = \"cloudwatch\"\nregion = \"us-east-1\"\n\
+                namespace = \"Sluice\"\nstorage_resolution = 5\n";
+    assert_eq!(
+        error(text),
+        "sluice.toml:6:1: invalid value for key \"storage_resolution\" in [sinks.cw]: 5 is not allowed: use 60 \
+         (standard) or 1 (high resolution)"
     );
 }

@@ -5,6 +5,7 @@
 
 pub mod etsy;
 pub mod influxdb;
+pub mod moto;
 pub mod pushgateway;
 
 use std::io::{Read, Write};
@@ -46,6 +47,11 @@ impl Agent {
         Setup { flush_interval, ..Setup::default() }.start_with_stdout(extra, stdout)
     }
 
+    /// Like [`Agent::start_with`], with `env` added to the agent's environment.
+    pub fn start_with_env(flush_interval: &str, extra: &str, stdout: Stdio, env: &[(&str, &str)]) -> Self {
+        Setup { flush_interval, env, ..Setup::default() }.start_with_stdout(extra, stdout)
+    }
+
     fn launch(setup: &Setup, extra: &str, stdout: Stdio) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (udp, api) = (free_udp(), free_tcp());
@@ -67,6 +73,7 @@ impl Agent {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            .envs(setup.env.iter().copied())
             .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
@@ -171,11 +178,13 @@ pub struct Setup<'a> {
     pub agent: &'a str,
     /// `[agent] data_dir`, for state that outlives one agent. Defaults to the agent's temp dir.
     pub data_dir: Option<&'a Path>,
+    /// Variables added to the agent's environment (credentials). Defaults to none.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Self { flush_interval: "1h", agent: "", data_dir: None }
+        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[] }
     }
 }
 

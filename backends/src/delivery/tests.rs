@@ -194,7 +194,7 @@ async fn partial_write_counts_stored_points_as_sent_and_the_rest_as_rejected() {
     assert_eq!(stats[0].retries.load(Relaxed), 0);
 }
 
-/// Connection errors, timeouts, 408, 429 and 5xx are retried until the batch goes through,
+/// Connection errors, timeouts, 408, 429, 5xx and throttling are retried until the batch goes through,
 /// without resending the batches already acknowledged.
 #[tokio::test]
 async fn retriable_failures_are_retried_until_delivered_without_duplicates() {
@@ -205,6 +205,7 @@ async fn retriable_failures_are_retried_until_delivered_without_duplicates() {
         http(408, None),
         http(429, None),
         http(503, None),
+        Err(SendError::Throttled { body: "Throttling: Rate exceeded".into(), retry_after: None }),
         Ok(()),
     ];
     let backend = Scripted::new(3, script);
@@ -213,8 +214,8 @@ async fn retriable_failures_are_retried_until_delivered_without_duplicates() {
     fanout.publish(&window(1, 6));
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
     assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 0, 3), (1, 3, 3)]);
-    assert_eq!(stats[0].retries.load(Relaxed), 5);
-    assert_eq!(stats[0].errors_retriable.load(Relaxed), 5);
+    assert_eq!(stats[0].retries.load(Relaxed), 6);
+    assert_eq!(stats[0].errors_retriable.load(Relaxed), 6);
     assert_eq!(stats[0].sent_series.load(Relaxed), 6);
 }
 
