@@ -12,6 +12,7 @@
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
+//! - [`datadog`]: the Datadog API (series, distributions, events, service checks).
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -19,6 +20,7 @@
 
 pub mod backend;
 pub mod console;
+pub mod datadog;
 pub mod delivery;
 pub mod file;
 pub mod influxdb;

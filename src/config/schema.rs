@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::console::ConsoleConfig;
+use backends::datadog::DatadogConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
 use backends::influxdb::InfluxDbConfig;
@@ -162,11 +163,13 @@ pub enum SinkConfig {
     Influxdb(InfluxDbConfig),
     /// Forwards each window to an upstream StatsD or DogStatsD server.
     Statsd(StatsdSinkConfig),
+    /// Sends each window to the Datadog API.
+    Datadog(Box<DatadogConfig>),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd"];
+    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd", "datadog"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
@@ -176,6 +179,7 @@ impl SinkConfig {
             Self::Pushgateway(_) => "pushgateway",
             Self::Influxdb(_) => "influxdb",
             Self::Statsd(_) => "statsd",
+            Self::Datadog(_) => "datadog",
         }
     }
 
@@ -187,6 +191,7 @@ impl SinkConfig {
             Self::Pushgateway(c) => &c.buffer,
             Self::Influxdb(c) => &c.buffer,
             Self::Statsd(c) => &c.buffer,
+            Self::Datadog(c) => &c.buffer,
         }
     }
 
@@ -198,6 +203,7 @@ impl SinkConfig {
             Self::Pushgateway(c) => &c.retry,
             Self::Influxdb(c) => &c.retry,
             Self::Statsd(c) => &c.retry,
+            Self::Datadog(c) => &c.retry,
         }
     }
 
@@ -214,6 +220,7 @@ impl SinkConfig {
             "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
             "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
+            "datadog" => DatadogConfig::deserialize(body).map(|c| Self::Datadog(Box::new(c))),
             _ => return None,
         })
     }

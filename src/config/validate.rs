@@ -243,6 +243,11 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
     {
         return Err(Violation::value(&["sinks", name, key], None, problem));
     }
+    if let SinkConfig::Datadog(datadog) = sink
+        && let Err((key, problem)) = datadog.validate()
+    {
+        return Err(Violation::value(&["sinks", name, key], None, problem));
+    }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));
     }
