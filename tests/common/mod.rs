@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod datadog;
 pub mod etsy;
 
 use std::io::{Read, Write};
