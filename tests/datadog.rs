@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -169,14 +170,14 @@ fn udp_traffic_arrives_at_the_intake_with_exact_values() {
 
 /// Deterministic incompressible hex, so a payload's compressed size is predictable.
 fn noise(seed: &mut u64) -> String {
-    (0..4)
-        .map(|_| {
-            *seed ^= *seed << 13;
-            *seed ^= *seed >> 7;
-            *seed ^= *seed << 17;
-            format!("{:016x}", *seed)
-        })
-        .collect()
+    let mut out = String::with_capacity(64);
+    for _ in 0..4 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let _ = write!(out, "{:016x}", *seed);
+    }
+    out
 }
 
 /// A window whose one payload would be just over 512 000 bytes compressed is sent as two

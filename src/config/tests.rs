@@ -604,3 +604,24 @@ fn statsd_sink_parses_and_requires_a_destination() {
          \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\""
     );
 }
+
+/// A `datadog` sink with a misspelt site names the key, its line and the closest site; the
+/// API key may come from the environment.
+#[test]
+fn datadog_sink_with_an_unknown_site_names_key_line_and_closest_site() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\nsite = \"datadoghq.eu1\"\n";
+    let err = parse_env(text, &[("DD_API_KEY", "k")]).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "sluice.toml:5:8: invalid value for key \"site\" in [sinks.dd]: \"datadoghq.eu1\" is not a Datadog site; \
+             did you mean \"datadoghq.eu\"?"
+        ),
+        "{err}"
+    );
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\n";
+    let config = parse_env(text, &[("DD_API_KEY", "secret")]).unwrap();
+    let super::SinkConfig::Datadog(sink) = &config.sinks["dd"] else { panic!("{:?}", config.sinks["dd"]) };
+    assert_eq!(sink.api_key.as_deref(), Some("secret"));
+    assert_eq!(sink.base_url(), "https://api.datadoghq.com");
+}

@@ -44,6 +44,9 @@ pub struct Request {
 /// An answer to inject: status, headers, body.
 pub type Answer = (u16, Vec<(&'static str, String)>, String);
 
+/// The intake's judgement of a request: its answer, the parsed body and the violation, if any.
+type Verdict = (u16, Vec<(&'static str, String)>, String, Value, Option<String>);
+
 #[derive(Default)]
 struct Inner {
     requests: Vec<Request>,
@@ -147,12 +150,7 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
 }
 
 /// Checks one request against the contract: `(status, headers, body, parsed JSON, violation)`.
-fn judge(
-    path: &str,
-    headers: &HeaderMap,
-    encoding: &str,
-    body: &[u8],
-) -> (u16, Vec<(&'static str, String)>, String, Value, Option<String>) {
+fn judge(path: &str, headers: &HeaderMap, encoding: &str, body: &[u8]) -> Verdict {
     let refuse =
         |status: u16, why: String| (status, Vec::new(), format!("{{\"errors\":[{why:?}]}}"), Value::Null, Some(why));
     if headers.get("dd-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {

@@ -330,19 +330,15 @@ fn series_tags<'a>(own: &'a [Box<str>], window: &'a Window, tags: &mut Vec<Cow<'
             _ => tags.push(Cow::Borrowed(&**tag)),
         }
     }
-    add_agent_tags(own.iter().map(|t| &**t), window, tags);
+    add_agent_tags(own, window, tags);
     host
 }
 
-/// Appends the agent's tags whose key `own` does not set, then sorts.
-fn add_agent_tags<'a, 'b>(
-    own: impl Iterator<Item = &'b str> + Clone,
-    window: &'a Window,
-    tags: &mut Vec<Cow<'a, str>>,
-) {
+/// Appends the agent's tags whose key none of `own` sets, then sorts.
+fn add_agent_tags<'a, S: AsRef<str>>(own: &[S], window: &'a Window, tags: &mut Vec<Cow<'a, str>>) {
     for tag in window.tags.iter() {
         let key = split_tag(tag).0;
-        if !own.clone().any(|t| split_tag(t).0 == key) {
+        if !own.iter().any(|t| split_tag(t.as_ref()).0 == key) {
             tags.push(Cow::Borrowed(&**tag));
         }
     }
@@ -351,7 +347,7 @@ fn add_agent_tags<'a, 'b>(
 
 fn encode_event(event: &Event, window: &Window, ts: i64) -> Fragment {
     let mut tags: Vec<Cow<'_, str>> = event.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
-    add_agent_tags(event.tags.iter().map(String::as_str), window, &mut tags);
+    add_agent_tags(&event.tags, window, &mut tags);
     let json = EventJson {
         title: truncate_chars(&event.title, MAX_EVENT_TITLE_CHARS),
         text: truncate_chars(&event.text, MAX_EVENT_TEXT_CHARS),
@@ -368,7 +364,7 @@ fn encode_event(event: &Event, window: &Window, ts: i64) -> Fragment {
 
 fn encode_check(check: &ServiceCheck, window: &Window, ts: i64) -> Fragment {
     let mut tags: Vec<Cow<'_, str>> = check.tags.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
-    add_agent_tags(check.tags.iter().map(String::as_str), window, &mut tags);
+    add_agent_tags(&check.tags, window, &mut tags);
     let json = CheckJson {
         check: &check.name,
         host_name: check.hostname.as_deref().unwrap_or(&window.hostname),
