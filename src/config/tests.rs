@@ -613,7 +613,7 @@ fn datadog_sink_with_an_unknown_site_names_key_line_and_closest_site() {
     let err = parse_env(text, &[("DD_API_KEY", "k")]).unwrap_err().to_string();
     assert!(
         err.starts_with(
-            "sluice.toml:5:8: invalid value for key \"site\" in [sinks.dd]: \"datadoghq.eu1\" is not a Datadog site; \
+            "sluice.toml:5:1: invalid value for key \"site\" in [sinks.dd]: \"datadoghq.eu1\" is not a Datadog site; \
              did you mean \"datadoghq.eu\"?"
         ),
         "{err}"
