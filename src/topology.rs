@@ -17,7 +17,7 @@ use backends::console::Console;
 use backends::delivery::http;
 use backends::delivery::{self, DeliveryHandle, Fanout};
 use backends::file::File;
-use backends::{cloudwatch, influxdb, pushgateway, statsd};
+use backends::{cloudwatch, datadog, influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -229,6 +229,10 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
             }
             SinkConfig::Statsd(c) => {
                 let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
+                delivery::spawn(name, backend, buffer, retry)
+            }
+            SinkConfig::Datadog(c) => {
+                let backend = datadog::Datadog::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
                 delivery::spawn(name, backend, buffer, retry)
             }
             SinkConfig::Influxdb(c) => {

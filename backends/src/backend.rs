@@ -84,6 +84,10 @@ pub enum SendError {
     /// The data cannot be delivered as it is; resending cannot help.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The points lie outside the time range the backend's API stores (Datadog: older than
+    /// an hour, or more than ten minutes ahead). Not retried; counted as `too_old`.
+    #[error("too old: {0}")]
+    TooOld(String),
     /// The server stored part of the batch and refused the rest for good (InfluxDB's 400
     /// "partial write"). Resending would duplicate what was stored, so it is not retried;
     /// `dropped` points are counted as rejected and the others as sent.
@@ -103,7 +107,7 @@ impl SendError {
         match self {
             Self::Io(_) | Self::Connect(_) | Self::Timeout | Self::Throttled { .. } => true,
             Self::Http { status, .. } => matches!(status, 408 | 429 | 500..=599),
-            Self::Rejected(_) | Self::PartialWrite { .. } => false,
+            Self::Rejected(_) | Self::TooOld(_) | Self::PartialWrite { .. } => false,
         }
     }
 
@@ -119,6 +123,11 @@ impl SendError {
     /// True for HTTP 413: the batch should be split and the halves sent.
     pub fn is_too_large(&self) -> bool {
         matches!(self, Self::Http { status: 413, .. })
+    }
+
+    /// True when the points are outside the time range the API stores.
+    pub fn is_too_old(&self) -> bool {
+        matches!(self, Self::TooOld(_))
     }
 
     /// The wait the server asked for, if any.

@@ -13,6 +13,7 @@
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
 //! - [`cloudwatch`]: Amazon CloudWatch `PutMetricData`, signed with SigV4.
+//! - [`datadog`]: the Datadog API (series, distributions, events, service checks).
 //!
 //! This crate never sees sources, the CLI or the config loader: backends only ever see
 //! flushed windows.
@@ -21,6 +22,7 @@
 pub mod backend;
 pub mod cloudwatch;
 pub mod console;
+pub mod datadog;
 pub mod delivery;
 pub mod file;
 pub mod influxdb;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use backends::cloudwatch::CloudWatchConfig;
 use backends::console::ConsoleConfig;
+use backends::datadog::DatadogConfig;
 use backends::delivery::{BufferConfig, RetryConfig};
 use backends::file::FileConfig;
 use backends::influxdb::InfluxDbConfig;
@@ -165,11 +166,14 @@ pub enum SinkConfig {
     Statsd(StatsdSinkConfig),
     /// Puts each window into Amazon CloudWatch with `PutMetricData`.
     Cloudwatch(CloudWatchConfig),
+    /// Sends each window to the Datadog API.
+    Datadog(Box<DatadogConfig>),
 }
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] = &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch"];
+    pub const TYPES: &'static [&'static str] =
+        &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog"];
 
     /// The `type` this sink is written with.
     pub fn kind(&self) -> &'static str {
@@ -180,6 +184,7 @@ impl SinkConfig {
             Self::Influxdb(_) => "influxdb",
             Self::Statsd(_) => "statsd",
             Self::Cloudwatch(_) => "cloudwatch",
+            Self::Datadog(_) => "datadog",
         }
     }
 
@@ -192,6 +197,7 @@ impl SinkConfig {
             Self::Influxdb(c) => &c.buffer,
             Self::Statsd(c) => &c.buffer,
             Self::Cloudwatch(c) => &c.buffer,
+            Self::Datadog(c) => &c.buffer,
         }
     }
 
@@ -204,6 +210,7 @@ impl SinkConfig {
             Self::Influxdb(c) => &c.retry,
             Self::Statsd(c) => &c.retry,
             Self::Cloudwatch(c) => &c.retry,
+            Self::Datadog(c) => &c.retry,
         }
     }
 
@@ -221,6 +228,7 @@ impl SinkConfig {
             "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
             "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
+            "datadog" => DatadogConfig::deserialize(body).map(|c| Self::Datadog(Box::new(c))),
             _ => return None,
         })
     }

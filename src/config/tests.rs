@@ -119,7 +119,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -129,7 +129,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -150,6 +150,7 @@ fn every_sink_type_is_known_to_the_loader() {
             "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
             "statsd" => "address = \"127.0.0.1:8135\"\n",
             "cloudwatch" => "region = \"us-east-1\"\nnamespace = \"Sluice\"\n",
+            "datadog" => "api_key = \"k\"\n",
             _ => "",
         };
         let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
@@ -542,7 +543,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -616,4 +617,25 @@ fn cloudwatch_sink_with_bad_storage_resolution_names_key_and_line() {
         "sluice.toml:6:1: invalid value for key \"storage_resolution\" in [sinks.cw]: 5 is not allowed: use 60 \
          (standard) or 1 (high resolution)"
     );
+}
+
+/// A `datadog` sink with a misspelt site names the key, its line and the closest site; the
+/// API key may come from the environment.
+#[test]
+fn datadog_sink_with_an_unknown_site_names_key_line_and_closest_site() {
+    let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\nsite = \"datadoghq.eu1\"\n";
+    let err = parse_env(text, &[("DD_API_KEY", "k")]).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "sluice.toml:5:1: invalid value for key \"site\" in [sinks.dd]: \"datadoghq.eu1\" is not a Datadog site; \
+             did you mean \"datadoghq.eu\"?"
+        ),
+        "{err}"
+    );
+    let text =
+        "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\n";
+    let config = parse_env(text, &[("DD_API_KEY", "secret")]).unwrap();
+    let super::SinkConfig::Datadog(sink) = &config.sinks["dd"] else { panic!("{:?}", config.sinks["dd"]) };
+    assert_eq!(sink.api_key.as_deref(), Some("secret"));
+    assert_eq!(sink.base_url(), "https://api.datadoghq.com");
 }

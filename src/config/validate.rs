@@ -220,32 +220,25 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
             format!("invalid sink name {name:?} in [sinks]: use only letters, digits, \"_\" and \"-\""),
         ));
     }
-    if let SinkConfig::File(file) = sink
-        && file.path.as_os_str().is_empty()
-    {
-        return Err(Violation::value(&["sinks", name, "path"], None, "must not be empty"));
-    }
-    if let SinkConfig::Pushgateway(pushgateway) = sink
-        && let Err((key, problem)) = pushgateway.validate()
-    {
-        return Err(Violation::value(&["sinks", name, key], None, problem));
-    }
-    if let SinkConfig::Influxdb(influx) = sink
-        && let Err(e) = influx.api()
-    {
-        return Err(match e.key {
-            Some(key) => Violation::value(&["sinks", name, key], None, e.message),
-            None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
-        });
-    }
-    if let SinkConfig::Statsd(statsd) = sink
-        && let Err((key, problem)) = statsd.check()
-    {
-        return Err(Violation::value(&["sinks", name, key], None, problem));
-    }
-    if let SinkConfig::Cloudwatch(cloudwatch) = sink
-        && let Err((key, problem)) = cloudwatch.check()
-    {
+    // Each backend checks its own keys; the first problem names its key.
+    let checked = match sink {
+        SinkConfig::File(file) if file.path.as_os_str().is_empty() => Err(("path", "must not be empty".to_owned())),
+        SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
+        SinkConfig::Pushgateway(c) => c.validate(),
+        SinkConfig::Statsd(c) => c.check(),
+        SinkConfig::Cloudwatch(c) => c.check(),
+        SinkConfig::Datadog(c) => c.validate(),
+        SinkConfig::Influxdb(c) => match c.api() {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                return Err(match e.key {
+                    Some(key) => Violation::value(&["sinks", name, key], None, e.message),
+                    None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
+                });
+            }
+        },
+    };
+    if let Err((key, problem)) = checked {
         return Err(Violation::value(&["sinks", name, key], None, problem));
     }
     if sink.buffer().max_windows == 0 {

@@ -41,6 +41,8 @@ pub struct BackendStats {
     pub dropped_rejected: AtomicU64,
     /// Series dropped because their window was retried for longer than `retry.max_elapsed`.
     pub dropped_retry_exhausted: AtomicU64,
+    /// Series dropped because their points were older than the backend's API stores.
+    pub dropped_too_old: AtomicU64,
     /// Series dropped because a batch of one could not be split below the backend's size limit.
     pub dropped_too_large: AtomicU64,
     /// Windows waiting in the queue.
@@ -93,6 +95,7 @@ impl BackendStats {
             dropped_buffer_full: AtomicU64::new(0),
             dropped_rejected: AtomicU64::new(0),
             dropped_retry_exhausted: AtomicU64::new(0),
+            dropped_too_old: AtomicU64::new(0),
             dropped_too_large: AtomicU64::new(0),
             buffered_windows: AtomicU64::new(0),
             buffered_bytes: AtomicU64::new(0),
@@ -124,12 +127,13 @@ impl BackendStats {
 
     /// Series dropped since start, by the `reason` label of
     /// `sluice_backend_dropped_series_total`.
-    pub fn dropped(&self) -> [(&'static str, u64); 4] {
+    pub fn dropped(&self) -> [(&'static str, u64); 5] {
         [
             ("buffer_full", self.dropped_buffer_full.load(Relaxed)),
             ("rejected", self.dropped_rejected.load(Relaxed)),
             ("retry_exhausted", self.dropped_retry_exhausted.load(Relaxed)),
             ("too_large", self.dropped_too_large.load(Relaxed)),
+            ("too_old", self.dropped_too_old.load(Relaxed)),
         ]
     }
 

@@ -103,7 +103,7 @@ impl<B: Backend> Worker<B> {
         let mut pending: VecDeque<Encoded<B::Batch>> = match self.backend.encode(window) {
             Ok(batches) => batches.into(),
             Err(err) => {
-                self.give_up(&err, window.series.len() as u64, &self.stats.dropped_rejected);
+                self.give_up(&err, window.series.len() as u64, self.refused(&err));
                 return Outcome::Done;
             }
         };
@@ -134,7 +134,7 @@ impl<B: Backend> Worker<B> {
                 let stored = batch.series - dropped;
                 sent_series += stored;
                 self.stats.sent_series.fetch_add(stored, Relaxed);
-                self.give_up(&err, dropped, &self.stats.dropped_rejected);
+                self.give_up(&err, dropped, self.refused(&err));
                 continue;
             }
             self.stats.record_error(true, err.to_string());
@@ -163,6 +163,11 @@ impl<B: Backend> Worker<B> {
             self.stats.record_success();
         }
         Outcome::Done
+    }
+
+    /// The counter of series refused for good with `err`: `too_old` or `rejected`.
+    fn refused(&self, err: &SendError) -> &AtomicU64 {
+        if err.is_too_old() { &self.stats.dropped_too_old } else { &self.stats.dropped_rejected }
     }
 
     /// Logs a batch given up for good, with the server's own words, and counts its series.

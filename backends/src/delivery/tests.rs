@@ -275,3 +275,41 @@ async fn finish_delivers_every_queued_window_before_returning() {
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
     assert_eq!(backend.delivered.lock().unwrap().len(), 50);
 }
+
+/// Refuses every window at encode time as too old, like a Datadog window past the hour.
+struct Stale;
+
+impl Backend for Stale {
+    type Batch = ();
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<()>>, SendError> {
+        Err(SendError::TooOld(format!("window {} is older than an hour", window.id)))
+    }
+
+    async fn send(&mut self, (): &()) -> Result<(), SendError> {
+        Ok(())
+    }
+}
+
+/// Points refused as too old, at encode time or at send time, are dropped without retry and
+/// counted as `too_old`, not as `rejected`.
+#[tokio::test]
+async fn too_old_windows_and_batches_are_dropped_and_counted_as_too_old() {
+    let fanout = Fanout::new(vec![spawn("stale", Stale, &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 4));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(stats[0].dropped_too_old.load(Relaxed), 4);
+    assert_eq!(stats[0].dropped_rejected.load(Relaxed), 0);
+    assert_eq!(stats[0].dropped().iter().find(|(r, _)| *r == "too_old").unwrap().1, 4);
+
+    let backend = Scripted::new(2, vec![Ok(()), Err(SendError::TooOld("an hour old".into()))]);
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 4));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(backend.attempts.lock().unwrap().len(), 2, "not retried");
+    assert_eq!(stats[0].dropped_too_old.load(Relaxed), 2);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 2);
+    assert_eq!(stats[0].retries.load(Relaxed), 0);
+}

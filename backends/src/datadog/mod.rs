@@ -1,0 +1,20 @@
+//! `type = "datadog"`: series as v2 `/api/v2/series` JSON, distributions as
+//! `/api/v1/distribution_points`, events and service checks, compressed with zstd, gzip or
+//! deflate, split to the API's payload limits.
+
+mod config;
+mod encode;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use config::{
+    Aggregate, Compression, CountType, DEFAULT_SITE, DatadogConfig, MAX_COMPRESSED_BYTES, MAX_UNCOMPRESSED_BYTES, SITES,
+};
+pub use encode::{
+    DISTRIBUTION_VALUES_PER_POINT, Endpoint, Fragment, Settings, TYPE_COUNT, TYPE_GAUGE, TYPE_RATE, encode,
+};
+pub use service::{
+    API_KEY_HEADER, BuildError, Datadog, MAX_POINT_AGE, MAX_POINT_AHEAD, Payload, RATE_LIMIT_RESET_HEADER, compress,
+    rate_limit_reset,
+};
