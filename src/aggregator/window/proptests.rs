@@ -1,6 +1,9 @@
+use std::sync::Arc;
+
 use proptest::prelude::*;
 
 use super::*;
+use crate::sources::statsd::parser::ParseError;
 
 const MAX_SERIES: usize = 16;
 

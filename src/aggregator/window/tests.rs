@@ -1,5 +1,11 @@
+use std::sync::Arc;
+
+use backends::{Summary, SummaryKind, Value, Window};
+
 use super::alloc_counter::measure;
+use super::key::member_hash;
 use super::*;
+use crate::sources::statsd::parser::ParseError;
 
 fn settings() -> WindowSettings {
     WindowSettings {

@@ -1,3 +1,6 @@
+use backends::{Event, ServiceCheck};
+
+use super::number::parse_number;
 use super::*;
 
 fn metric(line: &str) -> Metric<'_> {

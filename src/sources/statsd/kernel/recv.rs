@@ -1,9 +1,5 @@
-//! Kernel interfaces shared by the datagram listeners: batched receive with `recvmmsg`, the
-//! receive-buffer check, the socket inode, and the UDP drop counter in `/proc/net/udp{,6}`.
-//!
-//! The receive loop runs on a dedicated OS thread, not on the async runtime: a listener that
-//! waits for the aggregator blocks in [`Sender::blocking_send`] and leaves further datagrams
-//! in the kernel buffer, which is the intended back-pressure.
+//! The receive loop: batched `recvmmsg` on a dedicated thread, handing batches on with
+//! back-pressure.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -12,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use socket2::Socket;
 use tokio::sync::mpsc::Sender;
 
-use super::batch::{Batch, BatchPool};
+use crate::sources::statsd::batch::{Batch, BatchPool};
 use crate::telemetry::ListenerStats;
 
 /// Datagrams received per `recvmmsg` call.
@@ -27,76 +23,6 @@ const BATCH_BYTES: usize = 1 << 20;
 
 /// How often a receiving thread wakes up to look at its stop flag.
 const STOP_POLL_MS: libc::c_int = 100;
-
-/// The size the kernel actually granted for a receive buffer, given the value `SO_RCVBUF`
-/// reads back. Linux doubles the requested value to account for its bookkeeping overhead and
-/// reports the doubled figure, so the usable size is half of it.
-pub fn granted_receive_buffer(reported: usize) -> usize {
-    if cfg!(target_os = "linux") { reported / 2 } else { reported }
-}
-
-/// `Some(granted)` when the kernel granted less receive buffer than `requested`, given the
-/// value `SO_RCVBUF` reads back; `None` when the request was met.
-pub fn receive_buffer_shortfall(requested: usize, reported: usize) -> Option<usize> {
-    let granted = granted_receive_buffer(reported);
-    (granted < requested).then_some(granted)
-}
-
-/// Sets `SO_RCVBUF` to `requested` bytes (0 keeps the kernel default), reads it back and warns
-/// when the kernel capped it. Returns the granted size.
-pub fn set_receive_buffer(socket: &Socket, requested: usize, listener: &str) -> io::Result<usize> {
-    if requested > 0 {
-        socket.set_recv_buffer_size(requested)?;
-    }
-    let reported = socket.recv_buffer_size()?;
-    if requested > 0
-        && let Some(granted) = receive_buffer_shortfall(requested, reported)
-    {
-        tracing::warn!(
-            listener,
-            requested,
-            granted,
-            "The kernel granted a smaller receive buffer than configured; raise net.core.rmem_max to at least \
-             the configured size."
-        );
-    }
-    Ok(granted_receive_buffer(reported))
-}
-
-/// The inode of an open socket (`st_ino` of `fstat`), the key of its row in `/proc/net/udp`.
-pub fn socket_inode(fd: RawFd) -> io::Result<u64> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `stat` is a valid out-pointer for one `struct stat`; `fstat` only writes to it.
-    let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fstat` succeeded, so it initialised the struct.
-    Ok(unsafe { stat.assume_init() }.st_ino)
-}
-
-/// Datagrams the kernel dropped for the UDP socket with this inode because its receive buffer
-/// was full (the `drops` column of `/proc/net/udp` and `/proc/net/udp6`). `None` when no such
-/// socket exists in this network namespace or the files cannot be read.
-pub fn udp_drops(inode: u64) -> Option<u64> {
-    ["/proc/net/udp", "/proc/net/udp6"]
-        .iter()
-        .find_map(|file| std::fs::read_to_string(file).ok().and_then(|text| parse_udp_drops(&text, inode)))
-}
-
-/// The `drops` column of the row for `inode` in the text of `/proc/net/udp{,6}`.
-///
-/// Columns: `sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops`.
-pub fn parse_udp_drops(text: &str, inode: u64) -> Option<u64> {
-    text.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let row_inode: u64 = fields.get(9)?.parse().ok()?;
-        if row_inode != inode || fields.len() < 13 {
-            return None;
-        }
-        fields.last()?.parse().ok()
-    })
-}
 
 /// True for the 1st, 2nd, 4th, 8th… occurrence: warnings about a recurring condition are
 /// logged at these counts so a flood of bad input cannot flood the log.
@@ -285,119 +211,4 @@ fn wait_readable(fd: RawFd, timeout_ms: libc::c_int) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Helpers for the listener tests.
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::time::{Duration, Instant};
-
-    use tokio::sync::mpsc::Receiver;
-    use tokio::sync::mpsc::error::TryRecvError;
-
-    use super::Batch;
-
-    /// How long a test waits for a batch before failing instead of hanging.
-    const PATIENCE: Duration = Duration::from_secs(20);
-
-    /// The next batch, `None` once every sender is gone; panics after [`PATIENCE`].
-    pub(crate) fn recv(rx: &mut Receiver<Batch>) -> Option<Batch> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            match rx.try_recv() {
-                Ok(batch) => return Some(batch),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => {
-                    assert!(Instant::now() < deadline, "no batch within {PATIENCE:?}");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-
-    /// Every datagram until every sender is gone.
-    pub(crate) fn collect(rx: &mut Receiver<Batch>) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        while let Some(batch) = recv(rx) {
-            out.extend(batch.datagrams().map(<[u8]>::to_vec));
-        }
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::UdpSocket;
-
-    use socket2::{Domain, Protocol, Type};
-
-    use super::*;
-
-    const PROC_NET_UDP: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  \
-                                timeout inode ref pointer drops
-  412: 0100007F:1FBD 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 93061 2 ffff8cf5c6a1e000 0
-  519: 0100007F:A028 00000000:0000 07 00000000:00001200 00:00000000 00000000     0        0 93077 2 ffff8cf5c6a1e400 1729
-";
-
-    /// The drops column is read from the row whose inode matches, and only from it.
-    #[test]
-    fn parse_udp_drops_reads_the_row_of_the_inode() {
-        assert_eq!(parse_udp_drops(PROC_NET_UDP, 93077), Some(1729));
-        assert_eq!(parse_udp_drops(PROC_NET_UDP, 93061), Some(0));
-        assert_eq!(parse_udp_drops(PROC_NET_UDP, 4242), None);
-    }
-
-    /// The kernel reports twice the usable size; a request is short only against half of it.
-    #[test]
-    fn receive_buffer_shortfall_compares_against_half_the_reported_size() {
-        // Request met: Linux reports 2 × 262 144.
-        assert_eq!(receive_buffer_shortfall(262_144, 524_288), None);
-        // Capped at rmem_max = 212 992: reported 425 984, granted 212 992.
-        assert_eq!(receive_buffer_shortfall(1 << 30, 425_984), Some(212_992));
-        // The doubled figure alone would look like a met request; it must not.
-        assert_eq!(receive_buffer_shortfall(300_000, 425_984), Some(212_992));
-    }
-
-    /// Warnings about a recurring condition fire at the 1st, 2nd, 4th, 8th… occurrence.
-    #[test]
-    fn warn_due_fires_at_powers_of_two() {
-        let due: Vec<u64> = (1..=20).filter(|&n| warn_due(n)).collect();
-        assert_eq!(due, [1, 2, 4, 8, 16]);
-    }
-
-    /// A flooded socket with a tiny buffer shows drops in /proc/net/udp, and every datagram
-    /// sent was either queued or counted there.
-    #[test]
-    fn udp_drops_counts_what_a_full_receive_buffer_refused() {
-        let receiver = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
-        receiver.set_recv_buffer_size(1).unwrap(); // The kernel rounds it up to its minimum.
-        receiver.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
-        let receiver: UdpSocket = receiver.into();
-        let addr = receiver.local_addr().unwrap();
-        let inode = socket_inode(receiver.as_raw_fd()).unwrap();
-        assert_eq!(udp_drops(inode), Some(0));
-
-        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let payload = [b'x'; 1000];
-        for _ in 0..500 {
-            sender.send_to(&payload, addr).unwrap();
-        }
-        let first = udp_drops(inode).unwrap();
-        assert!(first > 0, "no drops after flooding a tiny buffer");
-
-        for _ in 0..500 {
-            sender.send_to(&payload, addr).unwrap();
-        }
-        let second = udp_drops(inode).unwrap();
-        assert!(second > first, "drops did not grow: {first} then {second}");
-
-        receiver.set_nonblocking(true).unwrap();
-        let mut queued = 0;
-        let mut buf = [0u8; 2000];
-        while receiver.recv(&mut buf).is_ok() {
-            queued += 1;
-        }
-        assert_eq!(queued + second, 1000);
-        assert_eq!(udp_drops(inode), Some(second));
-    }
 }

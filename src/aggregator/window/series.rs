@@ -1,0 +1,119 @@
+//! One live series: its key, when it was last updated, and its per-type state.
+
+use std::mem;
+use std::sync::Arc;
+
+use backends::{SeriesKey, Sketch, Summary, SummaryKind};
+use hashbrown::HashTable;
+
+use super::settings::WindowSettings;
+use crate::sources::statsd::parser::MetricType;
+
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub(super) key: Arc<SeriesKey>,
+    /// Copy of `key.hash`, so a probe compares it without a pointer chase.
+    pub(super) hash: u64,
+    /// Id of the window in which the series was last updated.
+    pub(super) last_window: u64,
+    pub(super) state: State,
+}
+
+/// One variant per StatsD type, so the type check needs no pointer chase.
+#[derive(Debug)]
+pub(super) enum State {
+    Counter(f64),
+    Gauge(f64),
+    Timer(Box<SummaryState>),
+    Histogram(Box<SummaryState>),
+    Distribution(Box<SummaryState>),
+    Set(Box<HashTable<u64>>),
+}
+
+impl State {
+    pub(super) fn new(kind: MetricType, buckets: usize) -> Self {
+        match kind {
+            MetricType::Counter => Self::Counter(0.0),
+            MetricType::Gauge => Self::Gauge(0.0),
+            MetricType::Timer => Self::Timer(Box::new(SummaryState::new(buckets))),
+            MetricType::Histogram => Self::Histogram(Box::new(SummaryState::new(buckets))),
+            MetricType::Distribution => Self::Distribution(Box::new(SummaryState::new(buckets))),
+            MetricType::Set => Self::Set(Box::default()),
+        }
+    }
+
+    pub(super) fn kind(&self) -> MetricType {
+        match self {
+            Self::Counter(_) => MetricType::Counter,
+            Self::Gauge(_) => MetricType::Gauge,
+            Self::Timer(_) => MetricType::Timer,
+            Self::Histogram(_) => MetricType::Histogram,
+            Self::Distribution(_) => MetricType::Distribution,
+            Self::Set(_) => MetricType::Set,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct SummaryState {
+    count: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    sketch: Sketch,
+    /// Weighted count per bucket (not cumulative), one per configured bound.
+    pub(super) buckets: Box<[f64]>,
+}
+
+impl SummaryState {
+    fn new(buckets: usize) -> Self {
+        Self {
+            count: 0.0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sketch: Sketch::new(),
+            buckets: vec![0.0; buckets].into_boxed_slice(),
+        }
+    }
+
+    pub(super) fn add(&mut self, value: f64, rate: f64, bounds: &[f64]) {
+        let weight = 1.0 / rate;
+        self.count += weight;
+        self.sum += value / rate;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.sketch.add(value, weight);
+        let bucket = bounds.partition_point(|&b| b < value);
+        if let Some(slot) = self.buckets.get_mut(bucket) {
+            *slot += weight;
+        }
+    }
+
+    /// The window's summary; resets the state for the next window.
+    pub(super) fn take(&mut self, kind: SummaryKind, settings: &WindowSettings) -> Summary {
+        let (min, max) = (self.min, self.max);
+        let sketch = mem::take(&mut self.sketch);
+        let percentiles = settings
+            .percentiles
+            .iter()
+            .map(|&p| (p, sketch.quantile(p / 100.0).map_or(min, |v| v.clamp(min, max))))
+            .collect();
+        let mut cumulative = 0.0;
+        let buckets = settings
+            .buckets
+            .iter()
+            .zip(self.buckets.iter_mut())
+            .map(|(&bound, count)| {
+                cumulative += mem::take(count);
+                (bound, cumulative)
+            })
+            .collect();
+        let summary = Summary { kind, count: self.count, sum: self.sum, min, max, percentiles, buckets, sketch };
+        self.count = 0.0;
+        self.sum = 0.0;
+        self.min = f64::INFINITY;
+        self.max = f64::NEG_INFINITY;
+        summary
+    }
+}
