@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::Aggregator;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::config::{Config, SinkConfig};
+use crate::sources::host;
 use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::sources::statsd::{stream, udp, unix};
@@ -72,6 +73,8 @@ enum Bound {
     Udp(udp::UdpListener),
     Unix(unix::UnixListener),
     Stream(stream::StreamListener),
+    /// Not a socket: the host sampler, which feeds the aggregator the same way.
+    Host(host::HostSource),
 }
 
 /// Runs the agent described by `config` until `shutdown` resolves, then shuts down in order.
@@ -119,6 +122,7 @@ pub async fn run(
         let thread = match bound {
             Bound::Udp(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
             Bound::Unix(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
+            Bound::Host(h) => h.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
             Bound::Stream(l) => {
                 tasks.push(tokio::spawn(l.run(index, stats, pool, tx, stop_tasks_rx.clone())));
                 continue;
@@ -176,6 +180,11 @@ pub async fn run(
 fn bind_listeners(config: &Config) -> Result<(Vec<Bound>, Vec<Arc<ListenerStats>>), StartError> {
     let mut bound = Vec::new();
     let mut stats = Vec::new();
+    if let Some(h) = &config.sources.host {
+        let context = host::Context::new(h.per_cpu, h.exclude_fstypes.clone(), h.exclude_devices.clone());
+        stats.push(Arc::new(ListenerStats::new(host::LABEL)));
+        bound.push(Bound::Host(host::HostSource { interval: h.interval.0, sampler: host::Sampler::new(context) }));
+    }
     let Some(statsd) = &config.sources.statsd else { return Ok((bound, stats)) };
     let rcvbuf = usize::try_from(statsd.receive_buffer.0).unwrap_or(usize::MAX);
     let mode = statsd
