@@ -132,7 +132,7 @@ fn a_gateway_outage_over_several_windows_loses_no_counts() {
 fn counters_continue_from_data_dir_across_a_restart_of_sluice() {
     let mut gateway = Pushgateway::start();
     let data_dir = tempfile::tempdir().unwrap();
-    let setup = Setup { flush_interval: "1s", agent: AGENT, data_dir: Some(data_dir.path()) };
+    let setup = Setup { flush_interval: "1s", agent: AGENT, data_dir: Some(data_dir.path()), ..Setup::default() };
 
     let first = setup.start(&sink(&gateway));
     first.send_udp(&["pg.hits:7|c|#route:home\npg.hits:1|c|@0.25|#route:home\npg.lat:500|ms"]);
