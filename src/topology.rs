@@ -17,7 +17,7 @@
 //! activation a restart loses no datagram).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -364,9 +364,12 @@ async fn reload(current: &mut Config, next: Config, control: &mpsc::Sender<Contr
 }
 
 /// What of `[sources.statsd]` is bound at start: the sockets and their options.
-fn listeners(config: &Config) -> Option<(&[SocketAddr], &[PathBuf], &[PathBuf], &str, u64)> {
-    config.sources.statsd.as_ref().map(|s| {
-        (s.udp.as_slice(), s.unix.as_slice(), s.unix_stream.as_slice(), s.socket_mode.as_str(), s.receive_buffer.0)
+/// (The rest, percentiles and buckets, is window settings and applies on reload.)
+fn listeners(config: &Config) -> Option<crate::config::StatsdConfig> {
+    config.sources.statsd.clone().map(|s| crate::config::StatsdConfig {
+        percentiles: Vec::new(),
+        buckets: Vec::new(),
+        ..s
     })
 }
 
