@@ -7,6 +7,7 @@
 //! - [`sources`]: where samples come from (the StatsD listeners and their parser).
 //! - [`aggregator`]: one task owning the window state; the state itself is pure.
 //! - [`api`]: the HTTP API and the agent's own telemetry.
+//! - [`systemd`]: readiness, watchdog and socket activation for the service manager.
 //! - [`topology`]: wires sources → aggregator → backends and owns the shutdown order.
 //!
 //! Backends live in the `backends` crate and only ever see flushed windows.
@@ -15,5 +16,6 @@ pub mod aggregator;
 pub mod api;
 pub mod config;
 pub mod sources;
+pub mod systemd;
 pub mod telemetry;
 pub mod topology;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sluice::config::{self, Config, LogFormat};
+use sluice::systemd;
+use tokio::sync::mpsc;
 
 /// A push-based metrics agent: StatsD/DogStatsD in, windows out to every backend.
 #[derive(Debug, Parser)]
@@ -62,7 +64,7 @@ fn main() -> ExitCode {
 }
 
 fn run(path: Option<PathBuf>) -> ExitCode {
-    let (config, origin) = match load(path) {
+    let (config, origin, path) = match load(path) {
         Ok(found) => found,
         Err(e) => {
             eprintln!("sluice: {e}");
@@ -78,7 +80,16 @@ fn run(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(sluice::topology::run(config, shutdown_signal(), |_| {}));
+    // Taken before anything else opens a descriptor that could be mistaken for one of them.
+    let activation = systemd::Activation::from_env();
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let result = runtime.block_on(async {
+        if let Some(every) = systemd::watchdog_interval() {
+            tokio::spawn(watchdog(every));
+        }
+        tokio::spawn(reload_on_sighup(path, reload_tx));
+        sluice::topology::run(config, activation, reload_rx, shutdown_signal(), |_| notify("READY=1")).await
+    });
     // A backend stuck in a blocking write (a console on a full pipe) must not hold the exit:
     // its shutdown deadline already passed and its loss was counted and logged.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -91,16 +102,20 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-/// The config to run with and where it came from: `--config`, `$SLUICE_CONFIG`,
-/// `/etc/sluice/sluice.toml`, else the embedded default.
-fn load(path: Option<PathBuf>) -> Result<(Config, String), Box<config::ConfigError>> {
+/// The config to run with, where it came from and the file a reload reads again: `--config`,
+/// `$SLUICE_CONFIG`, `/etc/sluice/sluice.toml`, else the embedded default (no file).
+fn load(path: Option<PathBuf>) -> Result<(Config, String, Option<PathBuf>), Box<config::ConfigError>> {
     let path = path.or_else(|| std::env::var_os("SLUICE_CONFIG").map(PathBuf::from)).or_else(|| {
         let system = PathBuf::from(SYSTEM_CONFIG);
         system.exists().then_some(system)
     });
     match path {
-        Some(path) => Ok((config::load(&path)?, path.display().to_string())),
-        None => Ok((config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN)?, config::DEFAULT_ORIGIN.to_owned())),
+        Some(path) => Ok((config::load(&path)?, path.display().to_string(), Some(path))),
+        None => Ok((
+            config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN)?,
+            config::DEFAULT_ORIGIN.to_owned(),
+            None,
+        )),
     }
 }
 
@@ -145,6 +160,53 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// Tells the service manager `state`, logging a failure (the service manager would then
+/// time the start out or kill sluice for a missed watchdog, so the log says why).
+fn notify(state: &str) {
+    if let Err(e) = systemd::notify(state) {
+        tracing::warn!(state, error = %e, "Cannot notify the service manager.");
+    }
+}
+
+/// Pings the service manager's watchdog every `every` (half its timeout) while the runtime
+/// runs, so a wedged runtime gets sluice restarted.
+async fn watchdog(every: std::time::Duration) {
+    tracing::info!(interval_ms = every.as_millis() as u64, "Watchdog enabled.");
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        notify("WATCHDOG=1");
+    }
+}
+
+/// On every SIGHUP, reads and validates the config file again and hands it to the topology;
+/// an invalid file is refused with its error and the running config stays.
+async fn reload_on_sighup(path: Option<PathBuf>, reloads: mpsc::Sender<Config>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("Cannot install the SIGHUP handler; reloading is unavailable.");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let loaded = match &path {
+            Some(path) => config::load(path),
+            None => config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN),
+        };
+        let origin = path.as_ref().map_or_else(|| config::DEFAULT_ORIGIN.to_owned(), |p| p.display().to_string());
+        match loaded {
+            Ok(config) => {
+                tracing::info!(config = %origin, "SIGHUP received: reloading.");
+                if reloads.send(config).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(config = %origin, error = %e, "Reload refused: the new configuration is invalid.");
+            }
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -156,4 +218,5 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("SIGTERM received."),
         _ = int.recv() => tracing::info!("SIGINT received."),
     }
+    notify("STOPPING=1");
 }

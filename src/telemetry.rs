@@ -1,8 +1,8 @@
 //! The agent's own telemetry: counters written by sources and the aggregator, read by the
 //! HTTP API's `/metrics` and `/status`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use backends::delivery::BackendStats;
 
@@ -84,8 +84,20 @@ pub struct Telemetry {
     pub series: AtomicU64,
     /// `sluice_flushes_total`.
     pub flushes: AtomicU64,
-    /// Per-backend delivery telemetry.
-    pub backends: Vec<Arc<BackendStats>>,
+    /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
+    pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
     pub ready: AtomicBool,
+}
+
+impl Telemetry {
+    /// Every backend's telemetry, in config order.
+    pub fn backends(&self) -> Vec<Arc<BackendStats>> {
+        self.backends.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the backends' telemetry after a reload.
+    pub fn set_backends(&self, backends: Vec<Arc<BackendStats>>) {
+        *self.backends.write().unwrap_or_else(PoisonError::into_inner) = backends;
+    }
 }

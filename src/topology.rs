@@ -7,6 +7,14 @@
 //! drops its sender. When the last sender is gone the aggregator sees the end of its input,
 //! flushes the open window and returns; the backends then deliver what they hold within
 //! `[agent].shutdown_timeout`. The API goes last so `/metrics` can be read until the end.
+//!
+//! Reload (a new, already validated [`Config`] on the `reloads` channel, sent on SIGHUP):
+//! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
+//! apply to the open window, which is kept; sinks whose table changed are rebuilt, added or
+//! removed — a replaced backend first delivers what it holds, in the background, while its
+//! successor takes the next windows. Listeners, the host source, `[api]` and `[log]` are
+//! bound once: a change to them is logged and takes effect at the next restart (with socket
+//! activation a restart loses no datagram).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,13 +29,16 @@ use backends::{cloudwatch, datadog, influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregator::Aggregator;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
+use crate::aggregator::{Aggregator, Control};
 use crate::config::{Config, SinkConfig};
+use crate::sources::host;
 use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::sources::statsd::{stream, udp, unix};
+use crate::systemd::Activation;
 use crate::telemetry::{CounterFamily, ListenerStats, Telemetry};
+use socket2::Type;
 
 /// Batches in flight between the listeners and the aggregator. When the aggregator falls
 /// behind, listeners wait and the kernel's socket buffers absorb the burst.
@@ -72,20 +83,27 @@ enum Bound {
     Udp(udp::UdpListener),
     Unix(unix::UnixListener),
     Stream(stream::StreamListener),
+    /// Not a socket: the host sampler, which feeds the aggregator the same way.
+    Host(host::HostSource),
 }
 
 /// Runs the agent described by `config` until `shutdown` resolves, then shuts down in order.
-/// `on_ready` is called once every listener is bound and every backend built.
+/// Listeners adopt the matching sockets of `activation` instead of binding. Each config
+/// received on `reloads` is applied (see the module docs). `on_ready` is called once every
+/// listener is bound and every backend built.
 pub async fn run(
     config: Config,
+    mut activation: Activation,
+    mut reloads: mpsc::Receiver<Config>,
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(&Telemetry),
 ) -> Result<(), StartError> {
     let api = TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| StartError::Api { addr: config.api.listen, source })?;
-    let (bound, listener_stats) = bind_listeners(&config)?;
-    let hostname = config.agent.hostname.clone().unwrap_or_else(hostname);
+    let (bound, listener_stats) = bind_listeners(&config, &mut activation)?;
+    activation.close_unused();
+    let hostname = agent_hostname(&config);
     let handles = build_backends(&config, &hostname)?;
     let telemetry = Arc::new(Telemetry {
         listeners: listener_stats,
@@ -95,7 +113,7 @@ pub async fn run(
         service_checks: AtomicU64::new(0),
         series: AtomicU64::new(0),
         flushes: AtomicU64::new(0),
-        backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect(),
+        backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
     });
     let fanout = Fanout::new(handles);
@@ -119,6 +137,7 @@ pub async fn run(
         let thread = match bound {
             Bound::Udp(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
             Bound::Unix(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
+            Bound::Host(h) => h.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
             Bound::Stream(l) => {
                 tasks.push(tokio::spawn(l.run(index, stats, pool, tx, stop_tasks_rx.clone())));
                 continue;
@@ -135,21 +154,32 @@ pub async fn run(
         telemetry: Arc::clone(&telemetry),
         pool,
     };
-    let aggregate = tokio::spawn(async move {
-        let flushes = aggregator.run(rx, &fanout).await;
-        (fanout, flushes)
-    });
+    let (control, control_rx) = mpsc::channel(4);
+    let aggregate = tokio::spawn(aggregator.run(rx, control_rx, fanout));
 
     telemetry.ready.store(true, Relaxed);
     tracing::info!(
         listeners = telemetry.listeners.len(),
-        backends = telemetry.backends.len(),
+        backends = telemetry.backends().len(),
         api = %config.api.listen,
         "Ready."
     );
     on_ready(&telemetry);
 
-    shutdown.await;
+    let mut current = config;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(next) = reloads.recv() => {
+                if let Err(e) = reload(&mut current, next, &control).await {
+                    tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
+                }
+            }
+        }
+    }
+    let config = current;
+    drop(control);
     tracing::info!("Shutting down: draining listeners.");
     telemetry.ready.store(false, Relaxed);
     stop_threads.store(true, Relaxed);
@@ -173,25 +203,37 @@ pub async fn run(
     Ok(())
 }
 
-fn bind_listeners(config: &Config) -> Result<(Vec<Bound>, Vec<Arc<ListenerStats>>), StartError> {
+fn bind_listeners(
+    config: &Config,
+    activation: &mut Activation,
+) -> Result<(Vec<Bound>, Vec<Arc<ListenerStats>>), StartError> {
     let mut bound = Vec::new();
     let mut stats = Vec::new();
+    if let Some(h) = &config.sources.host {
+        let context = host::Context::new(h.per_cpu, h.exclude_fstypes.clone(), h.exclude_devices.clone());
+        stats.push(Arc::new(ListenerStats::new(host::LABEL)));
+        bound.push(Bound::Host(host::HostSource { interval: h.interval.0, sampler: host::Sampler::new(context) }));
+    }
     let Some(statsd) = &config.sources.statsd else { return Ok((bound, stats)) };
     let rcvbuf = usize::try_from(statsd.receive_buffer.0).unwrap_or(usize::MAX);
     let mode = statsd
         .socket_mode_bits()
         .ok_or_else(|| StartError::Invalid(format!("invalid socket_mode {:?}", statsd.socket_mode)))?;
     for addr in &statsd.udp {
-        let l = udp::bind(*addr, rcvbuf).map_err(|source| StartError::Listener {
-            key: "udp",
-            target: addr.to_string(),
-            source,
-        })?;
+        let l = match activation.take_udp(*addr) {
+            Some(socket) => udp::adopt(socket, rcvbuf),
+            None => udp::bind(*addr, rcvbuf),
+        }
+        .map_err(|source| StartError::Listener { key: "udp", target: addr.to_string(), source })?;
         stats.push(Arc::new(ListenerStats::new(l.label())));
         bound.push(Bound::Udp(l));
     }
     for path in &statsd.unix {
-        let l = unix::bind(path, mode, rcvbuf).map_err(|source| listener_error("unix", path, source))?;
+        let l = match activation.take_unix(path, Type::DGRAM) {
+            Some(socket) => unix::adopt(socket, path, rcvbuf),
+            None => unix::bind(path, mode, rcvbuf),
+        }
+        .map_err(|source| listener_error("unix", path, source))?;
         stats.push(Arc::new(ListenerStats::new(l.label())));
         bound.push(Bound::Unix(l));
     }
@@ -211,46 +253,140 @@ fn listener_error(key: &'static str, path: &Path, source: std::io::Error) -> Sta
 /// backend shares one HTTP client.
 fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
     let mut client = None;
-    let mut handles = Vec::with_capacity(config.sinks.len());
-    for (name, sink) in &config.sinks {
-        let (buffer, retry) = (sink.buffer(), sink.retry());
-        let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.clone(), message: e.to_string() };
-        let handle = match sink {
-            SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
-            SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
-            SinkConfig::Pushgateway(c) => {
-                let context = pushgateway::Context {
-                    client: shared_client(&mut client)?,
-                    data_dir: config.agent.data_dir.clone(),
-                    hostname: hostname.to_owned(),
-                };
-                let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
+    config.sinks.iter().map(|(name, sink)| build_backend(config, hostname, name, sink, &mut client)).collect()
+}
+
+/// Builds the sink `name` and starts its delivery task.
+fn build_backend(
+    config: &Config,
+    hostname: &str,
+    name: &str,
+    sink: &SinkConfig,
+    client: &mut Option<http::Client>,
+) -> Result<DeliveryHandle, StartError> {
+    let (buffer, retry) = (sink.buffer(), sink.retry());
+    let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.to_owned(), message: e.to_string() };
+    Ok(match sink {
+        SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
+        SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
+        SinkConfig::Pushgateway(c) => {
+            let context = pushgateway::Context {
+                client: shared_client(client)?,
+                data_dir: config.agent.data_dir.clone(),
+                hostname: hostname.to_owned(),
+            };
+            let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
+            delivery::spawn(name, backend, buffer, retry)
+        }
+        SinkConfig::Statsd(c) => {
+            let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
+            delivery::spawn(name, backend, buffer, retry)
+        }
+        SinkConfig::Influxdb(c) => {
+            let backend = influxdb::InfluxDb::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
+            delivery::spawn(name, backend, buffer, retry)
+        }
+        SinkConfig::Datadog(c) => {
+            let backend = datadog::Datadog::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
+            delivery::spawn(name, backend, buffer, retry)
+        }
+        SinkConfig::Cloudwatch(c) => {
+            let env = cloudwatch::Env::process();
+            let backend = cloudwatch::CloudWatch::new(c, shared_client(client)?, &env).map_err(|e| failed(&e))?;
+            // Say where the keys come from, never the keys.
+            tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
+            delivery::spawn(name, backend, buffer, retry)
+        }
+    })
+}
+
+/// Applies `next` to the running agent and makes it `current`: window settings at once, then
+/// the changed sinks. A sink that cannot be built refuses the whole reload before anything
+/// changed. Parts bound once are reported as waiting for a restart.
+async fn reload(current: &mut Config, next: Config, control: &mpsc::Sender<Control>) -> Result<(), StartError> {
+    let hostname = agent_hostname(&next);
+    let changed: Vec<&String> = current
+        .sinks
+        .keys()
+        .chain(next.sinks.keys())
+        .filter(|name| current.sinks.get(*name) != next.sinks.get(*name))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Backends that read the agent's identity or data_dir are rebuilt when those change.
+    let identity_changed = hostname != agent_hostname(current) || current.agent.data_dir != next.agent.data_dir;
+    let mut client = None;
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    for (name, sink) in &next.sinks {
+        let rebuild = changed.contains(&name) || (identity_changed && matches!(sink, SinkConfig::Pushgateway(_)));
+        if !rebuild {
+            continue;
+        }
+        match build_backend(&next, &hostname, name, sink, &mut client) {
+            Ok(handle) => add.push(handle),
+            Err(e) => {
+                // Nothing was swapped yet: retire what was built and keep the old sinks.
+                for handle in add {
+                    handle.finish(std::time::Duration::ZERO).await;
+                }
+                return Err(e);
             }
-            SinkConfig::Statsd(c) => {
-                let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
-            }
-            SinkConfig::Datadog(c) => {
-                let backend = datadog::Datadog::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
-            }
-            SinkConfig::Influxdb(c) => {
-                let backend = influxdb::InfluxDb::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
-            }
-            SinkConfig::Cloudwatch(c) => {
-                let env = cloudwatch::Env::process();
-                let backend =
-                    cloudwatch::CloudWatch::new(c, shared_client(&mut client)?, &env).map_err(|e| failed(&e))?;
-                // Say where the keys come from, never the keys.
-                tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
-                delivery::spawn(name, backend, buffer, retry)
-            }
-        };
-        handles.push(handle);
+        }
     }
-    Ok(handles)
+    for name in current.sinks.keys() {
+        if changed.contains(&name) || add.iter().any(|h| h.stats.name == *name) {
+            remove.push(name.clone());
+        }
+    }
+    let settings = window_settings(&next, &hostname);
+    let interval = next.agent.flush_interval.0;
+    let closed = || StartError::Invalid("the aggregator has stopped".to_owned());
+    control.send(Control::Settings(settings, interval)).await.map_err(|_| closed())?;
+    if !remove.is_empty() || !add.is_empty() {
+        let deadline = next.agent.shutdown_timeout.0;
+        let (removed, added) = (remove.len(), add.len());
+        control.send(Control::Sinks { remove, add, deadline }).await.map_err(|_| closed())?;
+        tracing::info!(removed, added, "Sinks changed by the reload.");
+    }
+    for (part, same) in [
+        ("[sources.statsd] listeners", listeners(current) == listeners(&next)),
+        ("[sources.host]", current.sources.host == next.sources.host),
+        ("[api]", current.api == next.api),
+        ("[log]", current.log == next.log),
+    ] {
+        if !same {
+            tracing::warn!(table = part, "Changed in the new configuration; takes effect at the next restart.");
+        }
+    }
+    // What is bound once keeps its running values, so the next reload compares against them.
+    let mut next = next;
+    let (percentiles, buckets) =
+        next.sources.statsd.as_ref().map(|s| (s.percentiles.clone(), s.buckets.clone())).unwrap_or_default();
+    next.sources = current.sources.clone();
+    if let Some(statsd) = &mut next.sources.statsd {
+        (statsd.percentiles, statsd.buckets) = (percentiles, buckets);
+    }
+    next.api = current.api.clone();
+    next.log = current.log.clone();
+    *current = next;
+    tracing::info!("Configuration reloaded.");
+    Ok(())
+}
+
+/// What of `[sources.statsd]` is bound at start: the sockets and their options.
+/// (The rest, percentiles and buckets, is window settings and applies on reload.)
+fn listeners(config: &Config) -> Option<crate::config::StatsdConfig> {
+    config.sources.statsd.clone().map(|s| crate::config::StatsdConfig {
+        percentiles: Vec::new(),
+        buckets: Vec::new(),
+        ..s
+    })
+}
+
+/// `[agent] hostname`, else the machine's.
+fn agent_hostname(config: &Config) -> String {
+    config.agent.hostname.clone().unwrap_or_else(hostname)
 }
 
 /// The one HTTP client, built on first use.

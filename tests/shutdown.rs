@@ -24,7 +24,15 @@ fn windows_are_flushed_every_interval_while_running() {
     let agent = Agent::start_with("1s", "", std::process::Stdio::null());
     agent.send_udp(&["tick:1|c"]);
     agent.wait_metric("sluice_flushes_total", 2.0);
-    let written = common::read_windows(&agent.path("windows.jsonl"));
+    // A flush is counted when the window is queued; the file sink writes it a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let written = loop {
+        let written = common::read_windows(&agent.path("windows.jsonl"));
+        if written.len() >= 2 || std::time::Instant::now() > deadline {
+            break written;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(written.len() >= 2, "{} windows written while running", written.len());
     assert_eq!(counter_total(&written, "tick", &[]), 1.0);
     let (status, _) = agent.stop();

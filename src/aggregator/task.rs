@@ -8,9 +8,28 @@ use backends::delivery::Fanout;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::window::WindowState;
+use super::window::{WindowSettings, WindowState};
 use crate::sources::statsd::batch::{Batch, BatchPool};
 use crate::telemetry::Telemetry;
+use backends::delivery::DeliveryHandle;
+
+/// A change to a running aggregator, from a config reload.
+#[derive(Debug)]
+pub enum Control {
+    /// New window settings and window length; the open window and every series are kept.
+    Settings(WindowSettings, Duration),
+    /// Sinks removed or rebuilt: the backends named in `remove` stop receiving windows and
+    /// deliver what they hold within `deadline` (in the background); `add` start receiving
+    /// with the next flush.
+    Sinks {
+        /// Names of the backends to retire.
+        remove: Vec<String>,
+        /// New backends.
+        add: Vec<DeliveryHandle>,
+        /// How long a retired backend may take to deliver what it holds.
+        deadline: Duration,
+    },
+}
 
 /// Owns the window state; the only writer of it.
 #[derive(Debug)]
@@ -28,11 +47,17 @@ pub struct Aggregator {
 impl Aggregator {
     /// Consumes batches until every sender is dropped, flushing a window to `fanout` at every
     /// multiple of the interval (wall clock), and once more at the end so nothing received is
-    /// left behind. Returns the number of windows flushed.
-    pub async fn run(mut self, mut input: Receiver<Batch>, fanout: &Fanout) -> u64 {
+    /// left behind. Applies [`Control`] messages between batches. Returns the fan-out (for the
+    /// shutdown to finish) and the number of windows flushed.
+    pub async fn run(
+        mut self,
+        mut input: Receiver<Batch>,
+        mut control: Receiver<Control>,
+        mut fanout: Fanout,
+    ) -> (Fanout, u64) {
         let mut window_start = now_ms();
-        let mut tick = tokio::time::interval_at(Instant::now() + until_next_boundary(self.interval), self.interval);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut tick = ticker(self.interval);
+        let mut retiring = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -41,11 +66,35 @@ impl Aggregator {
                     // Every listener has stopped and drained the kernel: flush what is left.
                     None => break,
                 },
-                _ = tick.tick() => window_start = self.flush(window_start, fanout),
+                Some(change) = control.recv() => match change {
+                    Control::Settings(settings, interval) => {
+                        self.state.reconfigure(settings);
+                        if interval != self.interval {
+                            // The open window keeps its start; it closes at the new boundary.
+                            self.interval = interval;
+                            tick = ticker(interval);
+                        }
+                    }
+                    Control::Sinks { remove, add, deadline } => {
+                        for name in &remove {
+                            if let Some(old) = fanout.take(name) {
+                                retiring.push(tokio::spawn(old.finish(deadline)));
+                            }
+                        }
+                        for handle in add {
+                            fanout.push(handle);
+                        }
+                        self.telemetry.set_backends(fanout.stats());
+                    }
+                },
+                _ = tick.tick() => window_start = self.flush(window_start, &fanout),
             }
         }
-        self.flush(window_start, fanout);
-        self.telemetry.flushes.load(Relaxed)
+        self.flush(window_start, &fanout);
+        for task in retiring {
+            let _ = task.await;
+        }
+        (fanout, self.telemetry.flushes.load(Relaxed))
     }
 
     fn ingest(&mut self, batch: Batch) {
@@ -76,6 +125,13 @@ impl Aggregator {
         fanout.publish(&window);
         end_ms
     }
+}
+
+/// A tick at every multiple of `interval` since the Unix epoch.
+fn ticker(interval: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval_at(Instant::now() + until_next_boundary(interval), interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick
 }
 
 fn now_ms() -> u64 {

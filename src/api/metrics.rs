@@ -91,8 +91,9 @@ fn aggregation(w: &mut Writer, t: &Telemetry) {
 }
 
 fn backends(w: &mut Writer, t: &Telemetry) {
+    let backends = t.backends();
     let per_backend = |f: fn(&BackendStats) -> u64| {
-        t.backends.iter().map(move |b| (labels(&[("backend", &b.name)]), f(b))).collect::<Vec<_>>()
+        backends.iter().map(move |b| (labels(&[("backend", &b.name)]), f(b))).collect::<Vec<_>>()
     };
     w.family(
         "sluice_backend_sent_series_total",
@@ -104,7 +105,7 @@ fn backends(w: &mut Writer, t: &Telemetry) {
         "sluice_backend_errors_total",
         "counter",
         "Failed requests, by class.",
-        t.backends.iter().flat_map(|b| {
+        backends.iter().flat_map(|b| {
             [("retriable", b.errors_retriable.load(Relaxed)), ("rejected", b.errors_rejected.load(Relaxed))]
                 .map(|(class, v)| (labels(&[("backend", &b.name), ("class", class)]), v))
         }),
@@ -114,7 +115,7 @@ fn backends(w: &mut Writer, t: &Telemetry) {
         "sluice_backend_dropped_series_total",
         "counter",
         "Series given up, by reason.",
-        t.backends.iter().flat_map(|b| b.dropped().map(|(r, v)| (labels(&[("backend", &b.name), ("reason", r)]), v))),
+        backends.iter().flat_map(|b| b.dropped().map(|(r, v)| (labels(&[("backend", &b.name), ("reason", r)]), v))),
     );
     w.family(
         "sluice_backend_buffered_windows",

@@ -58,7 +58,7 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         .iter()
         .map(|l| json!({ "listener": l.name, "lines": l.lines.load(Relaxed), "bytes": l.bytes.load(Relaxed) }))
         .collect();
-    let backends: Vec<_> = t.backends.iter().map(|b| b.status()).collect();
+    let backends: Vec<_> = t.backends().iter().map(|b| b.status()).collect();
     Json(json!({
         "ready": t.ready.load(Relaxed),
         "series": t.series.load(Relaxed),

@@ -14,5 +14,8 @@ mod tests;
 pub use backends::units::{ByteSize, Duration};
 pub use error::{ConfigError, Location, Table};
 pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, load, parse};
-pub use schema::{AgentConfig, ApiConfig, Config, LogConfig, LogFormat, SinkConfig, SourcesConfig, StatsdConfig};
+pub use schema::{
+    AgentConfig, ApiConfig, Config, DEFAULT_EXCLUDE_FSTYPES, HostConfig, LogConfig, LogFormat, SinkConfig,
+    SourcesConfig, StatsdConfig,
+};
 pub use validate::{MAX_SOCKET_PATH_BYTES, MIN_FLUSH_INTERVAL, Violation};

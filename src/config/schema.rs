@@ -112,6 +112,79 @@ pub struct SourcesConfig {
     /// which validation refuses while it is the only source.
     #[serde(default)]
     pub statsd: Option<StatsdConfig>,
+    /// `[sources.host]`: samples of the machine (CPU, memory, swap, disks, network, load,
+    /// uptime, processes, sluice itself). Defaults to absent (not sampled).
+    #[serde(default)]
+    pub host: Option<HostConfig>,
+}
+
+/// `[sources.host]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Time between samples; at least 1 second. Defaults to `"10s"`.
+    #[serde(default = "default_host_interval")]
+    pub interval: Duration,
+    /// Also report each core's CPU time, not only the total. Defaults to `false`.
+    #[serde(default)]
+    pub per_cpu: bool,
+    /// Filesystem types whose mounts get no disk usage metrics. Defaults to the pseudo
+    /// filesystems in [`DEFAULT_EXCLUDE_FSTYPES`].
+    #[serde(default = "default_exclude_fstypes")]
+    pub exclude_fstypes: Vec<String>,
+    /// Block devices whose name starts with one of these get no disk I/O metrics. Defaults to
+    /// `["loop", "ram"]`.
+    #[serde(default = "default_exclude_devices")]
+    pub exclude_devices: Vec<String>,
+}
+
+/// Filesystem types without disk usage worth reporting: kernel interfaces and memory-backed
+/// filesystems.
+pub const DEFAULT_EXCLUDE_FSTYPES: &[&str] = &[
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "debugfs",
+    "devpts",
+    "devtmpfs",
+    "efivarfs",
+    "fusectl",
+    "hugetlbfs",
+    "mqueue",
+    "nsfs",
+    "proc",
+    "pstore",
+    "ramfs",
+    "rpc_pipefs",
+    "securityfs",
+    "squashfs",
+    "sysfs",
+    "tmpfs",
+    "tracefs",
+];
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            interval: default_host_interval(),
+            per_cpu: false,
+            exclude_fstypes: default_exclude_fstypes(),
+            exclude_devices: default_exclude_devices(),
+        }
+    }
+}
+
+fn default_host_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_exclude_fstypes() -> Vec<String> {
+    DEFAULT_EXCLUDE_FSTYPES.iter().map(|&t| t.to_owned()).collect()
+}
+fn default_exclude_devices() -> Vec<String> {
+    vec!["loop".to_owned(), "ram".to_owned()]
 }
 
 /// `[sources.statsd]`.

@@ -453,7 +453,8 @@ fn config_without_sink_is_refused() {
 fn config_without_source_is_refused() {
     assert_eq!(
         error("[sinks.out]\ntype = \"console\"\n"),
-        "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = [\"127.0.0.1:8125\"]"
+        "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = \
+         [\"127.0.0.1:8125\"], or a [sources.host] table"
     );
 }
 
@@ -531,6 +532,25 @@ fn reference_config_documents_the_defaults() {
     assert_eq!(reference.api, minimal.api);
     assert_eq!(reference.log, minimal.log);
     assert_eq!(reference.sources.statsd.unwrap().receive_buffer, ByteSize(8 << 20));
+    assert_eq!(reference.sources.host, Some(super::HostConfig::default()), "[sources.host] shows its defaults");
+}
+
+/// A host source alone is a valid source, and its interval has the same floor as a window.
+#[test]
+fn host_source_alone_is_valid_and_its_interval_is_checked() {
+    let config = parse_env("[sources.host]\n[sinks.out]\ntype = \"console\"\n", &[]).unwrap();
+    assert_eq!(config.sources.host, Some(super::HostConfig::default()));
+    assert_eq!(
+        error("[sources.host]\ninterval = \"100ms\"\n[sinks.out]\ntype = \"console\"\n"),
+        "sluice.toml:2:1: invalid value for key \"interval\" in [sources.host]: 100ms is shorter than the minimum of 1s"
+    );
+}
+
+/// The embedded default samples the host every 10 seconds, as DESIGN.md promises.
+#[test]
+fn embedded_default_samples_the_host() {
+    let config = parse(DEFAULT_CONFIG, "default").unwrap();
+    assert_eq!(config.sources.host.unwrap().interval, Duration::from_secs(10));
 }
 
 fn default_statsd() -> super::StatsdConfig {

@@ -57,15 +57,24 @@ impl Config {
     pub fn validate(&self) -> Result<(), Violation> {
         self.validate_agent()?;
         validate_log_level(&self.log.level)?;
-        match &self.sources.statsd {
-            Some(statsd) => validate_statsd(statsd)?,
-            None => {
-                return Err(Violation::general(
-                    &["sources"],
-                    "no source configured: add a [sources.statsd] table with a listener such as \
-                     udp = [\"127.0.0.1:8125\"]",
-                ));
-            }
+        if let Some(statsd) = &self.sources.statsd {
+            validate_statsd(statsd)?;
+        }
+        if let Some(host) = &self.sources.host
+            && host.interval < MIN_FLUSH_INTERVAL
+        {
+            return Err(Violation::value(
+                &["sources", "host", "interval"],
+                None,
+                format!("{} is shorter than the minimum of 1s", host.interval),
+            ));
+        }
+        if self.sources.statsd.is_none() && self.sources.host.is_none() {
+            return Err(Violation::general(
+                &["sources"],
+                "no source configured: add a [sources.statsd] table with a listener such as \
+                 udp = [\"127.0.0.1:8125\"], or a [sources.host] table",
+            ));
         }
         if self.sinks.is_empty() {
             return Err(Violation::general(

@@ -1,3 +1,4 @@
 //! Where samples come from.
 
+pub mod host;
 pub mod statsd;

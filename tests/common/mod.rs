@@ -11,6 +11,8 @@ pub mod pushgateway;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -55,7 +57,7 @@ impl Agent {
 
     fn launch(setup: &Setup, extra: &str, stdout: Stdio) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (udp, api) = (free_udp(), free_tcp());
+        let (udp, api) = (setup.udp.unwrap_or_else(free_udp), free_tcp());
         let data_dir = setup.data_dir.unwrap_or(dir.path());
         let config = format!(
             "[agent]\nflush_interval = \"{flush_interval}\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{data_dir}\"\n{agent}\n\
@@ -70,7 +72,22 @@ impl Agent {
         );
         let path = dir.path().join("sluice.toml");
         std::fs::write(&path, config).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        let mut command = if setup.inherit.is_empty() {
+            Command::new(env!("CARGO_BIN_EXE_sluice"))
+        } else {
+            // Socket activation: LISTEN_PID must be sluice's pid, so a shell sets it to its
+            // own and then becomes sluice; the sockets are moved to fds 3, 4, … before.
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(format!("LISTEN_PID=$$ LISTEN_FDS={} exec \"$0\" \"$@\"", setup.inherit.len()))
+                .arg(env!("CARGO_BIN_EXE_sluice"));
+            let fds = setup.inherit.to_vec();
+            // SAFETY: the closure only calls fcntl and dup2, which are async-signal-safe.
+            unsafe { command.pre_exec(move || pass_fds(&fds)) };
+            command
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
@@ -179,14 +196,42 @@ pub struct Setup<'a> {
     pub agent: &'a str,
     /// `[agent] data_dir`, for state that outlives one agent. Defaults to the agent's temp dir.
     pub data_dir: Option<&'a Path>,
-    /// Variables added to the agent's environment (credentials). Defaults to none.
+    /// More environment variables for the agent. Defaults to none.
     pub env: &'a [(&'a str, &'a str)],
+    /// The UDP listener's address. Defaults to a free port.
+    pub udp: Option<SocketAddr>,
+    /// Sockets handed over as systemd's socket activation does (fds 3, 4, … with `LISTEN_FDS`
+    /// and `LISTEN_PID`). Defaults to none.
+    pub inherit: &'a [RawFd],
 }
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[] }
+        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[], udp: None, inherit: &[] }
     }
+}
+
+/// In the child before exec: moves `fds` to 3, 4, … without close-on-exec. Each is first
+/// copied above the range, so a source already sitting at a target number is not clobbered.
+fn pass_fds(fds: &[RawFd]) -> std::io::Result<()> {
+    // No allocation between fork and exec: a fixed array.
+    let mut high = [0; 8];
+    assert!(fds.len() <= high.len(), "at most 8 inherited sockets");
+    for (slot, &fd) in high.iter_mut().zip(fds) {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on an open descriptor has no memory effects.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
+        if copy < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        *slot = copy;
+    }
+    for (i, &fd) in high[..fds.len()].iter().enumerate() {
+        // SAFETY: dup2 onto a small descriptor number; the new descriptor has no close-on-exec.
+        if unsafe { libc::dup2(fd, 3 + i as RawFd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 impl Setup<'_> {

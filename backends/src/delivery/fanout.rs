@@ -26,6 +26,18 @@ impl Fanout {
         }
     }
 
+    /// Removes the backend named `name` (its stats' name) and returns it, for a config reload
+    /// that rebuilds or removes it; the caller finishes it so it delivers what it holds.
+    pub fn take(&mut self, name: &str) -> Option<DeliveryHandle> {
+        let i = self.handles.iter().position(|h| h.stats.name == name)?;
+        Some(self.handles.remove(i))
+    }
+
+    /// Adds a backend; it receives every window published from now on.
+    pub fn push(&mut self, handle: DeliveryHandle) {
+        self.handles.push(handle);
+    }
+
     /// Each backend's telemetry, for the API.
     pub fn stats(&self) -> Vec<Arc<BackendStats>> {
         self.handles.iter().map(|h| Arc::clone(&h.stats)).collect()

@@ -48,6 +48,18 @@ pub fn bind(addr: SocketAddr, receive_buffer: usize) -> io::Result<UdpListener> 
     Ok(UdpListener { socket, local_addr, receive_buffer: granted, inode })
 }
 
+/// Adopts a UDP socket already bound (inherited through socket activation), applying the
+/// receive buffer as [`bind`] does.
+pub fn adopt(socket: Socket, receive_buffer: usize) -> io::Result<UdpListener> {
+    let local_addr = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("an inherited UDP socket has no IP address"))?;
+    let granted = kernel::set_receive_buffer(&socket, receive_buffer, &format!("udp:{local_addr}"))?;
+    let inode = kernel::socket_inode(socket.as_raw_fd())?;
+    Ok(UdpListener { socket, local_addr, receive_buffer: granted, inode })
+}
+
 impl UdpListener {
     /// The bound address (the actual port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {

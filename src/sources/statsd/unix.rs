@@ -32,7 +32,10 @@ use crate::telemetry::ListenerStats;
 #[derive(Debug)]
 pub struct UnixListener {
     socket: Socket,
-    file: SocketFile,
+    path: PathBuf,
+    /// The file this process created, removed when the listener ends; `None` for a socket
+    /// inherited from the service manager, which owns its file.
+    file: Option<SocketFile>,
     receive_buffer: usize,
 }
 
@@ -44,18 +47,28 @@ pub fn bind(path: &Path, mode: u32, receive_buffer: usize) -> io::Result<UnixLis
         kernel::set_receive_buffer(socket, receive_buffer, &label).map(drop)
     })?;
     let receive_buffer = kernel::granted_receive_buffer(socket.recv_buffer_size()?);
-    Ok(UnixListener { socket, file, receive_buffer })
+    Ok(UnixListener { socket, path: path.to_owned(), file: Some(file), receive_buffer })
+}
+
+/// Adopts a Unix datagram socket already bound at `path` (inherited through socket
+/// activation): applies the receive buffer and leaves the file, and its mode, to whoever
+/// created it.
+pub fn adopt(socket: Socket, path: &Path, receive_buffer: usize) -> io::Result<UnixListener> {
+    let label = format!("unix:{}", path.display());
+    kernel::set_receive_buffer(&socket, receive_buffer, &label)?;
+    let receive_buffer = kernel::granted_receive_buffer(socket.recv_buffer_size()?);
+    Ok(UnixListener { socket, path: path.to_owned(), file: None, receive_buffer })
 }
 
 impl UnixListener {
     /// The socket's path.
     pub fn path(&self) -> &Path {
-        &self.file.path
+        &self.path
     }
 
     /// The `listener` label for telemetry: `unix:PATH`.
     pub fn label(&self) -> String {
-        format!("unix:{}", self.file.path.display())
+        format!("unix:{}", self.path.display())
     }
 
     /// The receive buffer the kernel granted, in bytes.

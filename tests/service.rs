@@ -1,0 +1,129 @@
+//! Running under systemd, driven the way systemd drives the binary: readiness and watchdog
+//! notifications on `$NOTIFY_SOCKET`, sockets inherited through socket activation, and a
+//! config reload on SIGHUP.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use common::{Agent, Setup, counter_total, read_windows, series};
+
+/// Every notification received within `within`.
+fn notifications(socket: &UnixDatagram, within: Duration) -> Vec<String> {
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while Instant::now() < deadline {
+        if let Ok(n) = socket.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    out
+}
+
+fn hangup(agent: &Agent) {
+    let pid = libc::pid_t::try_from(agent.child.id()).unwrap();
+    // SAFETY: kill(2) with a valid pid and signal has no memory effects.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+}
+
+/// READY=1 arrives once the listeners are bound, then WATCHDOG=1 every half of
+/// `WATCHDOG_USEC`, and STOPPING=1 on SIGTERM.
+#[test]
+fn notifies_ready_pings_the_watchdog_and_says_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let notify = path.to_str().unwrap();
+    let env = [("NOTIFY_SOCKET", notify), ("WATCHDOG_USEC", "200000")];
+    let agent = Setup { env: &env, ..Setup::default() }.start("");
+    agent.send_udp(&["after_ready:1|c"]);
+    let received = notifications(&socket, Duration::from_millis(1500));
+    assert_eq!(received.iter().filter(|m| *m == "READY=1").count(), 1, "{received:?}");
+    let pings = received.iter().filter(|m| *m == "WATCHDOG=1").count();
+    // Every 100 ms for 1.5 s (more while starting): far more than a watchdog of 200 ms needs.
+    assert!(pings >= 8, "{pings} pings in 1.5 s: {received:?}");
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(counter_total(&windows, "after_ready", &[]), 1.0);
+    let after = notifications(&socket, Duration::from_millis(200));
+    assert!(after.contains(&"STOPPING=1".to_owned()), "{after:?}");
+}
+
+/// Sockets handed over at fds 3 and 4 are adopted by the listeners configured for their
+/// address and path: datagrams that waited in the kernel before sluice started are
+/// received, and the Unix socket file, the service manager's, is left in place at exit.
+#[test]
+fn inherited_sockets_are_adopted_and_keep_what_was_queued() {
+    let sockets = tempfile::tempdir().unwrap();
+    let unix_path = sockets.path().join("statsd.sock");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let unix = UnixDatagram::bind(&unix_path).unwrap();
+    let addr = udp.local_addr().unwrap();
+    // Sent while no sluice runs: only the kernel holds these.
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        client.send_to(b"queued_udp:1|c", addr).unwrap();
+    }
+    UnixDatagram::unbound().unwrap().send_to(b"queued_unix:2|c", &unix_path).unwrap();
+
+    let fds = [udp.as_raw_fd(), unix.as_raw_fd()];
+    let extra = format!("unix = [\"{}\"]\n", unix_path.display());
+    // Binding either address again would fail while this process holds it: adoption is the
+    // only way the agent can start.
+    let agent = Setup { udp: Some(addr), inherit: &fds, ..Setup::default() }.start(&extra);
+    agent.send_udp(&["live_udp:5|c"]);
+    agent.wait_lines(4.0);
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(counter_total(&windows, "queued_udp", &[]), 3.0);
+    assert_eq!(counter_total(&windows, "queued_unix", &[]), 2.0);
+    assert_eq!(counter_total(&windows, "live_udp", &[]), 5.0);
+    assert!(unix_path.exists(), "the inherited socket's file belongs to the service manager");
+}
+
+/// SIGHUP applies a new config without losing the open window: new percentiles and a new
+/// sink take effect, samples from before and after the reload land in one window, and an
+/// invalid file is refused while the running config carries on.
+#[test]
+fn sighup_reloads_settings_and_sinks_and_keeps_the_open_window() {
+    let agent = Agent::start("percentiles = [50]\n");
+    agent.send_udp(&["req:1|c", "lat:10|ms", "lat:20|ms"]);
+    agent.wait_lines(3.0);
+
+    let config_path = agent.path("sluice.toml");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    // Outside the agent's temp dir, which goes when the agent stops.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = elsewhere.path().join("second.jsonl");
+    let reloaded = original.replace("percentiles = [50]", "percentiles = [99]")
+        + &format!("[sinks.second]\ntype = \"file\"\npath = \"{}\"\n", second.display());
+    std::fs::write(&config_path, reloaded).unwrap();
+    hangup(&agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent.metric("sluice_backend_buffered_windows{backend=\"second\"}").is_none() {
+        assert!(Instant::now() < deadline, "the reload did not add the sink");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // An invalid file is refused; the agent keeps running with what it has.
+    std::fs::write(&config_path, "[agent]\nflush_interval = \"never\"\n").unwrap();
+    hangup(&agent);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(agent.get("/health").0, 200);
+
+    agent.send_udp(&["req:2|c", "lat:30|ms"]);
+    agent.wait_lines(5.0);
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(windows.len(), 1, "one window, kept open across both reloads");
+    assert_eq!(counter_total(&windows, "req", &[]), 3.0);
+    let (_, _, lat) = series(&windows).find(|(n, _, _)| n == "lat").unwrap();
+    assert_eq!(lat["count"].as_f64(), Some(3.0));
+    assert_eq!(lat["percentiles"][0][0].as_f64(), Some(99.0), "{lat}");
+    let at_second = read_windows(&second);
+    assert_eq!(counter_total(&at_second, "req", &[]), 3.0, "the new sink receives the window");
+}
