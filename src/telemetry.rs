@@ -21,6 +21,8 @@ pub struct ListenerStats {
     /// Input cut or discarded for being too large: datagrams over the listener's maximum
     /// (their complete lines are kept) and stream lines over the maximum line length.
     pub truncated: AtomicU64,
+    /// False once a reload removed the listener; its counters keep their final values.
+    pub running: AtomicBool,
 }
 
 impl ListenerStats {
@@ -32,6 +34,7 @@ impl ListenerStats {
             bytes: AtomicU64::new(0),
             udp_inode: AtomicU64::new(0),
             truncated: AtomicU64::new(0),
+            running: AtomicBool::new(true),
         }
     }
 }
@@ -70,8 +73,10 @@ impl CounterFamily {
 /// Everything `/metrics` and `/status` report. Built once by the topology, then shared.
 #[derive(Debug)]
 pub struct Telemetry {
-    /// One entry per listener, indexed by [`crate::sources::statsd::batch::Batch::listener`].
-    pub listeners: Vec<Arc<ListenerStats>>,
+    /// One entry per listener label ever run, indexed by
+    /// [`crate::sources::statsd::batch::Batch::listener`]. Only ever appended to, so an index
+    /// stays valid across reloads; see [`Telemetry::listener`].
+    pub listeners: RwLock<Vec<Arc<ListenerStats>>>,
     /// `sluice_parse_errors_total{reason}`.
     pub parse_errors: CounterFamily,
     /// `sluice_dropped_samples_total{reason}`.
@@ -91,6 +96,25 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// Every listener's telemetry, in the order first started; removed listeners included.
+    pub fn listeners(&self) -> Vec<Arc<ListenerStats>> {
+        self.listeners.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The index and counters of the listener labelled `label`, marked running. A label seen
+    /// before (a listener a reload removed, or rebound with new options) gets its old entry
+    /// back, so its counters never go backwards and `/metrics` never shows a label twice.
+    pub fn listener(&self, label: &str) -> (usize, Arc<ListenerStats>) {
+        let mut listeners = self.listeners.write().unwrap_or_else(PoisonError::into_inner);
+        let index = listeners.iter().position(|l| l.name == label).unwrap_or_else(|| {
+            listeners.push(Arc::new(ListenerStats::new(label)));
+            listeners.len() - 1
+        });
+        let stats = Arc::clone(&listeners[index]);
+        stats.running.store(true, Relaxed);
+        (index, stats)
+    }
+
     /// Every backend's telemetry, in config order.
     pub fn backends(&self) -> Vec<Arc<BackendStats>> {
         self.backends.read().unwrap_or_else(PoisonError::into_inner).clone()

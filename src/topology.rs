@@ -3,8 +3,9 @@
 //! Start: bind the API, build every backend, bind every listener — any failure stops here,
 //! before anything runs. Then run them and report ready.
 //!
-//! Shutdown: raise the stop flag; each listener drains what the kernel already holds and
-//! drops its sender. When the last sender is gone the aggregator sees the end of its input,
+//! Shutdown: raise every listener's stop signal; each drains what the kernel already holds and
+//! drops its sender, then the topology drops the one it kept for reloads. When the last
+//! sender is gone the aggregator sees the end of its input,
 //! flushes the open window and returns; the backends then deliver what they hold within
 //! `[agent].shutdown_timeout`. The API goes last so `/metrics` can be read until the end.
 //!
@@ -12,14 +13,17 @@
 //! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
 //! apply to the open window, which is kept; sinks whose table changed are rebuilt, added or
 //! removed — a replaced backend first delivers what it holds, in the background, while its
-//! successor takes the next windows. Listeners, the host source, `[api]` and `[log]` are
-//! bound once: a change to them is logged and takes effect at the next restart (with socket
-//! activation a restart loses no datagram).
+//! successor takes the next windows. Listeners (and the host sampler) whose kind, address or
+//! options changed are replaced, the others keep running untouched — see
+//! [`listeners::Listeners::reload`] for the order that refuses a reload whose new listener
+//! cannot be bound with nothing changed. `[api]` and `[log]` are bound once: a change to them
+//! is logged and takes effect at the next restart.
+
+mod listeners;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
 
 use backends::console::Console;
 use backends::delivery::http;
@@ -32,13 +36,11 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control};
 use crate::config::{Config, SinkConfig};
-use crate::sources::host;
 use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
-use crate::sources::statsd::{stream, udp, unix};
 use crate::systemd::Activation;
-use crate::telemetry::{CounterFamily, ListenerStats, Telemetry};
-use socket2::Type;
+use crate::telemetry::{CounterFamily, Telemetry};
+use listeners::Listeners;
 
 /// Batches in flight between the listeners and the aggregator. When the aggregator falls
 /// behind, listeners wait and the kernel's socket buffers absorb the burst.
@@ -78,15 +80,6 @@ pub enum StartError {
     Invalid(String),
 }
 
-/// A listener bound and waiting to run.
-enum Bound {
-    Udp(udp::UdpListener),
-    Unix(unix::UnixListener),
-    Stream(stream::StreamListener),
-    /// Not a socket: the host sampler, which feeds the aggregator the same way.
-    Host(host::HostSource),
-}
-
 /// Runs the agent described by `config` until `shutdown` resolves, then shuts down in order.
 /// Listeners adopt the matching sockets of `activation` instead of binding. Each config
 /// received on `reloads` is applied (see the module docs). `on_ready` is called once every
@@ -101,12 +94,16 @@ pub async fn run(
     let api = TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| StartError::Api { addr: config.api.listen, source })?;
-    let (bound, listener_stats) = bind_listeners(&config, &mut activation)?;
+    let mut bound = Vec::new();
+    for key in listeners::keys(&config)? {
+        let (listener, adopted) = listeners::bind(&key, &mut activation)?;
+        bound.push((key, listener, adopted));
+    }
     activation.close_unused();
     let hostname = agent_hostname(&config);
     let handles = build_backends(&config, &hostname)?;
     let telemetry = Arc::new(Telemetry {
-        listeners: listener_stats,
+        listeners: RwLock::new(Vec::new()),
         parse_errors: CounterFamily::new(&ParseError::LABELS),
         dropped_samples: CounterFamily::new(&DropReason::LABELS),
         events: AtomicU64::new(0),
@@ -124,42 +121,28 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     }));
 
-    // Start the listeners. Each holds a sender; the aggregator's input ends when all are gone.
+    // Start the listeners. Each holds a sender, and so does `listeners` until shutdown: the
+    // aggregator's input stays open across reloads.
     let pool = Arc::new(BatchPool::default());
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-    let stop_threads = Arc::new(AtomicBool::new(false));
-    let (stop_tasks, stop_tasks_rx) = watch::channel(false);
-    let mut threads = Vec::new();
-    let mut tasks = Vec::new();
-    for (index, bound) in bound.into_iter().enumerate() {
-        let stats = Arc::clone(&telemetry.listeners[index]);
-        let (pool, tx) = (Arc::clone(&pool), tx.clone());
-        let thread = match bound {
-            Bound::Udp(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
-            Bound::Unix(l) => l.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
-            Bound::Host(h) => h.run(index, stats, pool, tx, Arc::clone(&stop_threads)),
-            Bound::Stream(l) => {
-                tasks.push(tokio::spawn(l.run(index, stats, pool, tx, stop_tasks_rx.clone())));
-                continue;
-            }
-        };
-        threads.push(thread.map_err(|e| StartError::Invalid(format!("cannot start a listener thread: {e}")))?);
+    let mut listeners = Listeners::new(Arc::clone(&telemetry), Arc::clone(&pool), tx);
+    for (key, bound, adopted) in bound {
+        listeners.start(key, bound, adopted)?;
     }
-    // Dropped so that only the listeners keep the aggregator's input open.
-    drop(tx);
 
     let aggregator = Aggregator {
         state: WindowState::new(window_settings(&config, &hostname)),
         interval: config.agent.flush_interval.0,
         telemetry: Arc::clone(&telemetry),
         pool,
+        listeners: Vec::new(),
     };
     let (control, control_rx) = mpsc::channel(4);
     let aggregate = tokio::spawn(aggregator.run(rx, control_rx, fanout));
 
     telemetry.ready.store(true, Relaxed);
     tracing::info!(
-        listeners = telemetry.listeners.len(),
+        listeners = listeners.len(),
         backends = telemetry.backends().len(),
         api = %config.api.listen,
         "Ready."
@@ -172,7 +155,7 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(next) = reloads.recv() => {
-                if let Err(e) = reload(&mut current, next, &control).await {
+                if let Err(e) = reload(&mut current, next, &control, &mut listeners).await {
                     tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
                 }
             }
@@ -182,17 +165,8 @@ pub async fn run(
     drop(control);
     tracing::info!("Shutting down: draining listeners.");
     telemetry.ready.store(false, Relaxed);
-    stop_threads.store(true, Relaxed);
-    let _ = stop_tasks.send(true);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let _ = tokio::task::spawn_blocking(move || {
-        for thread in threads {
-            let _ = thread.join();
-        }
-    })
-    .await;
+    // Each listener drains and drops its sender, then `listeners` drops the last one.
+    listeners.shutdown().await;
 
     let (fanout, flushes) = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
     tracing::info!(flushes, "Final window flushed; delivering what the backends hold.");
@@ -201,52 +175,6 @@ pub async fn run(
     let _ = api_task.await;
     tracing::info!(undelivered, "Stopped.");
     Ok(())
-}
-
-fn bind_listeners(
-    config: &Config,
-    activation: &mut Activation,
-) -> Result<(Vec<Bound>, Vec<Arc<ListenerStats>>), StartError> {
-    let mut bound = Vec::new();
-    let mut stats = Vec::new();
-    if let Some(h) = &config.sources.host {
-        let context = host::Context::new(h.per_cpu, h.exclude_fstypes.clone(), h.exclude_devices.clone());
-        stats.push(Arc::new(ListenerStats::new(host::LABEL)));
-        bound.push(Bound::Host(host::HostSource { interval: h.interval.0, sampler: host::Sampler::new(context) }));
-    }
-    let Some(statsd) = &config.sources.statsd else { return Ok((bound, stats)) };
-    let rcvbuf = usize::try_from(statsd.receive_buffer.0).unwrap_or(usize::MAX);
-    let mode = statsd
-        .socket_mode_bits()
-        .ok_or_else(|| StartError::Invalid(format!("invalid socket_mode {:?}", statsd.socket_mode)))?;
-    for addr in &statsd.udp {
-        let l = match activation.take_udp(*addr) {
-            Some(socket) => udp::adopt(socket, rcvbuf),
-            None => udp::bind(*addr, rcvbuf),
-        }
-        .map_err(|source| StartError::Listener { key: "udp", target: addr.to_string(), source })?;
-        stats.push(Arc::new(ListenerStats::new(l.label())));
-        bound.push(Bound::Udp(l));
-    }
-    for path in &statsd.unix {
-        let l = match activation.take_unix(path, Type::DGRAM) {
-            Some(socket) => unix::adopt(socket, path, rcvbuf),
-            None => unix::bind(path, mode, rcvbuf),
-        }
-        .map_err(|source| listener_error("unix", path, source))?;
-        stats.push(Arc::new(ListenerStats::new(l.label())));
-        bound.push(Bound::Unix(l));
-    }
-    for path in &statsd.unix_stream {
-        let l = stream::bind(path, mode).map_err(|source| listener_error("unix_stream", path, source))?;
-        stats.push(Arc::new(ListenerStats::new(l.label())));
-        bound.push(Bound::Stream(l));
-    }
-    Ok((bound, stats))
-}
-
-fn listener_error(key: &'static str, path: &Path, source: std::io::Error) -> StartError {
-    StartError::Listener { key, target: path.display().to_string(), source }
 }
 
 /// Builds every sink's backend and starts its delivery task, in config order. Every network
@@ -300,11 +228,19 @@ fn build_backend(
     })
 }
 
-/// Applies `next` to the running agent and makes it `current`: window settings at once, then
-/// the changed sinks. A sink that cannot be built refuses the whole reload before anything
-/// changed. Parts bound once are reported as waiting for a restart.
-async fn reload(current: &mut Config, next: Config, control: &mpsc::Sender<Control>) -> Result<(), StartError> {
+/// Applies `next` to the running agent and makes it `current`: the changed listeners first,
+/// then window settings, then the changed sinks. A listener that cannot be bound or a sink
+/// that cannot be built refuses the whole reload with the running listeners and sinks as they
+/// were. `[api]` and `[log]` are bound once: a change to them is reported as waiting for a
+/// restart.
+async fn reload(
+    current: &mut Config,
+    next: Config,
+    control: &mpsc::Sender<Control>,
+    listeners: &mut Listeners,
+) -> Result<(), StartError> {
     let hostname = agent_hostname(&next);
+    let next_listeners = listeners::keys(&next)?;
     let changed: Vec<&String> = current
         .sinks
         .keys()
@@ -339,6 +275,19 @@ async fn reload(current: &mut Config, next: Config, control: &mpsc::Sender<Contr
             remove.push(name.clone());
         }
     }
+    // Sinks are built, listeners not yet changed: a listener that cannot be bound refuses the
+    // reload here, and the sinks just built are retired unused.
+    if next_listeners != listeners::keys(current)? {
+        match listeners.reload(next_listeners).await {
+            Ok((stopped, started)) => tracing::info!(stopped, started, "Listeners changed by the reload."),
+            Err(e) => {
+                for handle in add {
+                    handle.finish(std::time::Duration::ZERO).await;
+                }
+                return Err(e);
+            }
+        }
+    }
     let settings = window_settings(&next, &hostname);
     let interval = next.agent.flush_interval.0;
     let closed = || StartError::Invalid("the aggregator has stopped".to_owned());
@@ -349,39 +298,18 @@ async fn reload(current: &mut Config, next: Config, control: &mpsc::Sender<Contr
         control.send(Control::Sinks { remove, add, deadline }).await.map_err(|_| closed())?;
         tracing::info!(removed, added, "Sinks changed by the reload.");
     }
-    for (part, same) in [
-        ("[sources.statsd] listeners", listeners(current) == listeners(&next)),
-        ("[sources.host]", current.sources.host == next.sources.host),
-        ("[api]", current.api == next.api),
-        ("[log]", current.log == next.log),
-    ] {
+    for (part, same) in [("[api]", current.api == next.api), ("[log]", current.log == next.log)] {
         if !same {
             tracing::warn!(table = part, "Changed in the new configuration; takes effect at the next restart.");
         }
     }
     // What is bound once keeps its running values, so the next reload compares against them.
     let mut next = next;
-    let (percentiles, buckets) =
-        next.sources.statsd.as_ref().map(|s| (s.percentiles.clone(), s.buckets.clone())).unwrap_or_default();
-    next.sources = current.sources.clone();
-    if let Some(statsd) = &mut next.sources.statsd {
-        (statsd.percentiles, statsd.buckets) = (percentiles, buckets);
-    }
     next.api = current.api.clone();
     next.log = current.log.clone();
     *current = next;
     tracing::info!("Configuration reloaded.");
     Ok(())
-}
-
-/// What of `[sources.statsd]` is bound at start: the sockets and their options.
-/// (The rest, percentiles and buckets, is window settings and applies on reload.)
-fn listeners(config: &Config) -> Option<crate::config::StatsdConfig> {
-    config.sources.statsd.clone().map(|s| crate::config::StatsdConfig {
-        percentiles: Vec::new(),
-        buckets: Vec::new(),
-        ..s
-    })
 }
 
 /// `[agent] hostname`, else the machine's.

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use common::{Agent, Setup, counter_total, read_windows, series};
+use common::{Agent, Setup, counter_total, free_udp, read_windows, series};
 
 /// Every notification received within `within`.
 fn notifications(socket: &UnixDatagram, within: Duration) -> Vec<String> {
@@ -126,4 +126,138 @@ fn sighup_reloads_settings_and_sinks_and_keeps_the_open_window() {
     assert_eq!(lat["percentiles"][0][0].as_f64(), Some(99.0), "{lat}");
     let at_second = read_windows(&second);
     assert_eq!(counter_total(&at_second, "req", &[]), 3.0, "the new sink receives the window");
+}
+
+/// Rewrites the agent's config with `edit` and sends SIGHUP.
+fn reload_with(agent: &Agent, edit: impl FnOnce(String) -> String) {
+    let path = agent.path("sluice.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(config)).unwrap();
+    hangup(agent);
+}
+
+/// Waits until `/metrics` has a sample starting with `sample`, or panics after 10 seconds.
+fn wait_present(agent: &Agent, sample: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent.metric(sample).is_none() {
+        assert!(Instant::now() < deadline, "{sample} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every listener `/status` lists, and whether it runs.
+fn running_listeners(agent: &Agent) -> Vec<(String, bool)> {
+    let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).unwrap();
+    let listeners = status["listeners"].as_array().unwrap().iter();
+    listeners.map(|l| (l["listener"].as_str().unwrap().to_owned(), l["running"].as_bool().unwrap())).collect()
+}
+
+/// A reload that moves the UDP listener to a new port starts receiving there and closes the
+/// old port, while the open window keeps what the old listener received; the old listener's
+/// final count stays in `/metrics`.
+#[test]
+fn sighup_moves_the_udp_listener_and_keeps_the_open_window() {
+    let agent = Agent::start("");
+    agent.send_udp(&["before:1|c", "before:1|c", "before:1|c"]);
+    agent.wait_lines(3.0);
+
+    let (old, new) = (agent.udp, free_udp());
+    reload_with(&agent, |c| c.replace(&format!("udp = [\"{old}\"]"), &format!("udp = [\"{new}\"]")));
+    wait_present(&agent, &format!("sluice_received_lines_total{{listener=\"udp:{new}\"}}"));
+
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.send_to(b"after:2|c\nafter:2|c", new).unwrap();
+    agent.wait_metric(&format!("sluice_received_lines_total{{listener=\"udp:{new}\"}}"), 2.0);
+    // The old listener stops after the new one started: wait for it to say so.
+    let expected = [(format!("udp:{old}"), false), (format!("udp:{new}"), true)];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running_listeners(&agent) != expected {
+        assert!(Instant::now() < deadline, "{:?}", running_listeners(&agent));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The old port is free again: the agent no longer holds it.
+    drop(std::net::UdpSocket::bind(old).expect("the old listener's port is closed"));
+    assert_eq!(agent.metric(&format!("sluice_received_lines_total{{listener=\"udp:{old}\"}}")), Some(3.0));
+
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(windows.len(), 1, "one window, kept open across the reload");
+    assert_eq!(counter_total(&windows, "before", &[]), 3.0);
+    assert_eq!(counter_total(&windows, "after", &[]), 4.0);
+}
+
+/// A reload whose new listener cannot bind (its port is taken) is refused as a whole: the
+/// sink it also adds is not built, and the old listener keeps receiving into the open window.
+#[test]
+fn sighup_with_a_listener_that_cannot_bind_changes_nothing() {
+    let agent = Agent::start("");
+    agent.send_udp(&["kept:1|c"]);
+    agent.wait_lines(1.0);
+
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    let old = agent.udp;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = elsewhere.path().join("second.jsonl");
+    reload_with(&agent, |c| {
+        c.replace(&format!("udp = [\"{old}\"]"), &format!("udp = [\"{busy}\"]"))
+            + &format!("[sinks.second]\ntype = \"file\"\npath = \"{}\"\n", second.display())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+
+    agent.send_udp(&["kept:2|c"]);
+    agent.wait_lines(2.0);
+    assert_eq!(agent.metric(&format!("sluice_received_lines_total{{listener=\"udp:{busy}\"}}")), None);
+    assert_eq!(agent.metric("sluice_backend_buffered_windows{backend=\"second\"}"), None, "no sink was added");
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(windows.len(), 1);
+    assert_eq!(counter_total(&windows, "kept", &[]), 3.0);
+    assert!(!second.exists(), "the refused reload's sink never ran");
+    drop(taken);
+}
+
+/// A reload that shortens `[sources.host] interval` restarts the sampler with it: from one
+/// sample an hour to one a second.
+#[test]
+fn sighup_applies_a_new_host_interval() {
+    let agent = Agent::start("[sources.host]\ninterval = \"1h\"\n");
+    let bytes = "sluice_received_bytes_total{listener=\"host\"}";
+    let first = agent.wait_metric(bytes, 1.0);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(agent.metric(bytes), Some(first), "one sample an hour");
+
+    reload_with(&agent, |c| c.replace("\ninterval = \"1h\"", "\ninterval = \"1s\""));
+    // The restarted sampler samples at once, then every second.
+    let second = agent.wait_metric(bytes, first + 1.0);
+    agent.wait_metric(bytes, second + 1.0);
+    let (status, _) = agent.stop();
+    assert!(status.success());
+}
+
+/// A reload that changes only a listener's options rebinds it at the same port: what was
+/// received before and after lands in the open window, and its counters carry on.
+#[test]
+fn sighup_rebinds_a_listener_whose_options_changed() {
+    let agent = Agent::start("receive_buffer = \"8MiB\"\n");
+    agent.send_udp(&["same:1|c", "same:1|c"]);
+    agent.wait_lines(2.0);
+
+    reload_with(&agent, |c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
+    // Datagrams sent while the port is rebound may be refused: send until one is counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut sent = 0.0;
+    while agent.metric(&format!("sluice_received_lines_total{{listener=\"udp:{}\"}}", agent.udp)) < Some(3.0) {
+        assert!(Instant::now() < deadline, "the rebound listener receives nothing");
+        agent.send_udp(&["after:1|c"]);
+        sent += 1.0;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(running_listeners(&agent), [(format!("udp:{}", agent.udp), true)]);
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(windows.len(), 1);
+    assert_eq!(counter_total(&windows, "same", &[]), 2.0);
+    let after = counter_total(&windows, "after", &[]);
+    assert!((1.0..=sent).contains(&after), "{after} of {sent}");
 }

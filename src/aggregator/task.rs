@@ -10,7 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::window::{WindowSettings, WindowState};
 use crate::sources::statsd::batch::{Batch, BatchPool};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{ListenerStats, Telemetry};
 use backends::delivery::DeliveryHandle;
 
 /// A change to a running aggregator, from a config reload.
@@ -42,6 +42,9 @@ pub struct Aggregator {
     pub telemetry: Arc<Telemetry>,
     /// Processed batches go back here for the listeners to reuse.
     pub pool: Arc<BatchPool>,
+    /// A copy of [`Telemetry::listeners`], refreshed when a batch names a listener it does
+    /// not hold yet (one a reload started), so the hot path takes no lock. Starts empty.
+    pub listeners: Vec<Arc<ListenerStats>>,
 }
 
 impl Aggregator {
@@ -102,7 +105,13 @@ impl Aggregator {
         for datagram in batch.datagrams() {
             lines += self.state.ingest(datagram).lines;
         }
-        self.telemetry.listeners[batch.listener].lines.fetch_add(lines, Relaxed);
+        if batch.listener >= self.listeners.len() {
+            self.listeners = self.telemetry.listeners();
+        }
+        // Entries are only appended, so a listener's index stays its own across reloads.
+        if let Some(stats) = self.listeners.get(batch.listener) {
+            stats.lines.fetch_add(lines, Relaxed);
+        }
         let counts = self.state.take_counts();
         for (i, n) in counts.parse_errors.iter().enumerate() {
             self.telemetry.parse_errors.add(i, *n);

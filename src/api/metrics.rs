@@ -34,8 +34,10 @@ impl Writer {
 }
 
 fn sources(w: &mut Writer, t: &Telemetry) {
+    // Listeners a reload removed stay, with their final counts: counters never vanish mid-scrape.
+    let listeners = t.listeners();
     let per_listener = |f: fn(&ListenerStats) -> u64| {
-        t.listeners.iter().map(move |l| (labels(&[("listener", &l.name)]), f(l))).collect::<Vec<_>>()
+        listeners.iter().map(move |l| (labels(&[("listener", &l.name)]), f(l))).collect::<Vec<_>>()
     };
     w.family(
         "sluice_received_lines_total",
@@ -59,7 +61,7 @@ fn sources(w: &mut Writer, t: &Telemetry) {
         "sluice_kernel_drops_total",
         "counter",
         "Datagrams the kernel dropped before sluice read them (UDP listeners).",
-        t.listeners.iter().filter_map(|l| {
+        listeners.iter().filter_map(|l| {
             let inode = l.udp_inode.load(Relaxed);
             (inode != 0).then(|| (labels(&[("listener", &l.name)]), udp_drops(inode).unwrap_or(0)))
         }),

@@ -54,9 +54,16 @@ async fn ready(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
 /// JSON: listeners, window state and every backend's delivery state.
 async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let listeners: Vec<_> = t
-        .listeners
+        .listeners()
         .iter()
-        .map(|l| json!({ "listener": l.name, "lines": l.lines.load(Relaxed), "bytes": l.bytes.load(Relaxed) }))
+        .map(|l| {
+            json!({
+                "listener": l.name,
+                "running": l.running.load(Relaxed),
+                "lines": l.lines.load(Relaxed),
+                "bytes": l.bytes.load(Relaxed),
+            })
+        })
         .collect();
     let backends: Vec<_> = t.backends().iter().map(|b| b.status()).collect();
     Json(json!({
