@@ -125,3 +125,38 @@ impl Telemetry {
         *self.backends.write().unwrap_or_else(PoisonError::into_inner) = backends;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn telemetry() -> Telemetry {
+        Telemetry {
+            listeners: RwLock::new(Vec::new()),
+            parse_errors: CounterFamily::new(&[]),
+            dropped_samples: CounterFamily::new(&[]),
+            events: AtomicU64::new(0),
+            service_checks: AtomicU64::new(0),
+            series: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            backends: RwLock::new(Vec::new()),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// A label started again after it stopped gets its old index and counters back, running;
+    /// a new label is appended, so earlier indexes stay valid.
+    #[test]
+    fn a_listener_label_started_again_keeps_its_index_and_counts() {
+        let t = telemetry();
+        let (udp, stats) = t.listener("udp:127.0.0.1:8125");
+        stats.lines.store(7, Relaxed);
+        stats.running.store(false, Relaxed);
+        let (unix, _) = t.listener("unix:/run/sluice/statsd.sock");
+        let (again, stats) = t.listener("udp:127.0.0.1:8125");
+        assert_eq!((udp, unix, again), (0, 1, 0));
+        assert_eq!(stats.lines.load(Relaxed), 7);
+        assert!(stats.running.load(Relaxed));
+        assert_eq!(t.listeners().len(), 2);
+    }
+}

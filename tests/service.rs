@@ -261,3 +261,25 @@ fn sighup_rebinds_a_listener_whose_options_changed() {
     let after = counter_total(&windows, "after", &[]);
     assert!((1.0..=sent).contains(&after), "{after} of {sent}");
 }
+
+/// A reload that would rebind a socket handed over by the service manager is refused (the
+/// manager still holds the address, so it cannot be bound again): the adopted socket keeps
+/// receiving.
+#[test]
+fn sighup_does_not_rebind_an_inherited_socket() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = udp.local_addr().unwrap();
+    let fds = [udp.as_raw_fd()];
+    let agent = Setup { udp: Some(addr), inherit: &fds, ..Setup::default() }.start("receive_buffer = \"8MiB\"\n");
+    agent.send_udp(&["adopted:1|c"]);
+    agent.wait_lines(1.0);
+
+    reload_with(&agent, |c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
+    std::thread::sleep(Duration::from_millis(500));
+    agent.send_udp(&["adopted:2|c"]);
+    agent.wait_lines(2.0);
+    assert_eq!(running_listeners(&agent), [(format!("udp:{addr}"), true)]);
+    let (status, windows) = agent.stop();
+    assert!(status.success());
+    assert_eq!(counter_total(&windows, "adopted", &[]), 3.0);
+}
