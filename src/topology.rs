@@ -6,7 +6,8 @@
 //! Shutdown: raise the stop flag; each listener drains what the kernel already holds and
 //! drops its sender. When the last sender is gone the aggregator sees the end of its input,
 //! flushes the open window and returns; the backends then deliver what they hold within
-//! `[agent].shutdown_timeout`. The API goes last so `/metrics` can be read until the end.
+//! `[agent].shutdown_timeout`; a disk buffer keeps what is left in its spool (every window
+//! was spooled before it was sent) and syncs it. The API goes last so `/metrics` can be read until the end.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -212,12 +213,13 @@ fn listener_error(key: &'static str, path: &Path, source: std::io::Error) -> Sta
 fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
     let mut client = None;
     let mut handles = Vec::with_capacity(config.sinks.len());
+    let data_dir = &config.agent.data_dir;
     for (name, sink) in &config.sinks {
         let (buffer, retry) = (sink.buffer(), sink.retry());
         let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.clone(), message: e.to_string() };
         let handle = match sink {
-            SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
-            SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
+            SinkConfig::Console(_) => delivery::spawn_at(data_dir, name, Console::new(), buffer, retry),
+            SinkConfig::File(c) => delivery::spawn_at(data_dir, name, File::new(c), buffer, retry),
             SinkConfig::Pushgateway(c) => {
                 let context = pushgateway::Context {
                     client: shared_client(&mut client)?,
@@ -225,19 +227,19 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
                     hostname: hostname.to_owned(),
                 };
                 let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
+                delivery::spawn_at(data_dir, name, backend, buffer, retry)
             }
             SinkConfig::Statsd(c) => {
                 let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
+                delivery::spawn_at(data_dir, name, backend, buffer, retry)
             }
             SinkConfig::Datadog(c) => {
                 let backend = datadog::Datadog::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
+                delivery::spawn_at(data_dir, name, backend, buffer, retry)
             }
             SinkConfig::Influxdb(c) => {
                 let backend = influxdb::InfluxDb::new(c, shared_client(&mut client)?).map_err(|e| failed(&e))?;
-                delivery::spawn(name, backend, buffer, retry)
+                delivery::spawn_at(data_dir, name, backend, buffer, retry)
             }
             SinkConfig::Cloudwatch(c) => {
                 let env = cloudwatch::Env::process();
@@ -245,7 +247,7 @@ fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>
                     cloudwatch::CloudWatch::new(c, shared_client(&mut client)?, &env).map_err(|e| failed(&e))?;
                 // Say where the keys come from, never the keys.
                 tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
-                delivery::spawn(name, backend, buffer, retry)
+                delivery::spawn_at(data_dir, name, backend, buffer, retry)
             }
         };
         handles.push(handle);
