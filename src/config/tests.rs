@@ -569,7 +569,10 @@ fn disk_buffer_reads_fsync_and_when_full() {
     assert_eq!(buffer.kind, BufferType::Disk);
     assert_eq!(buffer.fsync, Fsync::Interval(std::time::Duration::from_millis(250)));
     assert_eq!(buffer.when_full, WhenFull::DropNewest);
-    assert_eq!(parse_env(&format!("{head}fsync = \"never\"\n"), &[]).unwrap().sinks["out"].buffer().fsync, Fsync::Never);
+    assert_eq!(
+        parse_env(&format!("{head}fsync = \"never\"\n"), &[]).unwrap().sinks["out"].buffer().fsync,
+        Fsync::Never
+    );
     assert_eq!(
         error(&format!("{head}fsync = \"sometimes\"\n")),
         r#"sluice.toml:6:9: invalid value for key "fsync" in [sinks.out.buffer]: invalid fsync policy "sometimes"; valid values: "every_window", "never" or an interval like "1s""#

@@ -187,6 +187,8 @@ impl WindowQueue {
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
             match read {
                 Ok(window) => self.shared.set_window(ticket, Arc::new(window)),
+                // Dropped from a full spool (and its segment deleted) while it was read.
+                Err(_) if !self.is_front(ticket) => {}
                 Err(e) => {
                     self.shared.stats.spool_corrupt_records.fetch_add(1, Relaxed);
                     tracing::error!(backend = %self.shared.stats.name, error = %e, "Cannot read a spooled window back; dropped it.");
@@ -462,8 +464,16 @@ fn run_spooler(mut spool: Spool, recovered: spool::Recovered, shared: &Shared, r
                     shared.refuse(meta.series);
                     continue;
                 }
+                let started = Instant::now();
                 match spool.append(&buf) {
                     Ok((location, bytes)) => {
+                        tracing::debug!(
+                            backend = %shared.stats.name,
+                            seq = location.seq,
+                            bytes,
+                            micros = started.elapsed().as_micros() as u64,
+                            "Spooled a window."
+                        );
                         let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
                         if let Some(seq) = shared.admit(keep, meta, bytes, Some(location), false) {
                             spool.release_through(seq).unwrap_or_else(|e| fail(e, "write"));
