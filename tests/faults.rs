@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::capture::{Capture, Mode};
 use common::influxdb::Influxd;
+use common::pushgateway::{Pushgateway, value};
 use common::{Agent, Setup};
 use tokio::runtime::Runtime;
 
@@ -136,6 +137,13 @@ fn a_ten_second_outage_under_steady_traffic_delivers_every_window_in_order_with_
         most_spooled = most_spooled.max(metric(&agent, "sluice_backend_spooled_windows", "capture"));
         std::thread::sleep(Duration::from_millis(200));
     }
+    // What an operator sees in the middle of the outage.
+    let status = status_of(&agent, "capture");
+    assert_eq!(status["buffer"], "disk");
+    assert_eq!(status["state"], "failing");
+    assert!(status["spooled_bytes"].as_u64().unwrap() > 0, "{status}");
+    let oldest = status["oldest_age_seconds"].as_f64().unwrap();
+    assert!(oldest >= 8.0, "the oldest window waited through the outage: {status}");
     influx.resume();
     capture.set_mode(Mode::Store);
     let sent = traffic.join().unwrap();
@@ -151,7 +159,9 @@ fn a_ten_second_outage_under_steady_traffic_delivers_every_window_in_order_with_
         assert_eq!(agent.metric_sum(&format!("sluice_backend_dropped_series_total{{backend=\"{backend}\"")), 0.0);
     }
     assert!(metric(&agent, "sluice_backend_retries_total", "capture") > 0.0);
-    eprintln!("row 1: {sent} lines in {points} windows, at most {most_spooled} windows spooled, all delivered");
+    eprintln!(
+        "row 1: {sent} lines in {points} windows, at most {most_spooled} windows spooled (oldest {oldest:.1} s), all delivered"
+    );
     let (status, _) = agent.stop();
     assert!(status.success());
 }
@@ -436,6 +446,59 @@ fn sigterm_with_the_backend_down_keeps_the_open_window_and_the_queue_for_the_nex
     std::thread::sleep(Duration::from_millis(300));
     assert_in_order_once(&capture, "fault.term");
     assert_eq!(capture.sum("fault.term"), 11.0);
+    let (status, _) = agent.stop();
+    assert!(status.success());
+}
+
+/// The Pushgateway's totals are cumulative: the agent is killed with `SIGKILL` while the
+/// gateway is down and restarted, the gateway comes back, and the counter's total is exactly
+/// what was flushed, its spooled windows added once.
+#[test]
+fn a_cumulative_pushgateway_total_is_exact_after_sigkill_and_replay() {
+    let data = tempfile::tempdir().unwrap();
+    let mut gateway = Pushgateway::start();
+    let sink = format!(
+        "[sinks.pgw]\ntype = \"pushgateway\"\nurl = \"{}\"\n\
+         [sinks.pgw.retry]\ninitial_backoff = \"100ms\"\nmax_backoff = \"500ms\"\n\
+         [sinks.pgw.buffer]\ntype = \"disk\"\n",
+        gateway.url()
+    );
+    let group = [("instance", "fault-host"), ("job", "sluice")];
+    let total = |gateway: &Pushgateway| value(&gateway.group(&group)?, "fault_pg_total", &group);
+    let wait_total = |gateway: &Pushgateway, expected: f64| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while total(gateway) != Some(expected) {
+            assert!(Instant::now() < deadline, "fault_pg_total is {:?}, expected {expected}", total(gateway));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let setup = Setup {
+        flush_interval: "1s",
+        agent: "hostname = \"fault-host\"",
+        data_dir: Some(data.path()),
+        ..Setup::default()
+    };
+    let agent = setup.start(&sink);
+    agent.send_udp(&["fault.pg:1|c"]);
+    wait_total(&gateway, 1.0);
+
+    gateway.stop();
+    for n in 1..=2 {
+        agent.wait_flush();
+        agent.send_udp(&["fault.pg:10|c"]);
+        agent.wait_lines(1.0 + f64::from(n));
+    }
+    agent.wait_flush();
+    std::thread::sleep(Duration::from_millis(200));
+    sigkill(agent);
+
+    gateway.restart();
+    let agent = setup.start(&sink);
+    wait_total(&gateway, 21.0);
+    agent.wait_metric("sluice_backend_replayed_windows_total{backend=\"pgw\"}", 2.0);
+    agent.send_udp(&["fault.pg:100|c"]);
+    wait_total(&gateway, 121.0);
+    eprintln!("row pgw: total 1 + 10 + 10 (replayed after SIGKILL) + 100 = 121, nothing counted twice");
     let (status, _) = agent.stop();
     assert!(status.success());
 }

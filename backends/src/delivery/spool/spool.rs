@@ -76,6 +76,8 @@ pub struct Spool {
     unsynced: bool,
     last_sync: Instant,
     buf: Vec<u8>,
+    /// Held (locked) while the spool is open.
+    _lock: File,
 }
 
 impl Spool {
@@ -83,6 +85,11 @@ impl Spool {
     /// fresh segment, so nothing is ever appended after a torn tail.
     pub fn open(dir: &Path, segment_bytes: u64, fsync: Fsync) -> io::Result<(Self, Recovered)> {
         std::fs::create_dir_all(dir)?;
+        // Two agents appending to one spool would interleave and replay each other's windows.
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
+        lock.try_lock().map_err(|_| {
+            io::Error::new(io::ErrorKind::WouldBlock, "another sluice process uses this spool (its lock file is held)")
+        })?;
         let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
             .filter_map(|e| {
@@ -166,6 +173,7 @@ impl Spool {
             unsynced: false,
             last_sync: Instant::now(),
             buf: Vec::new(),
+            _lock: lock,
         };
         // The new segment starts with the release point, so it survives the old ones' deletion.
         spool.write(Kind::Release, released, &[])?;

@@ -246,3 +246,15 @@ fn records_carry_kind_seq_and_a_checksum() {
     let scan = segment::scan(&file);
     assert_eq!((scan.records.len(), scan.corrupt), (1, 1));
 }
+
+/// A spool open in one process cannot be opened again until it is closed: two agents never
+/// append to one spool.
+#[test]
+fn a_spool_is_locked_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = open(dir.path());
+    let err = Spool::open(dir.path(), 1 << 20, Fsync::Never).unwrap_err();
+    assert!(err.to_string().contains("another sluice process uses this spool"), "{err}");
+    drop(first);
+    assert!(Spool::open(dir.path(), 1 << 20, Fsync::Never).is_ok());
+}
