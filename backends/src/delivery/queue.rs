@@ -85,6 +85,8 @@ struct Inner {
     entries: VecDeque<Entry>,
     bytes: u64,
     in_memory: usize,
+    spooled: u64,
+    spooled_bytes: u64,
     closed: bool,
     next_ticket: u64,
     spool_id: Option<u64>,
@@ -263,6 +265,8 @@ impl WindowQueue {
             .collect();
         inner.bytes = kept.iter().map(|e| e.bytes).sum();
         inner.in_memory = 0;
+        inner.spooled = kept.len() as u64;
+        inner.spooled_bytes = inner.bytes;
         inner.entries = kept;
         self.shared.publish_depth(&inner);
         lost
@@ -270,7 +274,7 @@ impl WindowQueue {
 
     /// Windows the spool keeps for the next start.
     pub fn spooled(&self) -> usize {
-        self.shared.lock().entries.iter().filter(|e| e.location.is_some()).count()
+        self.shared.lock().spooled as usize
     }
 
     /// Stops the spool's thread after it wrote and synced everything it was given. Blocks.
@@ -370,6 +374,10 @@ impl Shared {
             inner.next_ticket += 1;
             inner.bytes += bytes;
             inner.in_memory += usize::from(location.is_none());
+            if location.is_some() {
+                inner.spooled += 1;
+                inner.spooled_bytes += bytes;
+            }
             inner.entries.push_back(Entry { ticket, window, meta, bytes, location, replayed });
             while inner.entries.len() > 1 && (inner.in_memory > self.max_windows || inner.bytes > self.max_bytes) {
                 let old = inner.pop_front();
@@ -387,12 +395,10 @@ impl Shared {
     }
 
     fn publish_depth(&self, inner: &Inner) {
-        let spooled = inner.entries.iter().filter(|e| e.location.is_some());
-        let (windows, bytes) = spooled.fold((0, 0), |(n, b), e| (n + 1, b + e.bytes));
         self.stats.buffered_windows.store(inner.entries.len() as u64, Relaxed);
         self.stats.buffered_bytes.store(inner.bytes, Relaxed);
-        self.stats.spooled_windows.store(windows, Relaxed);
-        self.stats.spooled_bytes.store(bytes, Relaxed);
+        self.stats.spooled_windows.store(inner.spooled, Relaxed);
+        self.stats.spooled_bytes.store(inner.spooled_bytes, Relaxed);
         self.stats.oldest_end_ms.store(inner.entries.front().map_or(0, |e| e.meta.end_ms.max(1)), Relaxed);
     }
 }
@@ -402,6 +408,10 @@ impl Inner {
         let entry = self.entries.pop_front().expect("a front entry");
         self.bytes -= entry.bytes;
         self.in_memory -= usize::from(entry.location.is_none());
+        if entry.location.is_some() {
+            self.spooled -= 1;
+            self.spooled_bytes -= entry.bytes;
+        }
         entry
     }
 }
