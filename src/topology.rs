@@ -7,7 +7,9 @@
 //! drops its sender, then the topology drops the one it kept for reloads. When the last
 //! sender is gone the aggregator sees the end of its input,
 //! flushes the open window and returns; the backends then deliver what they hold within
-//! `[agent].shutdown_timeout`. The API goes last so `/metrics` can be read until the end.
+//! `[agent].shutdown_timeout`; a disk buffer keeps what is left in its spool (every window
+//! was spooled before it was sent) and syncs it. The API goes last so `/metrics` can be read
+//! until the end.
 //!
 //! Reload (a new, already validated [`Config`] on the `reloads` channel, sent on SIGHUP):
 //! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
@@ -195,8 +197,8 @@ fn build_backend(
     let (buffer, retry) = (sink.buffer(), sink.retry());
     let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.to_owned(), message: e.to_string() };
     Ok(match sink {
-        SinkConfig::Console(_) => delivery::spawn(name, Console::new(), buffer, retry),
-        SinkConfig::File(c) => delivery::spawn(name, File::new(c), buffer, retry),
+        SinkConfig::Console(_) => delivery::spawn_at(&config.agent.data_dir, name, Console::new(), buffer, retry),
+        SinkConfig::File(c) => delivery::spawn_at(&config.agent.data_dir, name, File::new(c), buffer, retry),
         SinkConfig::Pushgateway(c) => {
             let context = pushgateway::Context {
                 client: shared_client(client)?,
@@ -204,26 +206,26 @@ fn build_backend(
                 hostname: hostname.to_owned(),
             };
             let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
-            delivery::spawn(name, backend, buffer, retry)
+            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
         }
         SinkConfig::Statsd(c) => {
             let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
-            delivery::spawn(name, backend, buffer, retry)
+            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
         }
         SinkConfig::Influxdb(c) => {
             let backend = influxdb::InfluxDb::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn(name, backend, buffer, retry)
+            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
         }
         SinkConfig::Datadog(c) => {
             let backend = datadog::Datadog::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn(name, backend, buffer, retry)
+            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
         }
         SinkConfig::Cloudwatch(c) => {
             let env = cloudwatch::Env::process();
             let backend = cloudwatch::CloudWatch::new(c, shared_client(client)?, &env).map_err(|e| failed(&e))?;
             // Say where the keys come from, never the keys.
             tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
-            delivery::spawn(name, backend, buffer, retry)
+            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
         }
     })
 }

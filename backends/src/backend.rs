@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::delivery::Position;
 use crate::model::Window;
 
 /// One request's worth of a window, and how many series it carries (for the telemetry).
@@ -31,6 +32,20 @@ pub trait Backend: Send + 'static {
     /// Turns a window into requests within the backend's limits. Called exactly once per
     /// window, so state that accumulates across windows (cumulative counters) advances once.
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Self::Batch>>, SendError>;
+
+    /// [`Backend::encode`] for a window that sits in a disk spool at `position`. A window is
+    /// encoded again when it is replayed after a crash; a backend whose state accumulates
+    /// across windows records the position with its state and skips windows it already
+    /// counted. Defaults to [`Backend::encode`].
+    fn encode_spooled(&mut self, window: &Window, _position: Position) -> Result<Vec<Encoded<Self::Batch>>, SendError> {
+        self.encode(window)
+    }
+
+    /// The age beyond which the backend's API refuses points, if it has one: older windows
+    /// (replayed after a long outage) are dropped and counted as `too_old`, not sent.
+    fn max_age(&self) -> Option<Duration> {
+        None
+    }
 
     /// Sends one batch and classifies the outcome.
     fn send(&mut self, batch: &Self::Batch) -> impl Future<Output = Result<(), SendError>> + Send;

@@ -19,6 +19,14 @@ pub const MIN_INDEXABLE: f64 = 1e-9;
 
 const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
 
+/// A sketch's state borrowed as plain numbers (see [`Sketch::raw_parts`]).
+pub(crate) struct RawParts<'a> {
+    pub positive: (i32, &'a [f64]),
+    pub negative: (i32, &'a [f64]),
+    pub zero: f64,
+    pub count: f64,
+}
+
 /// A DDSketch with relative accuracy [`RELATIVE_ACCURACY`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sketch {
@@ -141,6 +149,36 @@ impl Sketch {
         self.negative.merge(&other.negative);
         self.zero += other.zero;
         self.count += other.count;
+    }
+
+    /// The raw state, for the spool's binary form: each store's first index and bins
+    /// (positive, then negative), the zero bin and the total weight.
+    pub(crate) fn raw_parts(&self) -> RawParts<'_> {
+        RawParts {
+            positive: (self.positive.offset, &self.positive.bins),
+            negative: (self.negative.offset, &self.negative.bins),
+            zero: self.zero,
+            count: self.count,
+        }
+    }
+
+    /// A sketch rebuilt from [`Sketch::raw_parts`], bin for bin. `None` when a store holds
+    /// more than [`MAX_BINS`] bins, which no sketch of this build produces.
+    pub(crate) fn from_raw_parts(
+        positive: (i32, Vec<f64>),
+        negative: (i32, Vec<f64>),
+        zero: f64,
+        count: f64,
+    ) -> Option<Self> {
+        if positive.1.len() > MAX_BINS || negative.1.len() > MAX_BINS {
+            return None;
+        }
+        Some(Self {
+            positive: Store { offset: positive.0, bins: positive.1 },
+            negative: Store { offset: negative.0, bins: negative.1 },
+            zero,
+            count,
+        })
     }
 
     /// Total weight added.

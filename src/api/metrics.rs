@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sources::statsd::kernel::udp_drops;
-use backends::delivery::BackendStats;
+use backends::delivery::{BackendStats, BufferMode};
 
 use crate::telemetry::{ListenerStats, Telemetry};
 
@@ -21,7 +21,13 @@ pub fn render(t: &Telemetry) -> String {
 struct Writer(String);
 
 impl Writer {
-    fn family(&mut self, name: &str, kind: &str, help: &str, samples: impl IntoIterator<Item = (String, u64)>) {
+    fn family<V: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (String, V)>,
+    ) {
         let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (labels, value) in samples {
             let _ = writeln!(self.0, "{name}{labels} {value}");
@@ -128,8 +134,50 @@ fn backends(w: &mut Writer, t: &Telemetry) {
     w.family(
         "sluice_backend_buffered_bytes",
         "gauge",
-        "Estimated bytes of the windows waiting in memory.",
+        "Estimated bytes of the windows waiting in memory, and bytes of those on disk.",
         per_backend(|b| b.buffered_bytes.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_spooled_windows",
+        "gauge",
+        "Windows waiting in the disk spool.",
+        per_backend(|b| b.spooled_windows.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_spooled_bytes",
+        "gauge",
+        "Bytes of the records of the windows waiting in the disk spool.",
+        per_backend(|b| b.spooled_bytes.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_oldest_buffered_seconds",
+        "gauge",
+        "Age of the oldest waiting window, from its end (0 when none waits).",
+        backends.iter().map(|b| (labels(&[("backend", &b.name)]), b.oldest_age_seconds().unwrap_or(0.0))),
+    );
+    w.family(
+        "sluice_backend_replay_pending_windows",
+        "gauge",
+        "Windows found in the spool at start and not yet replayed.",
+        per_backend(|b| b.replay_pending.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_replayed_windows_total",
+        "counter",
+        "Windows found in the spool at start and since delivered or given up.",
+        per_backend(|b| b.replayed_windows.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_spool_corrupt_records_total",
+        "counter",
+        "Torn or corrupt spool records skipped.",
+        per_backend(|b| b.spool_corrupt_records.load(Relaxed)),
+    );
+    w.family(
+        "sluice_backend_buffer_fallback",
+        "gauge",
+        "1 while a disk buffer could not write its spool and buffers in memory.",
+        per_backend(|b| u64::from(b.buffer() == BufferMode::MemoryFallback)),
     );
 }
 

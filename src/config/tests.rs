@@ -5,6 +5,8 @@ use std::env::VarError;
 use std::path::PathBuf;
 
 use super::load::parse_with_env;
+use backends::delivery::{BufferType, Fsync, WhenFull};
+
 use super::{ByteSize, Config, ConfigError, DEFAULT_CONFIG, Duration, SinkConfig, parse};
 
 /// A source and a sink: the smallest file that validates. Two lines, so a key added after
@@ -573,7 +575,27 @@ fn unknown_buffer_type_lists_valid_values() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\n[sinks.out.buffer]\ntype = \"tape\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory""#
+        r#"sluice.toml:5:8: invalid value for key "type" in [sinks.out.buffer]: unknown value "tape"; valid values: "memory", "disk""#
+    );
+}
+
+/// A disk buffer's `fsync` and `when_full` are read, and a bad `fsync` names its key, line
+/// and the valid values.
+#[test]
+fn disk_buffer_reads_fsync_and_when_full() {
+    let head = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"console\"\n[sinks.out.buffer]\ntype = \"disk\"\n";
+    let config = parse_env(&format!("{head}fsync = \"250ms\"\nwhen_full = \"drop_newest\"\n"), &[]).unwrap();
+    let buffer = config.sinks["out"].buffer();
+    assert_eq!(buffer.kind, BufferType::Disk);
+    assert_eq!(buffer.fsync, Fsync::Interval(std::time::Duration::from_millis(250)));
+    assert_eq!(buffer.when_full, WhenFull::DropNewest);
+    assert_eq!(
+        parse_env(&format!("{head}fsync = \"never\"\n"), &[]).unwrap().sinks["out"].buffer().fsync,
+        Fsync::Never
+    );
+    assert_eq!(
+        error(&format!("{head}fsync = \"sometimes\"\n")),
+        r#"sluice.toml:6:9: invalid value for key "fsync" in [sinks.out.buffer]: invalid fsync policy "sometimes"; valid values: "every_window", "never" or an interval like "1s""#
     );
 }
 

@@ -19,6 +19,11 @@ use crate::delivery::http::{error_body, from_reqwest, retry_after};
 use crate::model::Window;
 
 /// The SigV4 service name of CloudWatch metrics.
+/// The oldest point `PutMetricData` accepts: two weeks
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html>).
+/// A window replayed from the spool after a longer outage is dropped as `too_old`.
+pub const MAX_AGE: Duration = Duration::from_hours(14 * 24);
+
 const SIGNING_SERVICE: &str = "monitoring";
 /// The Query protocol's content type.
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -164,6 +169,10 @@ impl CloudWatch {
 }
 
 impl Backend for CloudWatch {
+    fn max_age(&self) -> Option<Duration> {
+        Some(MAX_AGE)
+    }
+
     type Batch = Payload;
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Payload>>, SendError> {

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::credentials::{parse_iso8601, profile_keys};
 use super::{
-    CloudWatch, CloudWatchConfig, Credentials, CredentialsError, Env, MAX_REQUEST_BYTES, Measure, Options, Provider,
-    Source, aws_error, classify, encode, iso8601,
+    CloudWatch, CloudWatchConfig, Credentials, CredentialsError, Env, MAX_AGE, MAX_REQUEST_BYTES, Measure, Options,
+    Provider, Source, aws_error, classify, encode, iso8601,
 };
 use crate::backend::{Backend, SendError};
 use crate::delivery::{BufferConfig, Fanout, RetryConfig, spawn};
@@ -380,6 +380,23 @@ async fn requests_are_signed_and_gzip_compressed() {
     );
 }
 
+/// A window older than the two weeks `PutMetricData` accepts (one replayed from the spool after
+/// a long outage) is dropped and counted as `too_old` without a request.
+#[tokio::test]
+async fn a_window_older_than_two_weeks_is_dropped_as_too_old_without_a_request() {
+    let (url, seen) = serve(|_, _, _, _| StatusCode::OK.into_response()).await;
+    let fanout = Fanout::new(vec![spawn("cw", backend(&url, ""), &BufferConfig::default(), &fast_retry())]);
+    let stats = fanout.stats();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let old = now - MAX_AGE.as_millis() as u64 - 60_000;
+    fanout.publish(&Arc::new(Window { start_ms: old - 10_000, end_ms: old, ..window(gauges(2, &[])) }));
+    fanout.publish(&Arc::new(Window { start_ms: now - 10_000, end_ms: now, ..window(gauges(3, &[])) }));
+    assert_eq!(fanout.finish(Duration::from_secs(10)).await, 0);
+    assert_eq!(seen.lock().unwrap().len(), 1, "only the recent window was sent");
+    assert_eq!(stats[0].dropped_too_old.load(Relaxed), 2);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 3);
+}
+
 /// Throttling (a 400 with the code `Throttling`) is retried with backoff until it goes
 /// through; a 400 `InvalidParameterValue` is not retried, and its code is in the error.
 #[tokio::test]
@@ -393,8 +410,11 @@ async fn throttling_is_retried_and_invalid_parameter_is_not() {
     let cw = backend(&url, "");
     let fanout = Fanout::new(vec![spawn("cw", cw, &BufferConfig::default(), &fast_retry())]);
     let stats = fanout.stats();
-    fanout.publish(&Arc::new(window(gauges(2, &[]))));
-    fanout.publish(&Arc::new(window(gauges(3, &[]))));
+    // Recent windows: the delivery task drops windows older than CloudWatch's two weeks.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let recent = |series| Arc::new(Window { start_ms: now - 10_000, end_ms: now, ..window(series) });
+    fanout.publish(&recent(gauges(2, &[])));
+    fanout.publish(&recent(gauges(3, &[])));
     assert_eq!(fanout.finish(Duration::from_secs(10)).await, 0);
     assert_eq!(seen.lock().unwrap().len(), 4);
     assert_eq!(stats[0].retries.load(Relaxed), 2);

@@ -1,20 +1,22 @@
 //! Shared delivery: one bounded queue and one task per backend, so a slow or stuck backend
 //! never blocks ingestion or the other backends; retry with capped exponential backoff and
-//! full jitter; the shared HTTP client.
+//! full jitter; the disk spool; the shared HTTP client.
 
 mod backoff;
 mod config;
 mod fanout;
 pub mod http;
 mod queue;
+pub mod spool;
 mod stats;
 mod task;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::Backoff;
-pub use config::{BufferConfig, BufferType, RetryConfig};
+pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
 pub use fanout::Fanout;
-pub use queue::WindowQueue;
-pub use stats::{BackendState, BackendStats, BackendStatus};
-pub use task::{DeliveryHandle, spawn};
+pub use queue::{DROP_LOG_INTERVAL, Front, WindowQueue};
+pub use spool::Position;
+pub use stats::{BackendState, BackendStats, BackendStatus, BufferMode, Replay};
+pub use task::{DeliveryHandle, spawn, spawn_at};

@@ -1,121 +1,245 @@
-//! A bounded queue of windows for one backend that never blocks the producer.
+//! The buffer of one backend: a bounded queue of windows that never blocks the producer, in
+//! memory or backed by a disk spool. The delivery task sees the same queue either way.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::config::BufferConfig;
-use super::stats::BackendStats;
+use super::config::{BufferConfig, BufferType, WhenFull};
+use super::spool::{self, Location, Meta, Pending, Position, Spool};
+use super::stats::{BackendStats, BufferMode};
 use crate::model::Window;
 
-/// Holds windows for one backend within `max_windows` and `max_bytes`. When a push exceeds
-/// either, the oldest windows are dropped and their series counted
-/// (`reason="buffer_full"`): the producer, the aggregator, never waits for a backend. The
-/// newest window is always kept.
+/// A full buffer logs what it dropped at most once per this interval (each drop is counted).
+pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Spooled windows kept decoded in memory as well: the front one the delivery task works on
+/// and the next. The others are read back from the disk when their turn comes, so a long
+/// outage costs disk, not memory.
+const DECODED_AHEAD: usize = 2;
+
+/// Holds windows for one backend within its bounds. When a push exceeds them the oldest
+/// windows are dropped and their series counted (`reason="buffer_full"`), or the new one with
+/// `when_full = "drop_newest"`: the producer, the aggregator, never waits for a backend.
+///
+/// With `type = "disk"` every window is appended to the spool by a thread of the queue's own
+/// before the delivery task sees it, and released once it was delivered or given up; the
+/// aggregator only hands the window over.
 #[derive(Debug)]
 pub struct WindowQueue {
+    shared: Arc<Shared>,
+    spooler: Option<Spooler>,
+}
+
+/// The oldest waiting window, as the delivery task gets it.
+#[derive(Debug, Clone)]
+pub struct Front {
+    /// Identifies the entry for [`WindowQueue::is_front`] and [`WindowQueue::pop_if`].
+    pub ticket: u64,
+    /// The window.
+    pub window: Arc<Window>,
+    /// Its durable position when it is spooled.
+    pub position: Option<Position>,
+}
+
+#[derive(Debug)]
+struct Spooler {
+    tx: Mutex<mpsc::Sender<Cmd>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+enum Cmd {
+    Append(Arc<Window>),
+    Release(u64),
+    Close,
+    Stop,
+}
+
+#[derive(Debug)]
+struct Shared {
     inner: Mutex<Inner>,
     notify: Notify,
     max_windows: usize,
     max_bytes: u64,
+    when_full: WhenFull,
     stats: Arc<BackendStats>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    ticket: u64,
+    window: Option<Arc<Window>>,
+    meta: Meta,
+    bytes: u64,
+    location: Option<Location>,
+    replayed: bool,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    windows: VecDeque<(Arc<Window>, u64)>,
+    entries: VecDeque<Entry>,
     bytes: u64,
+    in_memory: usize,
+    spooled: u64,
+    spooled_bytes: u64,
     closed: bool,
+    next_ticket: u64,
+    spool_id: Option<u64>,
+    fallback: bool,
+    drop_log: DropLog,
+}
+
+#[derive(Debug, Default)]
+struct DropLog {
+    last: Option<Instant>,
+    windows: u64,
+    series: u64,
 }
 
 impl WindowQueue {
-    /// An empty queue bounded as `config` says.
+    /// A memory queue bounded as `config` says. A disk `config` falls back to memory and says
+    /// so: without a data directory there is nowhere to spool.
     pub fn new(config: &BufferConfig, stats: Arc<BackendStats>) -> Self {
-        Self {
-            inner: Mutex::new(Inner::default()),
-            notify: Notify::new(),
-            max_windows: config.max_windows.max(1),
-            max_bytes: config.max_bytes.0,
-            stats,
+        let queue = Self { shared: Arc::new(Shared::new(config, stats)), spooler: None };
+        if config.kind == BufferType::Disk {
+            queue.shared.fall_back("no data directory was given".into());
         }
+        queue
     }
 
-    /// Appends a window, dropping the oldest ones while a bound is exceeded. Never blocks.
-    /// Returns how many windows were dropped.
-    pub fn push(&self, window: Arc<Window>) -> usize {
-        let size = window.approx_bytes();
-        let mut dropped = Vec::new();
-        {
-            let mut inner = self.lock();
-            inner.bytes += size;
-            inner.windows.push_back((window, size));
-            while inner.windows.len() > 1 && (inner.windows.len() > self.max_windows || inner.bytes > self.max_bytes) {
-                if let Some((old, old_size)) = inner.windows.pop_front() {
-                    inner.bytes -= old_size;
-                    dropped.push(old);
+    /// A queue as `config` says; a disk buffer spools in `dir`. The spool is opened (and what
+    /// it holds queued for replay) on the spool's thread, so a large spool never delays start.
+    pub fn open(config: &BufferConfig, dir: PathBuf, stats: Arc<BackendStats>) -> Self {
+        if config.kind == BufferType::Memory {
+            return Self::new(config, stats);
+        }
+        let shared = Arc::new(Shared::new(config, stats));
+        shared.stats.set_buffer(BufferMode::Disk, None);
+        let segment_bytes = (config.max_bytes.0 / 8).clamp(4 << 10, 16 << 20);
+        let (tx, rx) = mpsc::channel();
+        let fsync = config.fsync;
+        let for_thread = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name(format!("spool-{}", shared.stats.name)).spawn(move || {
+            match Spool::open(&dir, segment_bytes, fsync) {
+                Ok((spool, recovered)) => run_spooler(spool, recovered, &for_thread, &rx),
+                Err(e) => {
+                    for_thread.fall_back(format!("cannot open the spool in {}: {e}", dir.display()));
+                    run_without_spool(&for_thread, &rx);
                 }
             }
-            self.publish_depth(&inner);
+        });
+        match thread {
+            Ok(thread) => {
+                Self { shared, spooler: Some(Spooler { tx: Mutex::new(tx), thread: Mutex::new(Some(thread)) }) }
+            }
+            Err(e) => {
+                shared.fall_back(format!("cannot start the spool thread: {e}"));
+                Self { shared, spooler: None }
+            }
         }
-        for old in &dropped {
-            self.stats.dropped_buffer_full.fetch_add(old.series.len() as u64, Relaxed);
-            tracing::warn!(
-                backend = %self.stats.name,
-                window = old.id,
-                series = old.series.len(),
-                "Buffer full: dropped the oldest window."
-            );
-        }
-        self.notify.notify_one();
-        dropped.len()
     }
 
-    /// The oldest window without removing it; waits while the queue is empty and open.
-    /// Returns `None` once the queue is closed and empty.
-    pub async fn front(&self) -> Option<Arc<Window>> {
+    /// Appends a window, dropping windows while a bound is exceeded. Never blocks: a disk
+    /// queue hands the window to its spool thread.
+    pub fn push(&self, window: Arc<Window>) {
+        if let Some(spooler) = &self.spooler
+            && spooler.send(Cmd::Append(window.clone()))
+        {
+            return;
+        }
+        self.shared.admit_memory(window);
+    }
+
+    /// The oldest window without removing it; waits while the queue is empty and open, and
+    /// reads a spooled window back from the disk when needed. Returns `None` once the queue is
+    /// closed and empty.
+    pub async fn front(&self) -> Option<Front> {
         loop {
-            let notified = self.notify.notified();
-            {
-                let inner = self.lock();
-                if let Some((w, _)) = inner.windows.front() {
-                    return Some(Arc::clone(w));
+            let notified = self.shared.notify.notified();
+            let location = {
+                let inner = self.shared.lock();
+                match inner.entries.front() {
+                    Some(e) => match (&e.window, &e.location) {
+                        (Some(window), location) => {
+                            let position =
+                                location.as_ref().zip(inner.spool_id).map(|(l, spool)| Position { spool, seq: l.seq });
+                            return Some(Front { ticket: e.ticket, window: Arc::clone(window), position });
+                        }
+                        (None, Some(location)) => Some((e.ticket, location.clone())),
+                        (None, None) => unreachable!("a memory entry always holds its window"),
+                    },
+                    None if inner.closed => return None,
+                    None => None,
                 }
-                if inner.closed {
-                    return None;
+            };
+            let Some((ticket, location)) = location else {
+                notified.await;
+                continue;
+            };
+            let read = tokio::task::spawn_blocking(move || {
+                let bytes = spool::read_payload(&location)?;
+                spool::decode(&bytes).map_err(std::io::Error::other)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            match read {
+                Ok(window) => self.shared.set_window(ticket, Arc::new(window)),
+                // Dropped from a full spool (and its segment deleted) while it was read.
+                Err(_) if !self.is_front(ticket) => {}
+                Err(e) => {
+                    self.shared.stats.spool_corrupt_records.fetch_add(1, Relaxed);
+                    tracing::error!(backend = %self.shared.stats.name, error = %e, "Cannot read a spooled window back; dropped it.");
+                    self.pop_if(ticket);
                 }
             }
-            notified.await;
         }
     }
 
-    /// True while `window` is still the oldest queued: a full queue may have dropped it
-    /// while its delivery was failing.
-    pub fn is_front(&self, window: &Arc<Window>) -> bool {
-        self.lock().windows.front().is_some_and(|(w, _)| Arc::ptr_eq(w, window))
+    /// True while the entry `ticket` is still the oldest queued: a full queue may have dropped
+    /// it while its delivery was failing.
+    pub fn is_front(&self, ticket: u64) -> bool {
+        self.shared.lock().entries.front().is_some_and(|e| e.ticket == ticket)
     }
 
-    /// Removes the front window once it was delivered (or given up), if it is still `window`.
-    pub fn pop_if(&self, window: &Arc<Window>) {
-        let mut inner = self.lock();
-        if inner.windows.front().is_some_and(|(w, _)| Arc::ptr_eq(w, window))
-            && let Some((_, size)) = inner.windows.pop_front()
-        {
-            inner.bytes -= size;
+    /// Removes the front entry once it was delivered (or given up), if it is still `ticket`,
+    /// and releases it from the spool.
+    pub fn pop_if(&self, ticket: u64) {
+        let released = {
+            let mut inner = self.shared.lock();
+            if inner.entries.front().is_none_or(|e| e.ticket != ticket) {
+                return;
+            }
+            let entry = inner.pop_front();
+            if entry.replayed {
+                self.shared.stats.replay_pending.fetch_sub(1, Relaxed);
+                self.shared.stats.replayed_windows.fetch_add(1, Relaxed);
+            }
+            self.shared.publish_depth(&inner);
+            entry.location.map(|l| l.seq)
+        };
+        if let (Some(seq), Some(spooler)) = (released, &self.spooler) {
+            spooler.send(Cmd::Release(seq));
         }
-        self.publish_depth(&inner);
     }
 
     /// No more windows will be pushed; the consumer drains what is queued and stops.
     pub fn close(&self) {
-        self.lock().closed = true;
-        self.notify.notify_one();
+        if let Some(spooler) = &self.spooler
+            && spooler.send(Cmd::Close)
+        {
+            return;
+        }
+        self.shared.close();
     }
 
     /// Windows currently queued.
     pub fn len(&self) -> usize {
-        self.lock().windows.len()
+        self.shared.lock().entries.len()
     }
 
     /// True when nothing is queued.
@@ -123,21 +247,273 @@ impl WindowQueue {
         self.len() == 0
     }
 
-    /// Removes and returns everything queued (used when a shutdown deadline passes).
-    pub fn take_all(&self) -> Vec<Arc<Window>> {
-        let mut inner = self.lock();
-        let all = inner.windows.drain(..).map(|(w, _)| w).collect();
-        inner.bytes = 0;
-        self.publish_depth(&inner);
-        all
+    /// After a shutdown deadline passed: removes what only memory holds and returns
+    /// `(windows, series)` of it, lost; what the spool holds stays for the next start.
+    pub fn take_unspooled(&self) -> (usize, u64) {
+        let mut inner = self.shared.lock();
+        let mut lost = (0, 0);
+        let kept: VecDeque<Entry> = std::mem::take(&mut inner.entries)
+            .into_iter()
+            .filter(|e| {
+                let on_disk = e.location.is_some();
+                if !on_disk {
+                    lost.0 += 1;
+                    lost.1 += e.meta.series;
+                }
+                on_disk
+            })
+            .collect();
+        inner.bytes = kept.iter().map(|e| e.bytes).sum();
+        inner.in_memory = 0;
+        inner.spooled = kept.len() as u64;
+        inner.spooled_bytes = inner.bytes;
+        inner.entries = kept;
+        self.shared.publish_depth(&inner);
+        lost
     }
 
-    fn publish_depth(&self, inner: &Inner) {
-        self.stats.buffered_windows.store(inner.windows.len() as u64, Relaxed);
-        self.stats.buffered_bytes.store(inner.bytes, Relaxed);
+    /// Windows the spool keeps for the next start.
+    pub fn spooled(&self) -> usize {
+        self.shared.lock().spooled as usize
+    }
+
+    /// Stops the spool's thread after it wrote and synced everything it was given. Blocks.
+    pub fn stop_spool(&self) {
+        let Some(spooler) = &self.spooler else { return };
+        spooler.send(Cmd::Stop);
+        let thread = spooler.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Spooler {
+    /// Hands `cmd` to the thread; false when the thread is gone.
+    fn send(&self, cmd: Cmd) -> bool {
+        self.tx.lock().unwrap_or_else(PoisonError::into_inner).send(cmd).is_ok()
+    }
+}
+
+impl Shared {
+    fn new(config: &BufferConfig, stats: Arc<BackendStats>) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            notify: Notify::new(),
+            max_windows: config.max_windows.max(1),
+            max_bytes: config.max_bytes.0,
+            when_full: config.when_full,
+            stats,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fall_back(&self, reason: String) {
+        tracing::error!(backend = %self.stats.name, reason = %reason, "Disk buffer unusable: buffering in memory.");
+        self.lock().fallback = true;
+        self.stats.set_buffer(BufferMode::MemoryFallback, Some(reason));
+    }
+
+    fn is_fallback(&self) -> bool {
+        self.lock().fallback
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.notify.notify_one();
+    }
+
+    fn set_window(&self, ticket: u64, window: Arc<Window>) {
+        let mut inner = self.lock();
+        if let Some(e) = inner.entries.iter_mut().find(|e| e.ticket == ticket) {
+            e.window = Some(window);
+        }
+    }
+
+    /// Queues a window held in memory only.
+    fn admit_memory(&self, window: Arc<Window>) {
+        let meta = Meta { end_ms: window.end_ms, series: window.series.len() as u64 };
+        let bytes = window.approx_bytes();
+        if self.refuses(bytes) {
+            self.refuse(meta.series);
+            return;
+        }
+        self.admit(Some(window), meta, bytes, None, false);
+    }
+
+    /// True when `drop_newest` keeps the queue as it is rather than take `bytes` more.
+    fn refuses(&self, bytes: u64) -> bool {
+        let inner = self.lock();
+        self.when_full == WhenFull::DropNewest
+            && !inner.entries.is_empty()
+            && (inner.in_memory >= self.max_windows || inner.bytes + bytes > self.max_bytes)
+    }
+
+    fn refuse(&self, series: u64) {
+        self.stats.dropped_buffer_full.fetch_add(series, Relaxed);
+        self.lock().drop_log.note(&self.stats.name, series, "Buffer full: dropped the newest window.");
+    }
+
+    /// Queues an entry, then drops the oldest while a bound is exceeded (the newest entry is
+    /// always kept). Returns the highest spool seq dropped, to release.
+    fn admit(
+        &self,
+        window: Option<Arc<Window>>,
+        meta: Meta,
+        bytes: u64,
+        location: Option<Location>,
+        replayed: bool,
+    ) -> Option<u64> {
+        let mut released = None;
+        {
+            let mut inner = self.lock();
+            let ticket = inner.next_ticket;
+            inner.next_ticket += 1;
+            inner.bytes += bytes;
+            inner.in_memory += usize::from(location.is_none());
+            if location.is_some() {
+                inner.spooled += 1;
+                inner.spooled_bytes += bytes;
+            }
+            inner.entries.push_back(Entry { ticket, window, meta, bytes, location, replayed });
+            while inner.entries.len() > 1 && (inner.in_memory > self.max_windows || inner.bytes > self.max_bytes) {
+                let old = inner.pop_front();
+                self.stats.dropped_buffer_full.fetch_add(old.meta.series, Relaxed);
+                if old.replayed {
+                    self.stats.replay_pending.fetch_sub(1, Relaxed);
+                }
+                released = old.location.map(|l| l.seq).or(released);
+                inner.drop_log.note(&self.stats.name, old.meta.series, "Buffer full: dropped the oldest windows.");
+            }
+            self.publish_depth(&inner);
+        }
+        self.notify.notify_one();
+        released
+    }
+
+    fn publish_depth(&self, inner: &Inner) {
+        self.stats.buffered_windows.store(inner.entries.len() as u64, Relaxed);
+        self.stats.buffered_bytes.store(inner.bytes, Relaxed);
+        self.stats.spooled_windows.store(inner.spooled, Relaxed);
+        self.stats.spooled_bytes.store(inner.spooled_bytes, Relaxed);
+        self.stats.oldest_end_ms.store(inner.entries.front().map_or(0, |e| e.meta.end_ms.max(1)), Relaxed);
+    }
+}
+
+impl Inner {
+    fn pop_front(&mut self) -> Entry {
+        let entry = self.entries.pop_front().expect("a front entry");
+        self.bytes -= entry.bytes;
+        self.in_memory -= usize::from(entry.location.is_none());
+        if entry.location.is_some() {
+            self.spooled -= 1;
+            self.spooled_bytes -= entry.bytes;
+        }
+        entry
+    }
+}
+
+impl DropLog {
+    /// Counts one dropped window and logs the drops since the last message, at most once per
+    /// [`DROP_LOG_INTERVAL`].
+    fn note(&mut self, backend: &str, series: u64, message: &'static str) {
+        self.windows += 1;
+        self.series += series;
+        if self.last.is_some_and(|t| t.elapsed() < DROP_LOG_INTERVAL) {
+            return;
+        }
+        tracing::warn!(backend, windows = self.windows, series = self.series, "{message}");
+        *self = Self { last: Some(Instant::now()), windows: 0, series: 0 };
+    }
+}
+
+/// The spool's thread: recovers what the spool held, then appends and releases in the order
+/// the queue asks, syncing as the fsync policy says.
+fn run_spooler(mut spool: Spool, recovered: spool::Recovered, shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
+    shared.lock().spool_id = Some(spool.id());
+    shared.stats.spool_corrupt_records.fetch_add(recovered.corrupt, Relaxed);
+    if !recovered.pending.is_empty() {
+        tracing::info!(
+            backend = %shared.stats.name,
+            windows = recovered.pending.len(),
+            bytes = recovered.pending.iter().map(|p| p.bytes).sum::<u64>(),
+            "Replaying windows the spool held at start."
+        );
+    }
+    shared.stats.replay_pending.store(recovered.pending.len() as u64, Relaxed);
+    let mut release = None;
+    for Pending { location, meta, bytes } in recovered.pending {
+        release = shared.admit(None, meta, bytes, Some(location), true).max(release);
+    }
+    let mut write_failed = false;
+    let mut fail = |e: std::io::Error, what: &str| {
+        if !write_failed {
+            shared.fall_back(format!("cannot {what} the spool: {e}"));
+            write_failed = true;
+        }
+    };
+    if let Some(seq) = release {
+        spool.release_through(seq).unwrap_or_else(|e| fail(e, "write"));
+    }
+    let tick = spool.fsync_interval().unwrap_or(Duration::from_hours(1));
+    let mut buf = Vec::new();
+    loop {
+        match rx.recv_timeout(tick) {
+            Ok(Cmd::Append(window)) => {
+                if shared.is_fallback() {
+                    shared.admit_memory(window);
+                    continue;
+                }
+                buf.clear();
+                spool::encode(&window, &mut buf);
+                let meta = Meta { end_ms: window.end_ms, series: window.series.len() as u64 };
+                if shared.refuses((buf.len() + spool::RECORD_HEADER_LEN) as u64) {
+                    shared.refuse(meta.series);
+                    continue;
+                }
+                let started = Instant::now();
+                match spool.append(&buf) {
+                    Ok((location, bytes)) => {
+                        tracing::debug!(
+                            backend = %shared.stats.name,
+                            seq = location.seq,
+                            bytes,
+                            micros = started.elapsed().as_micros() as u64,
+                            "Spooled a window."
+                        );
+                        let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
+                        if let Some(seq) = shared.admit(keep, meta, bytes, Some(location), false) {
+                            spool.release_through(seq).unwrap_or_else(|e| fail(e, "write"));
+                        }
+                    }
+                    Err(e) => {
+                        fail(e, "append to");
+                        shared.admit_memory(window);
+                    }
+                }
+            }
+            Ok(Cmd::Release(seq)) => spool.release_through(seq).unwrap_or_else(|e| fail(e, "write")),
+            Ok(Cmd::Close) => shared.close(),
+            Ok(Cmd::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => spool.tick().unwrap_or_else(|e| fail(e, "sync")),
+        }
+    }
+    if let Err(e) = spool.sync() {
+        tracing::error!(backend = %shared.stats.name, error = %e, "Cannot sync the spool at shutdown.");
+    }
+}
+
+/// The spool's thread when the spool could not be opened: every window waits in memory.
+fn run_without_spool(shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            Cmd::Append(window) => shared.admit_memory(window),
+            Cmd::Release(_) => {}
+            Cmd::Close => shared.close(),
+            Cmd::Stop => break,
+        }
     }
 }

@@ -49,7 +49,31 @@ pub struct BackendStats {
     pub buffered_windows: AtomicU64,
     /// Estimated bytes of the windows waiting in the queue.
     pub buffered_bytes: AtomicU64,
+    /// Windows waiting in the disk spool (a subset of `buffered_windows`).
+    pub spooled_windows: AtomicU64,
+    /// Bytes of the records of the windows waiting in the disk spool.
+    pub spooled_bytes: AtomicU64,
+    /// End of the oldest waiting window, Unix milliseconds (0 when none waits).
+    pub oldest_end_ms: AtomicU64,
+    /// Windows found in the spool at start, not yet delivered or given up.
+    pub replay_pending: AtomicU64,
+    /// Windows found in the spool at start and since delivered or given up.
+    pub replayed_windows: AtomicU64,
+    /// Torn or corrupt spool records skipped (their series cannot be counted).
+    pub spool_corrupt_records: AtomicU64,
     inner: Mutex<Inner>,
+}
+
+/// Where a backend's windows wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BufferMode {
+    /// In memory, as configured.
+    Memory,
+    /// On disk, as configured.
+    Disk,
+    /// Configured on disk, but the spool could not be written: in memory until restart.
+    MemoryFallback,
 }
 
 #[derive(Debug)]
@@ -57,6 +81,8 @@ struct Inner {
     state: BackendState,
     last_success_ms: Option<u64>,
     last_error: Option<String>,
+    buffer: BufferMode,
+    buffer_error: Option<String>,
 }
 
 /// A point-in-time copy of a backend's state, for `/status`.
@@ -74,12 +100,35 @@ pub struct BackendStatus {
     pub queue_depth: u64,
     /// Estimated bytes of the windows waiting in memory.
     pub buffered_bytes: u64,
+    /// Where windows wait: `memory`, `disk`, or `memory_fallback` when the disk failed.
+    pub buffer: BufferMode,
+    /// Why the disk buffer fell back to memory.
+    pub buffer_error: Option<String>,
+    /// Windows spooled to disk (0 with the memory buffer).
+    pub spooled_windows: u64,
     /// Bytes spooled to disk (0 with the memory buffer).
     pub spooled_bytes: u64,
+    /// Age of the oldest waiting window (from its end), seconds; `None` when none waits.
+    pub oldest_age_seconds: Option<f64>,
+    /// Windows found in the spool at start: still to replay, and replayed.
+    pub replay: Replay,
+    /// Torn or corrupt spool records skipped.
+    pub spool_corrupt_records: u64,
     /// Series acknowledged since start.
     pub sent_series: u64,
     /// Series dropped since start, for any reason.
     pub dropped_series: u64,
+    /// Series dropped since start, by reason (only reasons that happened).
+    pub dropped: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Replay progress of the windows a disk buffer held at start.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Replay {
+    /// Still waiting.
+    pub pending: u64,
+    /// Delivered or given up since start.
+    pub done: u64,
 }
 
 impl BackendStats {
@@ -99,7 +148,19 @@ impl BackendStats {
             dropped_too_large: AtomicU64::new(0),
             buffered_windows: AtomicU64::new(0),
             buffered_bytes: AtomicU64::new(0),
-            inner: Mutex::new(Inner { state: BackendState::Starting, last_success_ms: None, last_error: None }),
+            spooled_windows: AtomicU64::new(0),
+            spooled_bytes: AtomicU64::new(0),
+            oldest_end_ms: AtomicU64::new(0),
+            replay_pending: AtomicU64::new(0),
+            replayed_windows: AtomicU64::new(0),
+            spool_corrupt_records: AtomicU64::new(0),
+            inner: Mutex::new(Inner {
+                state: BackendState::Starting,
+                last_success_ms: None,
+                last_error: None,
+                buffer: BufferMode::Memory,
+                buffer_error: None,
+            }),
         }
     }
 
@@ -118,6 +179,24 @@ impl BackendStats {
         let mut inner = self.lock();
         inner.state = BackendState::Failing;
         inner.last_error = Some(message);
+    }
+
+    /// Records where windows wait, and why when the disk buffer fell back to memory.
+    pub fn set_buffer(&self, mode: BufferMode, error: Option<String>) {
+        let mut inner = self.lock();
+        inner.buffer = mode;
+        inner.buffer_error = error;
+    }
+
+    /// Where windows wait now.
+    pub fn buffer(&self) -> BufferMode {
+        self.lock().buffer
+    }
+
+    /// Age of the oldest waiting window in seconds, if one waits.
+    pub fn oldest_age_seconds(&self) -> Option<f64> {
+        let end = self.oldest_end_ms.load(Relaxed);
+        (end > 0).then(|| now_ms().saturating_sub(end) as f64 / 1000.0)
     }
 
     /// Marks the backend stopped at shutdown.
@@ -147,9 +226,16 @@ impl BackendStats {
             last_error: inner.last_error.clone(),
             queue_depth: self.buffered_windows.load(Relaxed),
             buffered_bytes: self.buffered_bytes.load(Relaxed),
-            spooled_bytes: 0,
+            buffer: inner.buffer,
+            buffer_error: inner.buffer_error.clone(),
+            spooled_windows: self.spooled_windows.load(Relaxed),
+            spooled_bytes: self.spooled_bytes.load(Relaxed),
+            oldest_age_seconds: self.oldest_age_seconds(),
+            replay: Replay { pending: self.replay_pending.load(Relaxed), done: self.replayed_windows.load(Relaxed) },
+            spool_corrupt_records: self.spool_corrupt_records.load(Relaxed),
             sent_series: self.sent_series.load(Relaxed),
             dropped_series: self.dropped().iter().map(|(_, n)| n).sum(),
+            dropped: self.dropped().into_iter().filter(|(_, n)| *n > 0).collect(),
         }
     }
 
@@ -159,6 +245,7 @@ impl BackendStats {
     }
 }
 
-fn now_ms() -> u64 {
+/// Now, Unix milliseconds.
+pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

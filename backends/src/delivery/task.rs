@@ -2,6 +2,7 @@
 //! with backoff what may succeed later.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -11,10 +12,9 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::config::{BufferConfig, RetryConfig};
-use super::queue::WindowQueue;
-use super::stats::BackendStats;
+use super::queue::{Front, WindowQueue};
+use super::stats::{BackendStats, now_ms};
 use crate::backend::{Backend, Encoded, SendError};
-use crate::model::Window;
 
 /// The producer's side of one backend: its queue, its telemetry and its task.
 #[derive(Debug)]
@@ -28,32 +28,70 @@ pub struct DeliveryHandle {
 
 impl DeliveryHandle {
     /// Closes the queue and waits up to `deadline` for the backend to deliver what is queued.
-    /// Returns the number of windows still undelivered when the deadline passed; their series
-    /// are counted as dropped (`reason="buffer_full"`) and logged.
+    /// Returns the number of windows still undelivered when the deadline passed. A disk
+    /// buffer keeps its windows for the next start (every window was spooled before it was
+    /// sent); windows only memory held are counted as dropped (`reason="buffer_full"`) and
+    /// logged.
     pub async fn finish(self, deadline: Duration) -> usize {
         self.queue.close();
         let abort = self.task.abort_handle();
-        if tokio::time::timeout(deadline, self.task).await.is_ok() {
-            return 0;
+        let delivered = tokio::time::timeout(deadline, self.task).await.is_ok();
+        if !delivered {
+            abort.abort();
         }
-        abort.abort();
-        let left = self.queue.take_all();
-        let series: usize = left.iter().map(|w| w.series.len()).sum();
-        self.stats.dropped_buffer_full.fetch_add(series as u64, Relaxed);
-        tracing::error!(
-            backend = %self.stats.name,
-            windows = left.len(),
-            series,
-            "Shutdown deadline passed: windows not delivered."
-        );
-        left.len()
+        let (lost, series) = if delivered { (0, 0) } else { self.queue.take_unspooled() };
+        let spooled = self.queue.spooled();
+        // Write and sync what the spool thread still holds before the process exits.
+        let queue = Arc::clone(&self.queue);
+        let _ = tokio::task::spawn_blocking(move || queue.stop_spool()).await;
+        if lost > 0 {
+            self.stats.dropped_buffer_full.fetch_add(series, Relaxed);
+            tracing::error!(
+                backend = %self.stats.name,
+                windows = lost,
+                series,
+                "Shutdown deadline passed: windows not delivered."
+            );
+        }
+        if spooled > 0 {
+            tracing::warn!(
+                backend = %self.stats.name,
+                windows = spooled,
+                "Shutdown deadline passed: windows kept in the spool for the next start."
+            );
+        }
+        lost + spooled
     }
 }
 
-/// Starts the delivery task for `backend`, fed by a queue bounded by `buffer`.
+/// Starts the delivery task for `backend`, fed by a memory queue bounded by `buffer` (a disk
+/// buffer falls back to memory: use [`spawn_at`]).
 pub fn spawn<B: Backend>(name: &str, backend: B, buffer: &BufferConfig, retry: &RetryConfig) -> DeliveryHandle {
     let stats = Arc::new(BackendStats::new(name));
     let queue = Arc::new(WindowQueue::new(buffer, Arc::clone(&stats)));
+    start(backend, queue, stats, retry)
+}
+
+/// Starts the delivery task for `backend`, fed by a queue bounded by `buffer`; a disk buffer
+/// spools in `data_dir/spool/NAME/`.
+pub fn spawn_at<B: Backend>(
+    data_dir: &Path,
+    name: &str,
+    backend: B,
+    buffer: &BufferConfig,
+    retry: &RetryConfig,
+) -> DeliveryHandle {
+    let stats = Arc::new(BackendStats::new(name));
+    let queue = Arc::new(WindowQueue::open(buffer, data_dir.join("spool").join(name), Arc::clone(&stats)));
+    start(backend, queue, stats, retry)
+}
+
+fn start<B: Backend>(
+    backend: B,
+    queue: Arc<WindowQueue>,
+    stats: Arc<BackendStats>,
+    retry: &RetryConfig,
+) -> DeliveryHandle {
     let worker = Worker { backend, queue: Arc::clone(&queue), stats: Arc::clone(&stats), retry: retry.clone() };
     DeliveryHandle { queue, stats, task: tokio::spawn(worker.run()) }
 }
@@ -77,8 +115,9 @@ enum Outcome {
 
 impl<B: Backend> Worker<B> {
     async fn run(mut self) {
-        while let Some(window) = self.queue.front().await {
-            match self.deliver(&window).await {
+        while let Some(front) = self.queue.front().await {
+            let window = &front.window;
+            match self.deliver(&front).await {
                 Outcome::Done => {}
                 Outcome::Evicted => tracing::warn!(
                     backend = %self.stats.name,
@@ -91,16 +130,36 @@ impl<B: Backend> Worker<B> {
                     "Gave up on a window after retry.max_elapsed."
                 ),
             }
-            self.backend.delivered(&window);
-            self.queue.pop_if(&window);
+            self.backend.delivered(window);
+            self.queue.pop_if(front.ticket);
         }
         self.backend.close().await;
         self.stats.record_stopped();
     }
 
     /// Encodes `window` once, then sends its batches in order, retrying each as needed.
-    async fn deliver(&mut self, window: &Arc<Window>) -> Outcome {
-        let mut pending: VecDeque<Encoded<B::Batch>> = match self.backend.encode(window) {
+    async fn deliver(&mut self, front: &Front) -> Outcome {
+        let window = &front.window;
+        // A window replayed after a long outage may be older than the backend stores: count
+        // it rather than send it to be refused.
+        if let Some(max_age) = self.backend.max_age() {
+            let age = Duration::from_millis(now_ms().saturating_sub(window.end_ms));
+            if age > max_age {
+                let err = SendError::TooOld(format!(
+                    "window {} ended {}s ago; the backend stores points up to {}s old",
+                    window.id,
+                    age.as_secs(),
+                    max_age.as_secs()
+                ));
+                self.give_up(&err, window.series.len() as u64, &self.stats.dropped_too_old);
+                return Outcome::Done;
+            }
+        }
+        let encoded = match front.position {
+            Some(position) => self.backend.encode_spooled(window, position),
+            None => self.backend.encode(window),
+        };
+        let mut pending: VecDeque<Encoded<B::Batch>> = match encoded {
             Ok(batches) => batches.into(),
             Err(err) => {
                 self.give_up(&err, window.series.len() as u64, self.refused(&err));
@@ -152,7 +211,7 @@ impl<B: Backend> Worker<B> {
                 "Delivery failed; will retry."
             );
             tokio::time::sleep(delay).await;
-            if !self.queue.is_front(window) {
+            if !self.queue.is_front(front.ticket) {
                 // The buffer already counted the whole window as dropped.
                 return Outcome::Evicted;
             }

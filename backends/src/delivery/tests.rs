@@ -2,7 +2,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{BufferConfig, Fanout, RetryConfig, spawn};
+use super::{BufferConfig, BufferMode, BufferType, Fanout, RetryConfig, spawn, spawn_at};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::model::{Series, SeriesKey, Value, Window};
 use crate::units::{ByteSize, Duration as Human};
@@ -312,4 +312,92 @@ async fn too_old_windows_and_batches_are_dropped_and_counted_as_too_old() {
     assert_eq!(stats[0].dropped_too_old.load(Relaxed), 2);
     assert_eq!(stats[0].sent_series.load(Relaxed), 2);
     assert_eq!(stats[0].retries.load(Relaxed), 0);
+}
+
+fn disk(max_bytes: u64) -> BufferConfig {
+    BufferConfig { kind: BufferType::Disk, max_bytes: ByteSize(max_bytes), ..BufferConfig::default() }
+}
+
+fn delivered_ids(backend: &Scripted) -> Vec<u64> {
+    backend.delivered.lock().unwrap().iter().map(|b| b.0).collect()
+}
+
+/// Windows a dead backend never acknowledged stay in the disk spool when the agent stops, and
+/// the next start delivers them first, in order, before new windows.
+#[tokio::test]
+async fn disk_buffer_replays_undelivered_windows_in_order_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", Stuck, &disk(1 << 20), &fast_retry())]);
+    for id in 1..=4 {
+        fanout.publish(&window(id, 3));
+    }
+    assert_eq!(fanout.finish(Duration::from_millis(100)).await, 4, "kept in the spool");
+
+    let backend = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", backend.clone(), &disk(1 << 20), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(5, 3));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&backend), [1, 2, 3, 4, 5]);
+    assert_eq!(stats[0].replayed_windows.load(Relaxed), 4);
+    assert_eq!(stats[0].replay_pending.load(Relaxed), 0);
+    assert_eq!(stats[0].sent_series.load(Relaxed), 15);
+    assert_eq!(stats[0].buffer(), BufferMode::Disk);
+}
+
+/// A window the backend acknowledged is released from the spool and never sent again.
+#[tokio::test]
+async fn acknowledged_windows_are_not_replayed_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", first.clone(), &disk(1 << 20), &fast_retry())]);
+    for id in 1..=3 {
+        fanout.publish(&window(id, 2));
+    }
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&first), [1, 2, 3]);
+
+    let second = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", second.clone(), &disk(1 << 20), &fast_retry())]);
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert!(delivered_ids(&second).is_empty());
+}
+
+/// A full spool drops its oldest windows (counted), keeps the newest, and only those replay.
+#[tokio::test]
+async fn a_full_spool_drops_the_oldest_windows_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut one = Vec::new();
+    super::spool::encode(&window(1, 50), &mut one);
+    let budget = (one.len() + super::spool::RECORD_HEADER_LEN) as u64 * 3;
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", Stuck, &disk(budget), &fast_retry())]);
+    let stats = fanout.stats();
+    for id in 1..=8 {
+        fanout.publish(&window(id, 50));
+    }
+    assert_eq!(fanout.finish(Duration::from_millis(100)).await, 3);
+    assert_eq!(stats[0].dropped_buffer_full.load(Relaxed), 5 * 50);
+
+    let backend = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", backend.clone(), &disk(budget), &fast_retry())]);
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&backend), [6, 7, 8]);
+}
+
+/// A data directory that cannot hold a spool (here a regular file) makes the disk buffer fall
+/// back to memory: reported, and windows are still delivered.
+#[tokio::test]
+async fn an_unwritable_data_dir_falls_back_to_memory_and_keeps_delivering() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let backend = Scripted::new(100, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(&file, "b", backend.clone(), &disk(1 << 20), &fast_retry())]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 2));
+    fanout.publish(&window(2, 2));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&backend), [1, 2]);
+    assert_eq!(stats[0].buffer(), BufferMode::MemoryFallback);
+    assert!(stats[0].status().buffer_error.unwrap().contains("cannot open the spool"));
 }

@@ -12,6 +12,7 @@ use super::config::{Format, PushgatewayConfig};
 use super::encode::{Encoder, protobuf, text};
 use super::state::State;
 use crate::backend::{Backend, Encoded, Halves, SendError};
+use crate::delivery::Position;
 use crate::delivery::http::{execute, from_reqwest};
 use crate::model::Window;
 
@@ -187,14 +188,9 @@ pub fn group_url(base: &str, job: &str, grouping: &BTreeMap<String, String>) -> 
     url
 }
 
-impl Backend for Pushgateway {
-    type Batch = Push;
-
-    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
-        // Advance the totals once per window: counters, histograms and sets are cumulative.
-        let expire_before = self.expire_after.map(|d| window.end_ms.saturating_sub(d.as_millis() as u64));
-        self.state.apply(window, expire_before);
-        // The group's whole current state: this window's gauges and every running total.
+impl Pushgateway {
+    /// One PUT of the group's whole current state: this window's gauges and every running total.
+    fn push_state(&mut self, window: &Window) -> Vec<Encoded<Push>> {
         let (families, dropped) = self.encoder.families(window, &self.state);
         for name in dropped.names.iter().filter(|n| !self.reported.contains(*n)).cloned().collect::<Vec<_>>() {
             tracing::warn!(
@@ -210,7 +206,34 @@ impl Backend for Pushgateway {
         };
         // One request per window: the Pushgateway replaces a group per request, so a group
         // split over several PUTs would keep only the last part.
-        Ok(vec![Encoded { payload: Push { body }, series }])
+        vec![Encoded { payload: Push { body }, series }]
+    }
+}
+
+impl Backend for Pushgateway {
+    type Batch = Push;
+
+    fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
+        // Advance the totals once per window: counters, histograms and sets are cumulative.
+        let expire_before = self.expire_after.map(|d| window.end_ms.saturating_sub(d.as_millis() as u64));
+        self.state.apply(window, expire_before);
+        Ok(self.push_state(window))
+    }
+
+    fn encode_spooled(&mut self, window: &Window, position: Position) -> Result<Vec<Encoded<Push>>, SendError> {
+        // A window replayed from the spool after a crash may already be in the saved totals
+        // (saved before its acknowledgement reached the spool): push the totals as they are.
+        if self.state.applied.is_some_and(|applied| applied.spool == position.spool && position.seq <= applied.seq) {
+            tracing::info!(
+                window = window.id,
+                seq = position.seq,
+                "Replayed window already in the totals; not added again."
+            );
+            return Ok(self.push_state(window));
+        }
+        let pushes = self.encode(window)?;
+        self.state.applied = Some(position);
+        Ok(pushes)
     }
 
     async fn send(&mut self, push: &Push) -> Result<(), SendError> {

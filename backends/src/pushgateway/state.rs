@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::Position;
 use crate::model::{Summary, SummaryKind, Value, Window};
 use crate::sketch::RELATIVE_ACCURACY;
 
@@ -82,6 +83,9 @@ pub struct State {
     pub bounds: Vec<f64>,
     /// The series and their totals.
     pub entries: HashMap<Key, Entry>,
+    /// The spool position of the last window added, when the sink has a disk buffer: a
+    /// window replayed at or before it is already in the totals.
+    pub applied: Option<Position>,
     /// True when the entries changed since the last [`State::save`].
     dirty: bool,
 }
@@ -91,6 +95,8 @@ pub struct State {
 struct StateFile {
     version: u32,
     bounds: Vec<f64>,
+    #[serde(default)]
+    applied: Option<Position>,
     series: Vec<(Key, Entry)>,
 }
 
@@ -99,13 +105,14 @@ struct StateFile {
 struct StateFileRef<'a> {
     version: u32,
     bounds: &'a [f64],
+    applied: Option<Position>,
     series: Vec<(&'a Key, &'a Entry)>,
 }
 
 impl State {
     /// An empty state for histograms with `bounds`.
     pub fn new(bounds: Vec<f64>) -> Self {
-        Self { bounds, entries: HashMap::new(), dirty: false }
+        Self { bounds, entries: HashMap::new(), applied: None, dirty: false }
     }
 
     /// Loads `path`, or starts empty when it does not exist. Histograms saved with other
@@ -144,7 +151,7 @@ impl State {
                 "The buckets changed since the state was saved: those histograms restart from zero."
             );
         }
-        Ok(Self { bounds, entries, dirty: reset > 0 })
+        Ok(Self { bounds, entries, applied: file.applied, dirty: reset > 0 })
     }
 
     /// Writes the state to `path` atomically (a temporary file renamed over it), if it changed
@@ -155,8 +162,13 @@ impl State {
         }
         let mut series: Vec<(&Key, &Entry)> = self.entries.iter().collect();
         series.sort_by(|a, b| (&a.0.name, &a.0.tags).cmp(&(&b.0.name, &b.0.tags)));
-        let body = serde_json::to_vec(&StateFileRef { version: FILE_VERSION, bounds: &self.bounds, series })
-            .map_err(std::io::Error::other)?;
+        let body = serde_json::to_vec(&StateFileRef {
+            version: FILE_VERSION,
+            bounds: &self.bounds,
+            applied: self.applied,
+            series,
+        })
+        .map_err(std::io::Error::other)?;
         let tmp = temp_path(path);
         {
             let mut file = std::fs::File::create(&tmp)?;

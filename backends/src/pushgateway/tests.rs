@@ -10,6 +10,7 @@ use super::service::group_url;
 use super::state::{State, bucket_counts};
 use super::{Context, Format, Pushgateway, PushgatewayConfig};
 use crate::backend::Backend;
+use crate::delivery::Position;
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
 
@@ -248,6 +249,29 @@ fn totals_survive_a_restart_through_the_state_file() {
     assert!(text.contains("req_latency_count{env=\"prod\"} 6\n"), "{text}");
     let rebucketed = State::load(&path, vec![1.0]).unwrap();
     assert_eq!(rebucketed.entries.len(), 2, "the counter and the set remain; both histograms reset");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A window replayed from a disk spool after a crash that came after its totals were saved
+/// (but before the spool heard of the acknowledgement) is pushed, not counted again; a new
+/// window after it is counted, and a window of another spool (the spool was recreated) too.
+#[test]
+fn a_replayed_window_already_in_the_saved_totals_is_not_counted_twice() {
+    let dir = temp_dir("replay");
+    let window = first_window();
+    let at = |seq| Position { spool: 7, seq };
+    let mut first = backend(&dir, Format::Text);
+    first.encode_spooled(&window, at(5)).unwrap();
+    first.delivered(&window);
+    // Crash: the spool still holds window 5 and replays it to a new agent.
+    let mut second = backend(&dir, Format::Text);
+    let replayed = String::from_utf8(second.encode_spooled(&window, at(5)).unwrap().remove(0).payload.body).unwrap();
+    assert!(replayed.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 30\n"), "{replayed}");
+    let next = String::from_utf8(second.encode_spooled(&window, at(6)).unwrap().remove(0).payload.body).unwrap();
+    assert!(next.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 60\n"), "{next}");
+    let other = Position { spool: 8, seq: 1 };
+    let fresh = String::from_utf8(second.encode_spooled(&window, other).unwrap().remove(0).payload.body).unwrap();
+    assert!(fresh.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 90\n"), "{fresh}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
