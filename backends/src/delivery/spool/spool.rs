@@ -88,7 +88,7 @@ impl Spool {
         // Two agents appending to one spool would interleave and replay each other's windows.
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
         lock.try_lock().map_err(|_| {
-            io::Error::new(io::ErrorKind::WouldBlock, "another sluice process uses this spool (its lock file is held)")
+            io::Error::new(io::ErrorKind::WouldBlock, "the spool is locked: another sluice process, or the backend a reload is replacing, still holds it")
         })?;
         let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)

@@ -254,7 +254,7 @@ fn a_spool_is_locked_while_open() {
     let dir = tempfile::tempdir().unwrap();
     let (first, _) = open(dir.path());
     let err = Spool::open(dir.path(), 1 << 20, Fsync::Never).unwrap_err();
-    assert!(err.to_string().contains("another sluice process uses this spool"), "{err}");
+    assert!(err.to_string().contains("the spool is locked"), "{err}");
     drop(first);
     assert!(Spool::open(dir.path(), 1 << 20, Fsync::Never).is_ok());
 }
