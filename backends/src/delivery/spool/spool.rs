@@ -88,7 +88,10 @@ impl Spool {
         // Two agents appending to one spool would interleave and replay each other's windows.
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
         lock.try_lock().map_err(|_| {
-            io::Error::new(io::ErrorKind::WouldBlock, "the spool is locked: another sluice process, or the backend a reload is replacing, still holds it")
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the spool is locked: another sluice process, or the backend a reload is replacing, still holds it",
+            )
         })?;
         let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
