@@ -39,30 +39,71 @@ impl Writer {
     }
 }
 
-fn sources(w: &mut Writer, t: &Telemetry) {
-    // Listeners a reload removed stay, with their final counts: counters never vanish mid-scrape.
-    let listeners = t.listeners();
-    let per_listener = |f: fn(&ListenerStats) -> u64| {
-        listeners.iter().map(move |l| (labels(&[("listener", &l.name)]), f(l))).collect::<Vec<_>>()
-    };
-    w.family(
-        "sluice_received_lines_total",
-        "counter",
-        "Lines read from a listener, valid or not.",
-        per_listener(|l| l.lines.load(Relaxed)),
-    );
-    w.family(
-        "sluice_received_bytes_total",
-        "counter",
-        "Bytes read from a listener.",
-        per_listener(|l| l.bytes.load(Relaxed)),
-    );
-    w.family(
+/// A family with one sample per listener or per backend: name, type, help, value.
+type Simple<T> = (&'static str, &'static str, &'static str, fn(&T) -> u64);
+
+/// The listener families that are one number per listener.
+const PER_LISTENER: [Simple<ListenerStats>; 3] = [
+    ("sluice_received_lines_total", "counter", "Lines read from a listener, valid or not.", |l| l.lines.load(Relaxed)),
+    ("sluice_received_bytes_total", "counter", "Bytes read from a listener.", |l| l.bytes.load(Relaxed)),
+    (
         "sluice_received_truncated_total",
         "counter",
         "Datagrams over 64 KiB or stream lines without a newline within 64 KiB; the cut line is skipped.",
-        per_listener(|l| l.truncated.load(Relaxed)),
-    );
+        |l| l.truncated.load(Relaxed),
+    ),
+];
+
+/// The backend families that are one number per backend.
+const PER_BACKEND: [Simple<BackendStats>; 10] = [
+    ("sluice_backend_sent_series_total", "counter", "Series acknowledged by the backend.", |b| {
+        b.sent_series.load(Relaxed)
+    }),
+    ("sluice_backend_retries_total", "counter", "Retried requests.", |b| b.retries.load(Relaxed)),
+    ("sluice_backend_buffered_windows", "gauge", "Windows waiting in memory or on disk.", |b| {
+        b.buffered_windows.load(Relaxed)
+    }),
+    (
+        "sluice_backend_buffered_bytes",
+        "gauge",
+        "Estimated bytes of the windows waiting in memory, and bytes of those on disk.",
+        |b| b.buffered_bytes.load(Relaxed),
+    ),
+    ("sluice_backend_spooled_windows", "gauge", "Windows waiting in the disk spool.", |b| {
+        b.spooled_windows.load(Relaxed)
+    }),
+    ("sluice_backend_spooled_bytes", "gauge", "Bytes of the records of the windows waiting in the disk spool.", |b| {
+        b.spooled_bytes.load(Relaxed)
+    }),
+    (
+        "sluice_backend_replay_pending_windows",
+        "gauge",
+        "Windows found in the spool at start and not yet replayed.",
+        |b| b.replay_pending.load(Relaxed),
+    ),
+    (
+        "sluice_backend_replayed_windows_total",
+        "counter",
+        "Windows found in the spool at start and since delivered or given up.",
+        |b| b.replayed_windows.load(Relaxed),
+    ),
+    ("sluice_backend_spool_corrupt_records_total", "counter", "Torn or corrupt spool records skipped.", |b| {
+        b.spool_corrupt_records.load(Relaxed)
+    }),
+    (
+        "sluice_backend_buffer_fallback",
+        "gauge",
+        "1 while a disk buffer could not write its spool and buffers in memory.",
+        |b| u64::from(b.buffer() == BufferMode::MemoryFallback),
+    ),
+];
+
+fn sources(w: &mut Writer, t: &Telemetry) {
+    // Listeners a reload removed stay, with their final counts: counters never vanish mid-scrape.
+    let listeners = t.listeners();
+    for (name, kind, help, value) in PER_LISTENER {
+        w.family(name, kind, help, listeners.iter().map(|l| (labels(&[("listener", &l.name)]), value(l))));
+    }
     w.family(
         "sluice_kernel_drops_total",
         "counter",
@@ -100,15 +141,9 @@ fn aggregation(w: &mut Writer, t: &Telemetry) {
 
 fn backends(w: &mut Writer, t: &Telemetry) {
     let backends = t.backends();
-    let per_backend = |f: fn(&BackendStats) -> u64| {
-        backends.iter().map(move |b| (labels(&[("backend", &b.name)]), f(b))).collect::<Vec<_>>()
-    };
-    w.family(
-        "sluice_backend_sent_series_total",
-        "counter",
-        "Series acknowledged by the backend.",
-        per_backend(|b| b.sent_series.load(Relaxed)),
-    );
+    for (name, kind, help, value) in PER_BACKEND {
+        w.family(name, kind, help, backends.iter().map(|b| (labels(&[("backend", &b.name)]), value(b))));
+    }
     w.family(
         "sluice_backend_errors_total",
         "counter",
@@ -118,7 +153,6 @@ fn backends(w: &mut Writer, t: &Telemetry) {
                 .map(|(class, v)| (labels(&[("backend", &b.name), ("class", class)]), v))
         }),
     );
-    w.family("sluice_backend_retries_total", "counter", "Retried requests.", per_backend(|b| b.retries.load(Relaxed)));
     w.family(
         "sluice_backend_dropped_series_total",
         "counter",
@@ -126,58 +160,10 @@ fn backends(w: &mut Writer, t: &Telemetry) {
         backends.iter().flat_map(|b| b.dropped().map(|(r, v)| (labels(&[("backend", &b.name), ("reason", r)]), v))),
     );
     w.family(
-        "sluice_backend_buffered_windows",
-        "gauge",
-        "Windows waiting in memory or on disk.",
-        per_backend(|b| b.buffered_windows.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_buffered_bytes",
-        "gauge",
-        "Estimated bytes of the windows waiting in memory, and bytes of those on disk.",
-        per_backend(|b| b.buffered_bytes.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_spooled_windows",
-        "gauge",
-        "Windows waiting in the disk spool.",
-        per_backend(|b| b.spooled_windows.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_spooled_bytes",
-        "gauge",
-        "Bytes of the records of the windows waiting in the disk spool.",
-        per_backend(|b| b.spooled_bytes.load(Relaxed)),
-    );
-    w.family(
         "sluice_backend_oldest_buffered_seconds",
         "gauge",
         "Age of the oldest waiting window, from its end (0 when none waits).",
         backends.iter().map(|b| (labels(&[("backend", &b.name)]), b.oldest_age_seconds().unwrap_or(0.0))),
-    );
-    w.family(
-        "sluice_backend_replay_pending_windows",
-        "gauge",
-        "Windows found in the spool at start and not yet replayed.",
-        per_backend(|b| b.replay_pending.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_replayed_windows_total",
-        "counter",
-        "Windows found in the spool at start and since delivered or given up.",
-        per_backend(|b| b.replayed_windows.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_spool_corrupt_records_total",
-        "counter",
-        "Torn or corrupt spool records skipped.",
-        per_backend(|b| b.spool_corrupt_records.load(Relaxed)),
-    );
-    w.family(
-        "sluice_backend_buffer_fallback",
-        "gauge",
-        "1 while a disk buffer could not write its spool and buffers in memory.",
-        per_backend(|b| u64::from(b.buffer() == BufferMode::MemoryFallback)),
     );
 }
 
