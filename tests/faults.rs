@@ -1,5 +1,6 @@
 //! The fault matrix of the disk buffer, through the sluice binary: outages, crashes, a torn
-//! spool, server errors, a full spool, an unwritable data directory and a huge window.
+//! spool, server errors, a full spool, an unwritable data directory, a disk that fills up and a
+//! huge window.
 //! Totals are read back from a real InfluxDB 1.6 or from an in-process write endpoint that
 //! records arrival order (so order and duplicates are checked exactly). Windows are 1 s and
 //! outages 10 s at most, so the matrix stays well under two minutes.
@@ -379,6 +380,79 @@ fn an_unwritable_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering()
     assert!(status["buffer_error"].as_str().unwrap().contains("cannot open the spool"), "{status}");
     assert_eq!(metric(&agent, "sluice_backend_buffer_fallback", "capture"), 1.0);
     eprintln!("row 8: fallback reported ({}), sum 3 of 3 delivered", status["buffer_error"]);
+    let (status, _) = agent.stop();
+    assert!(status.success());
+}
+
+/// Row 8b. The disk under the spool fills up in the middle of a run (a 256 KiB tmpfs, the
+/// backend down): new windows wait in memory, `/status` and `/metrics` say so; once the
+/// backend is back, the spool frees its segments and windows go to the disk again. Every
+/// series arrives once, in order.
+#[test]
+fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_room() {
+    let capture = Capture::start(Mode::Fail(503));
+    let setup = Setup { flush_interval: "1s", tmpfs: Some("256k"), ..Setup::default() };
+    let agent = setup.start(&disk_sink("capture", &capture.url(), "max_bytes = \"64MiB\""));
+    // 1 000 series a window: about 30 KB each in the spool.
+    let send_window = |window: u32| {
+        agent.wait_flush();
+        let datagrams: Vec<String> = (0..20)
+            .map(|chunk| {
+                let mut d = String::new();
+                for i in 0..50 {
+                    writeln!(d, "fault.disk.{}:1|c", chunk * 50 + i).unwrap();
+                }
+                d
+            })
+            .collect();
+        agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+        agent.send_udp(&[&format!("fault.disk:{window}|c")]);
+        agent.wait_lines(f64::from(window) * 1001.0);
+    };
+    let mut window = 0;
+    while status_of(&agent, "capture")["buffer"] != "memory_fallback" {
+        window += 1;
+        assert!(window <= 20, "20 windows of 30 KB never filled a 256 KiB disk");
+        send_window(window);
+    }
+    let full_at = window;
+    for _ in 0..2 {
+        window += 1;
+        send_window(window);
+    }
+    agent.wait_flush();
+    let status = status_of(&agent, "capture");
+    assert_eq!(status["buffer"], "memory_fallback", "{status}");
+    let reason = status["buffer_error"].as_str().unwrap().to_owned();
+    assert!(reason.contains("No space left on device"), "{status}");
+    let errors = metric(&agent, "sluice_backend_spool_errors_total", "capture");
+    assert!(errors >= 2.0, "each window while full tried the disk again: {errors}");
+    assert_eq!(metric(&agent, "sluice_backend_buffer_fallback", "capture"), 1.0);
+    let in_memory = status["queue_depth"].as_u64().unwrap() - status["spooled_windows"].as_u64().unwrap();
+    assert!(in_memory >= 2, "the windows after the disk filled wait in memory: {status}");
+
+    capture.set_mode(Mode::Store);
+    let total = f64::from(window * (window + 1) / 2);
+    capture.wait_sum("fault.disk", total, Duration::from_secs(20));
+    window += 1;
+    send_window(window);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of(&agent, "capture")["buffer"] != "disk"
+        || metric(&agent, "sluice_backend_spooled_windows", "capture") > 0.0
+    {
+        assert!(Instant::now() < deadline, "the spool never took windows again: {}", status_of(&agent, "capture"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let total = f64::from(window * (window + 1) / 2);
+    capture.wait_sum("fault.disk", total, Duration::from_secs(10));
+    assert_in_order_once(&capture, "fault.disk");
+    assert_eq!(capture.sum("fault.disk.999"), f64::from(window), "every window's 1 000 series arrived once");
+    assert_eq!(agent.metric_sum("sluice_backend_dropped_series_total{backend=\"capture\""), 0.0);
+    assert!(status_of(&agent, "capture")["buffer_error"].is_null());
+    eprintln!(
+        "row 8b: disk full after {full_at} windows ({reason}); {errors} failed writes, {in_memory} windows in memory; \
+         all {window} windows delivered once in order, spooling again after"
+    );
     let (status, _) = agent.stop();
     assert!(status.success());
 }

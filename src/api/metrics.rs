@@ -55,7 +55,7 @@ const PER_LISTENER: [Simple<ListenerStats>; 3] = [
 ];
 
 /// The backend families that are one number per backend.
-const PER_BACKEND: [Simple<BackendStats>; 10] = [
+const PER_BACKEND: [Simple<BackendStats>; 11] = [
     ("sluice_backend_sent_series_total", "counter", "Series acknowledged by the backend.", |b| {
         b.sent_series.load(Relaxed)
     }),
@@ -91,9 +91,15 @@ const PER_BACKEND: [Simple<BackendStats>; 10] = [
         b.spool_corrupt_records.load(Relaxed)
     }),
     (
+        "sluice_backend_spool_errors_total",
+        "counter",
+        "Spool writes and syncs that failed; meanwhile new windows wait in memory.",
+        |b| b.spool_errors.load(Relaxed),
+    ),
+    (
         "sluice_backend_buffer_fallback",
         "gauge",
-        "1 while a disk buffer could not write its spool and buffers in memory.",
+        "1 while a disk buffer cannot open or write its spool and buffers new windows in memory.",
         |b| u64::from(b.buffer() == BufferMode::MemoryFallback),
     ),
 ];

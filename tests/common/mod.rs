@@ -59,7 +59,12 @@ impl Agent {
     fn launch(setup: &Setup, extra: &str, stdout: Stdio) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (udp, api) = (setup.udp.unwrap_or_else(free_udp), free_tcp());
-        let data_dir = setup.data_dir.unwrap_or(dir.path());
+        let data_dir = match (setup.data_dir, setup.tmpfs) {
+            (Some(data_dir), _) => data_dir.to_owned(),
+            // Not the temp dir itself: the test reads the file sink's output there.
+            (None, Some(_)) => dir.path().join("data"),
+            (None, None) => dir.path().to_owned(),
+        };
         let config = format!(
             "[agent]\nflush_interval = \"{flush_interval}\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{data_dir}\"\n{agent}\n\
              [api]\nlisten = \"{api}\"\n\
@@ -73,7 +78,19 @@ impl Agent {
         );
         let path = dir.path().join("sluice.toml");
         std::fs::write(&path, config).unwrap();
-        let mut command = if setup.inherit.is_empty() {
+        let mut command = if let Some(size) = setup.tmpfs {
+            assert!(setup.inherit.is_empty(), "a tmpfs data_dir and inherited sockets are not combined");
+            std::fs::create_dir_all(&data_dir).unwrap();
+            // unshare and sh exec in turn, so the child's pid is sluice's.
+            let mut command = Command::new("unshare");
+            command
+                .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+                .arg("mount -t tmpfs -o size=\"$1\" sluice-test \"$2\" && shift 2 && exec \"$0\" \"$@\"")
+                .arg(env!("CARGO_BIN_EXE_sluice"))
+                .arg(size)
+                .arg(&data_dir);
+            command
+        } else if setup.inherit.is_empty() {
             Command::new(env!("CARGO_BIN_EXE_sluice"))
         } else {
             // Socket activation: LISTEN_PID must be sluice's pid, so a shell sets it to its
@@ -204,11 +221,14 @@ pub struct Setup<'a> {
     /// Sockets handed over as systemd's socket activation does (fds 3, 4, … with `LISTEN_FDS`
     /// and `LISTEN_PID`). Defaults to none.
     pub inherit: &'a [RawFd],
+    /// A size (`"256k"`): `data_dir` is then a tmpfs of that size, mounted in a mount
+    /// namespace of the agent's own, so a test can fill its disk. Defaults to none.
+    pub tmpfs: Option<&'a str>,
 }
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[], udp: None, inherit: &[] }
+        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[], udp: None, inherit: &[], tmpfs: None }
     }
 }
 

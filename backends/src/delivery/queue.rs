@@ -90,7 +90,6 @@ struct Inner {
     closed: bool,
     next_ticket: u64,
     spool_id: Option<u64>,
-    fallback: bool,
     drop_log: DropLog,
 }
 
@@ -313,12 +312,7 @@ impl Shared {
 
     fn fall_back(&self, reason: String) {
         tracing::error!(backend = %self.stats.name, reason = %reason, "Disk buffer unusable: buffering in memory.");
-        self.lock().fallback = true;
         self.stats.set_buffer(BufferMode::MemoryFallback, Some(reason));
-    }
-
-    fn is_fallback(&self) -> bool {
-        self.lock().fallback
     }
 
     fn close(&self) {
@@ -432,7 +426,7 @@ impl DropLog {
 
 /// The spool's thread: recovers what the spool held, then appends and releases in the order
 /// the queue asks, syncing as the fsync policy says.
-fn run_spooler(mut spool: Spool, recovered: spool::Recovered, shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
+fn run_spooler(spool: Spool, recovered: spool::Recovered, shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
     shared.lock().spool_id = Some(spool.id());
     shared.stats.spool_corrupt_records.fetch_add(recovered.corrupt, Relaxed);
     if !recovered.pending.is_empty() {
@@ -448,61 +442,98 @@ fn run_spooler(mut spool: Spool, recovered: spool::Recovered, shared: &Shared, r
     for Pending { location, meta, bytes } in recovered.pending {
         release = shared.admit(None, meta, bytes, Some(location), true).max(release);
     }
-    let mut write_failed = false;
-    let mut fail = |e: std::io::Error, what: &str| {
-        if !write_failed {
-            shared.fall_back(format!("cannot {what} the spool: {e}"));
-            write_failed = true;
-        }
-    };
-    if let Some(seq) = release {
-        spool.release_through(seq).unwrap_or_else(|e| fail(e, "write"));
-    }
     let tick = spool.fsync_interval().unwrap_or(Duration::from_hours(1));
-    let mut buf = Vec::new();
+    let mut disk = Disk { spool, shared, failing: false, buf: Vec::new() };
+    if let Some(seq) = release {
+        disk.release(seq);
+    }
     loop {
         match rx.recv_timeout(tick) {
-            Ok(Cmd::Append(window)) => {
-                if shared.is_fallback() {
-                    shared.admit_memory(window);
-                    continue;
-                }
-                buf.clear();
-                spool::encode(&window, &mut buf);
-                let meta = Meta { end_ms: window.end_ms, series: window.series.len() as u64 };
-                if shared.refuses((buf.len() + spool::RECORD_HEADER_LEN) as u64) {
-                    shared.refuse(meta.series);
-                    continue;
-                }
-                let started = Instant::now();
-                match spool.append(&buf) {
-                    Ok((location, bytes)) => {
-                        tracing::debug!(
-                            backend = %shared.stats.name,
-                            seq = location.seq,
-                            bytes,
-                            micros = started.elapsed().as_micros() as u64,
-                            "Spooled a window."
-                        );
-                        let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
-                        if let Some(seq) = shared.admit(keep, meta, bytes, Some(location), false) {
-                            spool.release_through(seq).unwrap_or_else(|e| fail(e, "write"));
-                        }
-                    }
-                    Err(e) => {
-                        fail(e, "append to");
-                        shared.admit_memory(window);
-                    }
-                }
-            }
-            Ok(Cmd::Release(seq)) => spool.release_through(seq).unwrap_or_else(|e| fail(e, "write")),
+            Ok(Cmd::Append(window)) => disk.append(window),
+            Ok(Cmd::Release(seq)) => disk.release(seq),
             Ok(Cmd::Close) => shared.close(),
             Ok(Cmd::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => spool.tick().unwrap_or_else(|e| fail(e, "sync")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = disk.spool.tick() {
+                    disk.failed(&e, "sync");
+                }
+            }
         }
     }
-    if let Err(e) = spool.sync() {
+    if let Err(e) = disk.spool.sync() {
         tracing::error!(backend = %shared.stats.name, error = %e, "Cannot sync the spool at shutdown.");
+    }
+}
+
+/// The spool as its thread drives it. A write or sync that fails (a full disk) switches new
+/// windows to memory and says so; every new window tries the disk again, and the first that
+/// is written switches back.
+struct Disk<'a> {
+    spool: Spool,
+    shared: &'a Shared,
+    failing: bool,
+    buf: Vec<u8>,
+}
+
+impl Disk<'_> {
+    fn append(&mut self, window: Arc<Window>) {
+        let shared = self.shared;
+        self.buf.clear();
+        spool::encode(&window, &mut self.buf);
+        let meta = Meta { end_ms: window.end_ms, series: window.series.len() as u64 };
+        if shared.refuses((self.buf.len() + spool::RECORD_HEADER_LEN) as u64) {
+            shared.refuse(meta.series);
+            return;
+        }
+        let started = Instant::now();
+        let appended = match self.spool.append(&self.buf) {
+            Ok(appended) => appended,
+            Err(e) => {
+                self.failed(&e, "append to");
+                shared.admit_memory(window);
+                return;
+            }
+        };
+        match &appended.sync_error {
+            Some(e) => self.failed(e, "sync"),
+            None => self.worked(),
+        }
+        tracing::debug!(
+            backend = %shared.stats.name,
+            seq = appended.location.seq,
+            bytes = appended.bytes,
+            micros = started.elapsed().as_micros() as u64,
+            "Spooled a window."
+        );
+        let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
+        if let Some(seq) = shared.admit(keep, meta, appended.bytes, Some(appended.location), false) {
+            self.release(seq);
+        }
+    }
+
+    fn release(&mut self, seq: u64) {
+        // A release that fails is written with the next one that works.
+        if let Err(e) = self.spool.release_through(seq) {
+            self.failed(&e, "write");
+        }
+    }
+
+    /// Counts a failed disk operation; the first switches new windows to memory.
+    fn failed(&mut self, e: &std::io::Error, what: &str) {
+        self.shared.stats.spool_errors.fetch_add(1, Relaxed);
+        if !self.failing {
+            self.failing = true;
+            self.shared.fall_back(format!("cannot {what} the spool: {e}"));
+        }
+    }
+
+    /// A window was spooled: after failures, new windows go to the disk again.
+    fn worked(&mut self) {
+        if self.failing {
+            self.failing = false;
+            tracing::info!(backend = %self.shared.stats.name, "The spool is writable again: new windows go to the disk.");
+            self.shared.stats.set_buffer(BufferMode::Disk, None);
+        }
     }
 }
 

@@ -61,6 +61,9 @@ pub struct BackendStats {
     pub replayed_windows: AtomicU64,
     /// Torn or corrupt spool records skipped (their series cannot be counted).
     pub spool_corrupt_records: AtomicU64,
+    /// Spool writes and syncs that failed (a full or failing disk); meanwhile new windows
+    /// wait in memory, and each one tries the disk again.
+    pub spool_errors: AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -72,7 +75,8 @@ pub enum BufferMode {
     Memory,
     /// On disk, as configured.
     Disk,
-    /// Configured on disk, but the spool could not be written: in memory until restart.
+    /// Configured on disk, but the spool could not be opened or written: new windows wait
+    /// in memory until a write to the spool succeeds again.
     MemoryFallback,
 }
 
@@ -114,6 +118,8 @@ pub struct BackendStatus {
     pub replay: Replay,
     /// Torn or corrupt spool records skipped.
     pub spool_corrupt_records: u64,
+    /// Spool writes and syncs that failed.
+    pub spool_errors: u64,
     /// Series acknowledged since start.
     pub sent_series: u64,
     /// Series dropped since start, for any reason.
@@ -154,6 +160,7 @@ impl BackendStats {
             replay_pending: AtomicU64::new(0),
             replayed_windows: AtomicU64::new(0),
             spool_corrupt_records: AtomicU64::new(0),
+            spool_errors: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 state: BackendState::Starting,
                 last_success_ms: None,
@@ -233,6 +240,7 @@ impl BackendStats {
             oldest_age_seconds: self.oldest_age_seconds(),
             replay: Replay { pending: self.replay_pending.load(Relaxed), done: self.replayed_windows.load(Relaxed) },
             spool_corrupt_records: self.spool_corrupt_records.load(Relaxed),
+            spool_errors: self.spool_errors.load(Relaxed),
             sent_series: self.sent_series.load(Relaxed),
             dropped_series: self.dropped().iter().map(|(_, n)| n).sum(),
             dropped: self.dropped().into_iter().filter(|(_, n)| *n > 0).collect(),

@@ -17,6 +17,11 @@ use crate::delivery::config::Fsync;
 /// can hold (2²⁰ ten-second windows are four months).
 const SEQ_GAP_AFTER_CORRUPTION: u64 = 1 << 20;
 
+/// The file a spool keeps on its disk as room to recover from a full disk.
+const RESERVE: &str = "reserve";
+/// Its size: room for a new segment and its first record, with blocks to spare.
+const RESERVE_BYTES: u64 = 64 << 10;
+
 /// Where a spooled window's record lives, and its durable sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -39,6 +44,18 @@ pub struct Pending {
     pub meta: Meta,
     /// Bytes it takes in its segment, header included.
     pub bytes: u64,
+}
+
+/// A window [`Spool::append`] wrote.
+#[derive(Debug)]
+pub struct Appended {
+    /// Where it is.
+    pub location: Location,
+    /// Bytes it takes in its segment, header included.
+    pub bytes: u64,
+    /// The sync the fsync policy asked for after it failed: the record is written but may
+    /// not survive a machine crash, and the disk is suspect.
+    pub sync_error: Option<io::Error>,
 }
 
 /// What [`Spool::open`] recovered.
@@ -74,6 +91,11 @@ pub struct Spool {
     next_seq: u64,
     released: u64,
     unsynced: bool,
+    /// A write failed (a full disk) since the last rotation: rotate as soon as a whole
+    /// segment is released, to delete it and give its room back.
+    broken: bool,
+    /// `released` moved on but its record could not be written yet.
+    release_unwritten: bool,
     last_sync: Instant,
     buf: Vec<u8>,
     /// Held (locked) while the spool is open.
@@ -174,6 +196,8 @@ impl Spool {
             next_seq: max_seq + 1 + if recovered.corrupt > 0 { SEQ_GAP_AFTER_CORRUPTION } else { 0 },
             released,
             unsynced: false,
+            broken: false,
+            release_unwritten: false,
             last_sync: Instant::now(),
             buf: Vec::new(),
             _lock: lock,
@@ -182,6 +206,9 @@ impl Spool {
         spool.write(Kind::Release, released, &[])?;
         spool.sync()?;
         spool.delete_released()?;
+        if let Err(e) = make_reserve(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "Cannot write the spool's reserve file.");
+        }
         Ok((spool, recovered))
     }
 
@@ -203,37 +230,40 @@ impl Spool {
         self.segments.iter().map(|s| s.bytes).sum()
     }
 
-    /// Appends `window` (already in its binary form) as the next record; returns where it is
-    /// and its size on disk. Synced as the fsync policy says.
-    pub fn append(&mut self, encoded: &[u8]) -> io::Result<(Location, u64)> {
+    /// Appends `window` (already in its binary form) as the next record. An error means the
+    /// window is not in the spool; a record written whose sync failed is in it, and says so.
+    pub fn append(&mut self, encoded: &[u8]) -> io::Result<Appended> {
+        self.write_pending_release()?;
         if self.segments.back().is_some_and(|s| s.bytes >= self.segment_bytes) {
             self.rotate()?;
         }
         let seq = self.next_seq;
-        let offset = self.segments.back().map_or(0, |s| s.bytes) + segment::RECORD_HEADER_LEN as u64;
-        self.write(Kind::Window, seq, encoded)?;
+        let offset = self.write(Kind::Window, seq, encoded)?;
         self.next_seq += 1;
         let active = self.segments.back_mut().expect("the active segment");
         active.last_window = Some(seq);
         let location = Location { seq, path: active.path.clone(), offset, len: encoded.len() as u32 };
-        self.maybe_sync(true)?;
-        Ok((location, (segment::RECORD_HEADER_LEN + encoded.len()) as u64))
+        let bytes = (segment::RECORD_HEADER_LEN + encoded.len()) as u64;
+        Ok(Appended { location, bytes, sync_error: self.maybe_sync(true).err() })
     }
 
     /// Records that every window up to and including `seq` is done, and deletes the segments
-    /// that hold nothing else.
+    /// that hold nothing else. A release that cannot be written is tried again before the
+    /// next append and at the next sync.
     pub fn release_through(&mut self, seq: u64) -> io::Result<()> {
         if seq <= self.released {
             return Ok(());
         }
         self.released = seq;
-        self.write(Kind::Release, seq, &[])?;
+        self.release_unwritten = true;
+        self.write_pending_release()?;
         self.maybe_sync(true)?;
         self.delete_released()
     }
 
     /// Flushes written records to the disk (for the interval policy, and at shutdown).
     pub fn sync(&mut self) -> io::Result<()> {
+        self.write_pending_release()?;
         if self.unsynced {
             self.active.sync_data()?;
             self.unsynced = false;
@@ -247,6 +277,14 @@ impl Spool {
         self.maybe_sync(false)
     }
 
+    fn write_pending_release(&mut self) -> io::Result<()> {
+        if self.release_unwritten {
+            self.write(Kind::Release, self.released, &[])?;
+            self.release_unwritten = false;
+        }
+        Ok(())
+    }
+
     fn maybe_sync(&mut self, wrote: bool) -> io::Result<()> {
         let due = match self.fsync {
             Fsync::EveryWindow => wrote,
@@ -256,32 +294,62 @@ impl Spool {
         if due { self.sync() } else { Ok(()) }
     }
 
-    fn write(&mut self, kind: Kind, seq: u64, payload: &[u8]) -> io::Result<()> {
+    /// Writes one record at the end of the active segment; returns its payload's offset.
+    fn write(&mut self, kind: Kind, seq: u64, payload: &[u8]) -> io::Result<u64> {
+        if self.broken && self.segments.front().is_some_and(|s| self.is_released(s)) {
+            // After a failed write (a full disk), and once a whole segment is released:
+            // rotating is what lets it be deleted, and gives its room back.
+            self.rotate()?;
+        }
         self.buf.clear();
         segment::encode_record(kind, seq, payload, &mut self.buf);
         let active = self.segments.back_mut().expect("the active segment");
-        // One write at the end; a failure part-way leaves a torn tail that recovery skips.
-        self.active.write_all_at(&self.buf, active.bytes)?;
+        // One write at the end of the segment.
+        if let Err(e) = self.active.write_all_at(&self.buf, active.bytes) {
+            // Cut what part of it reached the file; if that fails too, recovery skips it.
+            let _ = self.active.set_len(active.bytes);
+            self.broken = true;
+            return Err(e);
+        }
+        let offset = active.bytes + segment::RECORD_HEADER_LEN as u64;
         active.bytes += self.buf.len() as u64;
         self.unsynced = true;
-        Ok(())
+        Ok(offset)
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        self.sync()?;
+        if self.unsynced {
+            self.active.sync_data()?;
+            self.unsynced = false;
+        }
+        let recovering = self.broken;
+        if recovering {
+            // A full disk: the reserve makes room for the new segment, whose release record
+            // lets the released segments (often what filled the disk) be deleted.
+            let _ = std::fs::remove_file(self.dir.join(RESERVE));
+        }
         let number = self.segments.back().map_or(1, |s| s.number + 1);
         let (file, path) = create_segment(&self.dir, number, self.id)?;
         self.active = file;
+        self.broken = false;
         self.segments.push_back(Segment { number, path, bytes: segment::FILE_HEADER_LEN as u64, last_window: None });
         self.write(Kind::Release, self.released, &[])?;
-        self.delete_released()
+        self.release_unwritten = false;
+        self.delete_released()?;
+        if recovering && let Err(e) = make_reserve(&self.dir) {
+            tracing::debug!(dir = %self.dir.display(), error = %e, "No room for the spool's reserve yet.");
+        }
+        Ok(())
+    }
+
+    /// True when every window in `segment` is released.
+    fn is_released(&self, segment: &Segment) -> bool {
+        segment.last_window.is_none_or(|w| w <= self.released)
     }
 
     fn delete_released(&mut self) -> io::Result<()> {
         let mut deleted = false;
-        while self.segments.len() > 1
-            && self.segments.front().is_some_and(|s| s.last_window.is_none_or(|w| w <= self.released))
-        {
+        while self.segments.len() > 1 && self.segments.front().is_some_and(|s| self.is_released(s)) {
             let old = self.segments.pop_front().expect("checked");
             std::fs::remove_file(&old.path)?;
             deleted = true;
@@ -304,10 +372,27 @@ pub fn read_payload(location: &Location) -> io::Result<Vec<u8>> {
 fn create_segment(dir: &Path, number: u64, id: u64) -> io::Result<(File, PathBuf)> {
     let path = dir.join(format!("{number:020}.seg"));
     let mut file = OpenOptions::new().create_new(true).read(true).write(true).open(&path)?;
-    file.write_all(&segment::file_header(id))?;
-    file.sync_data()?;
-    sync_dir(dir)?;
+    let ready = file.write_all(&segment::file_header(id)).and_then(|()| file.sync_data()).and_then(|()| sync_dir(dir));
+    if let Err(e) = ready {
+        // A full disk: leave no headless file behind to block the next attempt's name.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     Ok((file, path))
+}
+
+/// Writes the reserve file: [`RESERVE_BYTES`] the spool gives back to the disk when a write
+/// failed, so that it can rotate and delete what was released.
+fn make_reserve(dir: &Path) -> io::Result<()> {
+    let path = dir.join(RESERVE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES) {
+        return Ok(());
+    }
+    let written = File::create(&path).and_then(|mut f| f.write_all(&vec![0; RESERVE_BYTES as usize]));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    written
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -130,7 +130,7 @@ fn released_windows_are_not_replayed_and_sequences_continue_across_restarts() {
     assert!(recovered.pending.is_empty());
     let id = spool.id();
     for i in 1..=5 {
-        let (location, _) = spool.append(&encoded(&rich_window(i))).unwrap();
+        let location = spool.append(&encoded(&rich_window(i))).unwrap().location;
         assert_eq!(location.seq, i);
     }
     spool.release_through(2).unwrap();
@@ -142,7 +142,7 @@ fn released_windows_are_not_replayed_and_sequences_continue_across_restarts() {
     assert_eq!(recovered.corrupt, 0);
     let third = decode(&super::read_payload(&recovered.pending[0].location).unwrap()).unwrap();
     assert_eq!(fingerprint(&third), fingerprint(&rich_window(3)));
-    assert_eq!(spool.append(&encoded(&rich_window(6))).unwrap().0.seq, 6);
+    assert_eq!(spool.append(&encoded(&rich_window(6))).unwrap().location.seq, 6);
     spool.release_through(6).unwrap();
     drop(spool);
 
@@ -168,7 +168,7 @@ fn a_torn_tail_is_counted_and_the_records_before_it_replay() {
     let (mut spool, recovered) = open(dir.path());
     assert_eq!(seqs(&recovered), [1, 2]);
     assert_eq!(recovered.corrupt, 1);
-    let next = spool.append(&encoded(&rich_window(4))).unwrap().0.seq;
+    let next = spool.append(&encoded(&rich_window(4))).unwrap().location.seq;
     assert!(next > 3 + 1000, "a torn record's seq is never handed out again: {next}");
 }
 
@@ -180,7 +180,7 @@ fn a_corrupt_record_in_the_middle_is_skipped_and_later_records_replay() {
     let (mut spool, _) = open(dir.path());
     let mut second = None;
     for i in 1..=3 {
-        let (location, _) = spool.append(&encoded(&rich_window(i))).unwrap();
+        let location = spool.append(&encoded(&rich_window(i))).unwrap().location;
         if i == 2 {
             second = Some(location);
         }
