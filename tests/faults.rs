@@ -212,6 +212,53 @@ fn sigkill_while_backends_are_down_then_restart_delivers_exact_totals_and_nothin
     assert!(status.success());
 }
 
+/// Row 2b. The agent is killed with `SIGKILL` in the middle of a window sent in three
+/// requests (12 000 series, 5 000 lines a request), after the first two were acknowledged and
+/// while the third fails: after the restart only the third is sent, so every series arrives
+/// exactly once.
+#[test]
+fn sigkill_between_the_requests_of_one_window_resumes_after_the_acknowledged_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let capture = Capture::start(Mode::StoreThenFail { stored: 2, status: 503 });
+    let sink = disk_sink("capture", &capture.url(), "");
+    let agent = setup(Some(data.path())).start(&sink);
+    agent.wait_flush();
+    let datagrams: Vec<String> = (0..120)
+        .map(|chunk| {
+            let mut d = String::new();
+            for i in 0..100 {
+                writeln!(d, "fault.batch.{}:1|c", chunk * 100 + i).unwrap();
+            }
+            d
+        })
+        .collect();
+    agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+    agent.wait_lines(12_000.0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !capture.requests().iter().any(|r| r.status == 503) {
+        assert!(Instant::now() < deadline, "the third request never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(capture.stored().len(), 10_000, "two requests of 5 000 lines acknowledged");
+    // The progress record follows the second acknowledgement by one small write.
+    std::thread::sleep(Duration::from_millis(200));
+    sigkill(agent);
+
+    capture.set_mode(Mode::Store);
+    let agent = setup(Some(data.path())).start(&sink);
+    agent.wait_metric("sluice_backend_replayed_windows_total{backend=\"capture\"}", 1.0);
+    let stored = capture.stored();
+    let unique: HashSet<&str> = stored.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(stored.len(), 12_000, "each series stored once, none twice");
+    assert_eq!(unique.len(), 12_000);
+    let after_restart: Vec<usize> =
+        capture.requests().iter().filter(|r| r.status == 204).map(|r| r.lines.len()).skip(2).collect();
+    assert_eq!(after_restart, [2_000], "only the third request was sent again");
+    eprintln!("row 2b: 12 000 series in 3 requests, SIGKILL after 2 acknowledged; the replay sent the last 2 000 only");
+    let (status, _) = agent.stop();
+    assert!(status.success());
+}
+
 /// Row 3. A SIGKILL in the middle of a spool write, made by truncating the last segment: the
 /// torn record is counted, every record before it replays.
 #[test]

@@ -27,6 +27,8 @@ pub enum Mode {
     RejectContaining(String),
     /// Stored after this delay.
     Slow(Duration),
+    /// The next `stored` writes stored, then [`Mode::Fail`] with `status`.
+    StoreThenFail { stored: usize, status: u16 },
 }
 
 /// One write request as received.
@@ -140,6 +142,15 @@ async fn write(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, bod
         }
         Mode::RejectContaining(marker) if text.contains(marker.as_str()) => (400, None),
         Mode::Store | Mode::RejectContaining(_) => (204, None),
+        Mode::StoreThenFail { stored, status } => {
+            let next = if *stored > 1 {
+                Mode::StoreThenFail { stored: stored - 1, status: *status }
+            } else {
+                Mode::Fail(*status)
+            };
+            shared.lock().unwrap().mode = next;
+            (if *stored > 0 { 204 } else { *status }, None)
+        }
         Mode::Slow(delay) => {
             tokio::time::sleep(*delay).await;
             (204, None)

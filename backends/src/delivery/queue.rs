@@ -45,6 +45,8 @@ pub struct Front {
     pub window: Arc<Window>,
     /// Its durable position when it is spooled.
     pub position: Option<Position>,
+    /// Its first batches the backend acknowledged before a restart: not to send again.
+    pub batches_done: u32,
 }
 
 #[derive(Debug)]
@@ -56,6 +58,7 @@ struct Spooler {
 enum Cmd {
     Append(Arc<Window>),
     Release(u64),
+    Progress(u64, u32),
     Close,
     Stop,
 }
@@ -76,8 +79,18 @@ struct Entry {
     window: Option<Arc<Window>>,
     meta: Meta,
     bytes: u64,
-    location: Option<Location>,
+    /// Where the spool holds it, for a disk entry.
+    disk: Option<OnDisk>,
+}
+
+/// A queued window's place in the spool.
+#[derive(Debug)]
+struct OnDisk {
+    location: Location,
+    /// Found in the spool at start (counted as replay).
     replayed: bool,
+    /// Its first batches acknowledged before a restart, not to send again.
+    batches_done: u32,
 }
 
 #[derive(Debug, Default)]
@@ -163,13 +176,21 @@ impl WindowQueue {
             let location = {
                 let inner = self.shared.lock();
                 match inner.entries.front() {
-                    Some(e) => match (&e.window, &e.location) {
-                        (Some(window), location) => {
-                            let position =
-                                location.as_ref().zip(inner.spool_id).map(|(l, spool)| Position { spool, seq: l.seq });
-                            return Some(Front { ticket: e.ticket, window: Arc::clone(window), position });
+                    Some(e) => match (&e.window, &e.disk) {
+                        (Some(window), disk) => {
+                            let position = disk
+                                .as_ref()
+                                .zip(inner.spool_id)
+                                .map(|(d, spool)| Position { spool, seq: d.location.seq });
+                            let batches_done = disk.as_ref().map_or(0, |d| d.batches_done);
+                            return Some(Front {
+                                ticket: e.ticket,
+                                window: Arc::clone(window),
+                                position,
+                                batches_done,
+                            });
                         }
-                        (None, Some(location)) => Some((e.ticket, location.clone())),
+                        (None, Some(disk)) => Some((e.ticket, disk.location.clone())),
                         (None, None) => unreachable!("a memory entry always holds its window"),
                     },
                     None if inner.closed => return None,
@@ -214,15 +235,30 @@ impl WindowQueue {
                 return;
             }
             let entry = inner.pop_front();
-            if entry.replayed {
+            if entry.disk.as_ref().is_some_and(|d| d.replayed) {
                 self.shared.stats.replay_pending.fetch_sub(1, Relaxed);
                 self.shared.stats.replayed_windows.fetch_add(1, Relaxed);
             }
             self.shared.publish_depth(&inner);
-            entry.location.map(|l| l.seq)
+            entry.disk.map(|d| d.location.seq)
         };
         if let (Some(seq), Some(spooler)) = (released, &self.spooler) {
             spooler.send(Cmd::Release(seq));
+        }
+    }
+
+    /// Records that the backend acknowledged the first `batches` batches of the front entry
+    /// `ticket`: a spooled window replayed after a crash resumes after them.
+    pub fn progress(&self, ticket: u64, batches: u32) {
+        let seq = {
+            let inner = self.shared.lock();
+            match inner.entries.front() {
+                Some(e) if e.ticket == ticket => e.disk.as_ref().map(|d| d.location.seq),
+                _ => None,
+            }
+        };
+        if let (Some(seq), Some(spooler)) = (seq, &self.spooler) {
+            spooler.send(Cmd::Progress(seq, batches));
         }
     }
 
@@ -254,7 +290,7 @@ impl WindowQueue {
         let kept: VecDeque<Entry> = std::mem::take(&mut inner.entries)
             .into_iter()
             .filter(|e| {
-                let on_disk = e.location.is_some();
+                let on_disk = e.disk.is_some();
                 if !on_disk {
                     lost.0 += 1;
                     lost.1 += e.meta.series;
@@ -335,7 +371,7 @@ impl Shared {
             self.refuse(meta.series);
             return;
         }
-        self.admit(Some(window), meta, bytes, None, false);
+        self.admit(Some(window), meta, bytes, None);
     }
 
     /// True when `drop_newest` keeps the queue as it is rather than take `bytes` more.
@@ -353,33 +389,26 @@ impl Shared {
 
     /// Queues an entry, then drops the oldest while a bound is exceeded (the newest entry is
     /// always kept). Returns the highest spool seq dropped, to release.
-    fn admit(
-        &self,
-        window: Option<Arc<Window>>,
-        meta: Meta,
-        bytes: u64,
-        location: Option<Location>,
-        replayed: bool,
-    ) -> Option<u64> {
+    fn admit(&self, window: Option<Arc<Window>>, meta: Meta, bytes: u64, disk: Option<OnDisk>) -> Option<u64> {
         let mut released = None;
         {
             let mut inner = self.lock();
             let ticket = inner.next_ticket;
             inner.next_ticket += 1;
             inner.bytes += bytes;
-            inner.in_memory += usize::from(location.is_none());
-            if location.is_some() {
+            inner.in_memory += usize::from(disk.is_none());
+            if disk.is_some() {
                 inner.spooled += 1;
                 inner.spooled_bytes += bytes;
             }
-            inner.entries.push_back(Entry { ticket, window, meta, bytes, location, replayed });
+            inner.entries.push_back(Entry { ticket, window, meta, bytes, disk });
             while inner.entries.len() > 1 && (inner.in_memory > self.max_windows || inner.bytes > self.max_bytes) {
                 let old = inner.pop_front();
                 self.stats.dropped_buffer_full.fetch_add(old.meta.series, Relaxed);
-                if old.replayed {
+                if old.disk.as_ref().is_some_and(|d| d.replayed) {
                     self.stats.replay_pending.fetch_sub(1, Relaxed);
                 }
-                released = old.location.map(|l| l.seq).or(released);
+                released = old.disk.map(|d| d.location.seq).or(released);
                 inner.drop_log.note(&self.stats.name, old.meta.series, "Buffer full: dropped the oldest windows.");
             }
             self.publish_depth(&inner);
@@ -401,8 +430,8 @@ impl Inner {
     fn pop_front(&mut self) -> Entry {
         let entry = self.entries.pop_front().expect("a front entry");
         self.bytes -= entry.bytes;
-        self.in_memory -= usize::from(entry.location.is_none());
-        if entry.location.is_some() {
+        self.in_memory -= usize::from(entry.disk.is_none());
+        if entry.disk.is_some() {
             self.spooled -= 1;
             self.spooled_bytes -= entry.bytes;
         }
@@ -439,8 +468,9 @@ fn run_spooler(spool: Spool, recovered: spool::Recovered, shared: &Shared, rx: &
     }
     shared.stats.replay_pending.store(recovered.pending.len() as u64, Relaxed);
     let mut release = None;
-    for Pending { location, meta, bytes } in recovered.pending {
-        release = shared.admit(None, meta, bytes, Some(location), true).max(release);
+    for Pending { location, meta, bytes, batches_done } in recovered.pending {
+        let disk = OnDisk { location, replayed: true, batches_done };
+        release = shared.admit(None, meta, bytes, Some(disk)).max(release);
     }
     let tick = spool.fsync_interval().unwrap_or(Duration::from_hours(1));
     let mut disk = Disk { spool, shared, failing: false, buf: Vec::new() };
@@ -451,6 +481,11 @@ fn run_spooler(spool: Spool, recovered: spool::Recovered, shared: &Shared, rx: &
         match rx.recv_timeout(tick) {
             Ok(Cmd::Append(window)) => disk.append(window),
             Ok(Cmd::Release(seq)) => disk.release(seq),
+            Ok(Cmd::Progress(seq, batches)) => {
+                if let Err(e) = disk.spool.progress(seq, batches) {
+                    disk.failed(&e, "write");
+                }
+            }
             Ok(Cmd::Close) => shared.close(),
             Ok(Cmd::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -506,7 +541,8 @@ impl Disk<'_> {
             "Spooled a window."
         );
         let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
-        if let Some(seq) = shared.admit(keep, meta, appended.bytes, Some(appended.location), false) {
+        let disk = OnDisk { location: appended.location, replayed: false, batches_done: 0 };
+        if let Some(seq) = shared.admit(keep, meta, appended.bytes, Some(disk)) {
             self.release(seq);
         }
     }
@@ -542,7 +578,7 @@ fn run_without_spool(shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
     while let Ok(cmd) = rx.recv() {
         match cmd {
             Cmd::Append(window) => shared.admit_memory(window),
-            Cmd::Release(_) => {}
+            Cmd::Release(_) | Cmd::Progress(..) => {}
             Cmd::Close => shared.close(),
             Cmd::Stop => break,
         }

@@ -159,69 +159,108 @@ impl<B: Backend> Worker<B> {
             Some(position) => self.backend.encode_spooled(window, position),
             None => self.backend.encode(window),
         };
-        let mut pending: VecDeque<Encoded<B::Batch>> = match encoded {
-            Ok(batches) => batches.into(),
+        // Each batch with its index in the encoding: the halves of a split batch share it.
+        let mut pending: VecDeque<(u32, Encoded<B::Batch>)> = match encoded {
+            Ok(batches) => (0..).zip(batches).collect(),
             Err(err) => {
                 self.give_up(&err, window.series.len() as u64, self.refused(&err));
                 return Outcome::Done;
             }
         };
+        if front.batches_done > 0 {
+            // Replayed after a crash: the backend acknowledged these before it.
+            pending.retain(|(i, _)| *i >= front.batches_done);
+            tracing::info!(
+                backend = %self.stats.name,
+                window = window.id,
+                skipped = front.batches_done,
+                "Resuming a replayed window after the batches acknowledged before the restart."
+            );
+        }
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.retry);
         let mut sent_series = 0;
-        while let Some(batch) = pending.pop_front() {
-            let Err(err) = self.backend.send(&batch.payload).await else {
-                sent_series += batch.series;
-                self.stats.sent_series.fetch_add(batch.series, Relaxed);
-                backoff.reset();
-                continue;
-            };
-            if err.is_too_large() {
-                match self.backend.split(batch) {
+        while let Some((index, batch)) = pending.pop_front() {
+            let result = self.backend.send(&batch.payload).await;
+            let finished = match result {
+                Ok(()) => {
+                    sent_series += batch.series;
+                    self.stats.sent_series.fetch_add(batch.series, Relaxed);
+                    backoff.reset();
+                    true
+                }
+                Err(err) if err.is_too_large() => match self.backend.split(batch) {
                     Ok((first, second)) => {
                         tracing::info!(backend = %self.stats.name, window = window.id, "Batch too large: sending it in halves.");
-                        pending.push_front(second);
-                        pending.push_front(first);
+                        pending.push_front((index, second));
+                        pending.push_front((index, first));
+                        false
                     }
-                    Err(batch) => self.give_up(&err, batch.series, &self.stats.dropped_too_large),
+                    Err(batch) => {
+                        self.give_up(&err, batch.series, &self.stats.dropped_too_large);
+                        true
+                    }
+                },
+                Err(err) if !err.is_retriable() => {
+                    // A partial write stored part of the batch: count that part as sent.
+                    let dropped = err.dropped_of(batch.series);
+                    let stored = batch.series - dropped;
+                    sent_series += stored;
+                    self.stats.sent_series.fetch_add(stored, Relaxed);
+                    self.give_up(&err, dropped, self.refused(&err));
+                    true
                 }
-                continue;
+                Err(err) => {
+                    let left = batch.series + pending.iter().map(|(_, b)| b.series).sum::<u64>();
+                    if let Some(outcome) = self.retry_later(&err, front, started, &mut backoff, left).await {
+                        return outcome;
+                    }
+                    pending.push_front((index, batch));
+                    false
+                }
+            };
+            // The whole of batch `index` is done and more follow: say so durably, so a replay
+            // after a crash resumes after it rather than send it twice.
+            if finished && pending.front().is_some_and(|(next, _)| *next != index) {
+                self.queue.progress(front.ticket, index + 1);
             }
-            if !err.is_retriable() {
-                // A partial write stored part of the batch: count that part as sent.
-                let dropped = err.dropped_of(batch.series);
-                let stored = batch.series - dropped;
-                sent_series += stored;
-                self.stats.sent_series.fetch_add(stored, Relaxed);
-                self.give_up(&err, dropped, self.refused(&err));
-                continue;
-            }
-            self.stats.record_error(true, err.to_string());
-            if self.retry.max_elapsed.is_some_and(|limit| started.elapsed() >= limit.0) {
-                let left = batch.series + pending.iter().map(|b| b.series).sum::<u64>();
-                self.stats.dropped_retry_exhausted.fetch_add(left, Relaxed);
-                return Outcome::Exhausted;
-            }
-            let delay = err.retry_after().unwrap_or_else(|| backoff.next_delay());
-            tracing::warn!(
-                backend = %self.stats.name,
-                window = window.id,
-                error = %err,
-                retry_in_ms = delay.as_millis() as u64,
-                "Delivery failed; will retry."
-            );
-            tokio::time::sleep(delay).await;
-            if !self.queue.is_front(front.ticket) {
-                // The buffer already counted the whole window as dropped.
-                return Outcome::Evicted;
-            }
-            self.stats.retries.fetch_add(1, Relaxed);
-            pending.push_front(batch);
         }
         if sent_series > 0 || window.series.is_empty() {
             self.stats.record_success();
         }
         Outcome::Done
+    }
+
+    /// After a failure that may pass: waits as the backoff (or the server) says and returns
+    /// `None` to try `batch` again, or how the window ended when it must not be retried.
+    async fn retry_later(
+        &mut self,
+        err: &SendError,
+        front: &Front,
+        started: Instant,
+        backoff: &mut Backoff,
+        left: u64,
+    ) -> Option<Outcome> {
+        self.stats.record_error(true, err.to_string());
+        if self.retry.max_elapsed.is_some_and(|limit| started.elapsed() >= limit.0) {
+            self.stats.dropped_retry_exhausted.fetch_add(left, Relaxed);
+            return Some(Outcome::Exhausted);
+        }
+        let delay = err.retry_after().unwrap_or_else(|| backoff.next_delay());
+        tracing::warn!(
+            backend = %self.stats.name,
+            window = front.window.id,
+            error = %err,
+            retry_in_ms = delay.as_millis() as u64,
+            "Delivery failed; will retry."
+        );
+        tokio::time::sleep(delay).await;
+        if !self.queue.is_front(front.ticket) {
+            // The buffer already counted the whole window as dropped.
+            return Some(Outcome::Evicted);
+        }
+        self.stats.retries.fetch_add(1, Relaxed);
+        None
     }
 
     /// The counter of series refused for good with `err`: `too_old` or `rejected`.

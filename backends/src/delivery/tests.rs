@@ -363,6 +363,26 @@ async fn acknowledged_windows_are_not_replayed_after_a_restart() {
     assert!(delivered_ids(&second).is_empty());
 }
 
+/// A window of three batches whose first two were acknowledged before the agent stopped
+/// resumes at the third after the restart: no batch reaches the backend twice.
+#[tokio::test]
+async fn a_replayed_window_resumes_after_the_batches_acknowledged_before_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
+    let first = Scripted::new(2, failing_third);
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", first.clone(), &disk(1 << 20), &fast_retry())]);
+    fanout.publish(&window(1, 6));
+    assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
+    assert_eq!(*first.delivered.lock().unwrap(), [(1, 0, 2), (1, 2, 2)]);
+
+    let second = Scripted::new(2, Vec::new());
+    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", second.clone(), &disk(1 << 20), &fast_retry())]);
+    let stats = fanout.stats();
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(*second.delivered.lock().unwrap(), [(1, 4, 2)], "only the third batch is sent again");
+    assert_eq!(stats[0].replayed_windows.load(Relaxed), 1);
+}
+
 /// A full spool drops its oldest windows (counted), keeps the newest, and only those replay.
 #[tokio::test]
 async fn a_full_spool_drops_the_oldest_windows_and_keeps_the_newest() {

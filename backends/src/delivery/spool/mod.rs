@@ -3,6 +3,7 @@
 //! after the backend or the agent comes back.
 
 mod codec;
+mod recover;
 mod segment;
 #[allow(clippy::module_inception)]
 mod spool;

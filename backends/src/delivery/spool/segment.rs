@@ -9,8 +9,10 @@
 //! All numbers little-endian. The CRC-32 (IEEE) covers kind, seq and payload. A `Window`
 //! record's payload is the window's binary form ([`super::codec`]); a `Release` record has no
 //! payload and says every window up to and including `seq` is done (delivered, refused or
-//! dropped), so releases are one monotonic number. The record magic lets recovery find the
-//! next good record after a corrupt one instead of truncating the rest of the segment.
+//! dropped), so releases are one monotonic number. A `Progress` record's payload is a `u32`:
+//! how many of window `seq`'s batches (requests) the backend acknowledged, so a window replayed
+//! after a crash resumes after them. The record magic lets recovery find the next good record
+//! after a corrupt one instead of truncating the rest of the segment.
 
 /// First bytes of every segment file.
 pub const FILE_MAGIC: &[u8; 8] = b"SLUICESP";
@@ -32,6 +34,8 @@ pub enum Kind {
     Window = 1,
     /// Every window up to and including the record's seq is done.
     Release = 2,
+    /// The first batches of window seq were acknowledged; the payload says how many.
+    Progress = 3,
 }
 
 /// One good record found by [`scan`].
@@ -105,6 +109,7 @@ fn record_at(file: &[u8], pos: usize) -> Option<(Record, usize)> {
     let kind = match head[12] {
         1 => Kind::Window,
         2 => Kind::Release,
+        3 => Kind::Progress,
         _ => return None,
     };
     let mut crc = crc32fast::Hasher::new();

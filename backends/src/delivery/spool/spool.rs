@@ -9,7 +9,8 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::codec::{self, Meta};
+use super::codec::Meta;
+use super::recover::{self, Found};
 use super::segment::{self, Kind};
 use crate::delivery::config::Fsync;
 
@@ -44,6 +45,8 @@ pub struct Pending {
     pub meta: Meta,
     /// Bytes it takes in its segment, header included.
     pub bytes: u64,
+    /// Its first batches the backend acknowledged before the agent stopped.
+    pub batches_done: u32,
 }
 
 /// A window [`Spool::append`] wrote.
@@ -69,13 +72,17 @@ pub struct Recovered {
     pub corrupt_bytes: u64,
 }
 
+/// One segment file of the spool.
 #[derive(Debug)]
-struct Segment {
-    number: u64,
-    path: PathBuf,
-    bytes: u64,
+pub struct Segment {
+    /// Its number, in its name.
+    pub number: u64,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its length.
+    pub bytes: u64,
     /// The highest window seq in the segment, if it holds any window.
-    last_window: Option<u64>,
+    pub last_window: Option<u64>,
 }
 
 /// An open spool. Appends go to the newest segment; a segment is deleted once every window
@@ -115,70 +122,7 @@ impl Spool {
                 "the spool is locked: another sluice process, or the backend a reload is replacing, still holds it",
             )
         })?;
-        let mut numbered: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let path = e.path();
-                let number = path.file_name()?.to_str()?.strip_suffix(".seg")?.parse().ok()?;
-                Some((number, path))
-            })
-            .collect();
-        numbered.sort();
-        let mut recovered = Recovered::default();
-        let mut id = None;
-        let mut released = 0;
-        let mut max_seq = 0;
-        let mut segments = VecDeque::new();
-        let mut windows: Vec<Pending> = Vec::new();
-        for (number, path) in numbered {
-            let bytes = std::fs::read(&path)?;
-            let Some(file_id) = segment::parse_file_header(&bytes).filter(|i| id.is_none_or(|id| id == *i)) else {
-                // Not a segment of this spool (or its header is torn): keep it for the operator.
-                let mut aside = path.clone().into_os_string();
-                aside.push(".corrupt");
-                std::fs::rename(&path, &aside)?;
-                recovered.corrupt += 1;
-                recovered.corrupt_bytes += bytes.len() as u64;
-                tracing::error!(path = %path.display(), "Spool segment unreadable; moved aside.");
-                continue;
-            };
-            id = Some(file_id);
-            let scan = segment::scan(&bytes);
-            recovered.corrupt += scan.corrupt;
-            recovered.corrupt_bytes += scan.corrupt_bytes;
-            if scan.corrupt > 0 {
-                tracing::error!(
-                    path = %path.display(),
-                    records = scan.corrupt,
-                    bytes = scan.corrupt_bytes,
-                    "Spool segment has torn or corrupt records; skipped them."
-                );
-            }
-            let mut last_window = None;
-            for r in scan.records {
-                max_seq = max_seq.max(r.seq);
-                match r.kind {
-                    Kind::Release => released = released.max(r.seq),
-                    Kind::Window => {
-                        last_window = Some(r.seq);
-                        let start = r.payload_offset as usize;
-                        let payload = &bytes[start..start + r.payload_len as usize];
-                        let Ok(meta) = codec::peek(payload) else {
-                            recovered.corrupt += 1;
-                            continue;
-                        };
-                        let location =
-                            Location { seq: r.seq, path: path.clone(), offset: r.payload_offset, len: r.payload_len };
-                        let bytes = (segment::RECORD_HEADER_LEN + payload.len()) as u64;
-                        windows.push(Pending { location, meta, bytes });
-                    }
-                }
-            }
-            segments.push_back(Segment { number, path, bytes: bytes.len() as u64, last_window });
-        }
-        windows.retain(|w| w.location.seq > released);
-        windows.sort_by_key(|w| w.location.seq);
-        recovered.pending = windows;
+        let Found { id, released, max_seq, mut segments, recovered } = recover::read(dir)?;
         let id = id.unwrap_or_else(|| fastrand::u64(..));
         let number = segments.back().map_or(1, |s| s.number + 1);
         let (active, path) = create_segment(dir, number, id)?;
@@ -259,6 +203,14 @@ impl Spool {
         self.write_pending_release()?;
         self.maybe_sync(true)?;
         self.delete_released()
+    }
+
+    /// Records that the backend acknowledged the first `batches` batches of window `seq`, so
+    /// that after a crash its replay resumes after them. Synced as the fsync policy says.
+    pub fn progress(&mut self, seq: u64, batches: u32) -> io::Result<()> {
+        self.write_pending_release()?;
+        self.write(Kind::Progress, seq, &batches.to_le_bytes())?;
+        self.maybe_sync(true)
     }
 
     /// Flushes written records to the disk (for the interval policy, and at shutdown).

@@ -151,6 +151,30 @@ fn released_windows_are_not_replayed_and_sequences_continue_across_restarts() {
     assert_eq!(segments(dir.path()).len(), 1, "fully released segments are deleted");
 }
 
+/// How many batches of a window were acknowledged survives a restart, the highest count
+/// kept, so a replay resumes after them; a released window's progress is forgotten with it.
+#[test]
+fn batch_progress_survives_a_restart_until_the_window_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut spool, _) = open(dir.path());
+    for i in 1..=2 {
+        spool.append(&encoded(&rich_window(i))).unwrap();
+    }
+    spool.progress(1, 1).unwrap();
+    spool.progress(1, 3).unwrap();
+    drop(spool);
+
+    let (mut spool, recovered) = open(dir.path());
+    let done: Vec<(u64, u32)> = recovered.pending.iter().map(|p| (p.location.seq, p.batches_done)).collect();
+    assert_eq!(done, [(1, 3), (2, 0)]);
+    spool.release_through(1).unwrap();
+    drop(spool);
+
+    let (_, recovered) = open(dir.path());
+    let done: Vec<(u64, u32)> = recovered.pending.iter().map(|p| (p.location.seq, p.batches_done)).collect();
+    assert_eq!(done, [(2, 0)]);
+}
+
 /// A record torn at the tail (a crash in the middle of a write) is skipped and counted; every
 /// record before it replays.
 #[test]
