@@ -97,7 +97,7 @@ impl UdpListener {
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         stats.udp_inode.store(self.inode, Ordering::Relaxed);
         std::thread::Builder::new().name(format!("sluice-udp-{listener}")).spawn(move || {
-            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx };
+            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx, coalesce: kernel::UDP_COALESCE };
             let result = kernel::receive_datagrams(&self.socket, &out, &stop);
             if let Err(e) = &result {
                 tracing::error!(listener = stats.name, error = %e, "UDP listener stopped on a receive error.");

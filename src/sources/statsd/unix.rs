@@ -88,7 +88,7 @@ impl UnixListener {
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name(format!("sluice-unix-{listener}")).spawn(move || {
             let UnixListener { socket, file, .. } = self;
-            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx };
+            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx, coalesce: std::time::Duration::ZERO };
             let result = kernel::receive_datagrams(&socket, &out, &stop);
             if let Err(e) = &result {
                 tracing::error!(listener = stats.name, error = %e, "Unix listener stopped on a receive error.");

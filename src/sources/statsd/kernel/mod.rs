@@ -15,7 +15,7 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
-pub use recv::{MAX_DATAGRAM, SLOTS, warn_due};
+pub use recv::{MAX_DATAGRAM, SLOTS, UDP_COALESCE, warn_due};
 pub(crate) use recv::{Output, receive_datagrams};
 pub use socket::{
     granted_receive_buffer, parse_udp_drops, receive_buffer_shortfall, set_receive_buffer, socket_inode, udp_drops,
