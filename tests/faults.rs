@@ -86,12 +86,6 @@ fn assert_in_order_once(capture: &Capture, measurement: &str) {
     assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{measurement} out of order or twice: {stamps:?}");
 }
 
-fn status_of(agent: &Agent, backend: &str) -> serde_json::Value {
-    let (_, body) = agent.get("/status");
-    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    status["backends"].as_array().unwrap().iter().find(|b| b["name"] == backend).unwrap().clone()
-}
-
 fn metric(agent: &Agent, family: &str, backend: &str) -> f64 {
     agent.metric(&format!("{family}{{backend=\"{backend}\"}}")).unwrap()
 }
@@ -138,7 +132,7 @@ fn a_ten_second_outage_under_steady_traffic_delivers_every_window_in_order_with_
         std::thread::sleep(Duration::from_millis(200));
     }
     // What an operator sees in the middle of the outage.
-    let status = status_of(&agent, "capture");
+    let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "disk");
     assert_eq!(status["state"], "failing");
     assert!(status["spooled_bytes"].as_u64().unwrap() > 0, "{status}");
@@ -205,7 +199,7 @@ fn sigkill_while_backends_are_down_then_restart_delivers_exact_totals_and_nothin
     assert_eq!(capture.sum("fault.kill"), 31.0, "nothing arrived twice");
     assert_in_order_once(&capture, "fault.kill");
     assert_eq!(influx.number("SELECT count(\"value\") FROM \"fault.kill\""), Some(4.0));
-    assert_eq!(status_of(&agent, "capture")["replay"]["pending"], 0);
+    assert_eq!(agent.backend_status("capture")["replay"]["pending"], 0);
     eprintln!("row 2: sent 131, delivered 31 once each, lost 100 = exactly the open window at SIGKILL");
     let (status, _) = agent.stop();
     assert!(status.success());
@@ -236,7 +230,7 @@ fn a_torn_record_at_the_spool_tail_is_counted_and_the_rest_replays() {
     let agent = setup.start(&sinks);
     capture.wait_sum("fault.torn", 3.0, Duration::from_secs(10));
     assert_eq!(metric(&agent, "sluice_backend_spool_corrupt_records_total", "capture"), 1.0);
-    assert_eq!(status_of(&agent, "capture")["spool_corrupt_records"], 1);
+    assert_eq!(agent.backend_status("capture")["spool_corrupt_records"], 1);
     assert_in_order_once(&capture, "fault.torn");
     eprintln!("row 3: torn window (100) counted once, windows 1 and 2 replayed (sum 3)");
     let (status, _) = agent.stop();
@@ -310,7 +304,7 @@ fn a_window_refused_with_400_is_dropped_and_counted_and_later_windows_are_delive
     assert_eq!(agent.metric("sluice_backend_errors_total{backend=\"capture\",class=\"rejected\"}"), Some(1.0));
     assert_eq!(metric(&agent, "sluice_backend_retries_total", "capture"), 0.0);
     assert_eq!(capture.requests().iter().filter(|r| r.status == 400).count(), 1, "never retried");
-    assert_eq!(status_of(&agent, "capture")["dropped"]["rejected"], 2);
+    assert_eq!(agent.backend_status("capture")["dropped"]["rejected"], 2);
     eprintln!("row 6: window 2 (2 series) refused once and counted; windows 1 and 3 stored (sum 5)");
     let (status, _) = agent.stop();
     assert!(status.success());
@@ -374,7 +368,7 @@ fn an_unwritable_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering()
     let agent = setup(Some(&file)).start(&disk_sink("capture", &capture.url(), ""));
     agent.send_udp(&["fault.ro:3|c"]);
     capture.wait_sum("fault.ro", 3.0, Duration::from_secs(10));
-    let status = status_of(&agent, "capture");
+    let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "memory_fallback");
     assert!(status["buffer_error"].as_str().unwrap().contains("cannot open the spool"), "{status}");
     assert_eq!(metric(&agent, "sluice_backend_buffer_fallback", "capture"), 1.0);
