@@ -22,6 +22,15 @@ const SETUP: Setup<'static> = Setup {
     inherit: &[],
 };
 
+/// An InfluxDB sink `capture` writing to `url` through a disk buffer, retrying quickly.
+fn disk_sink(url: &str, initial_backoff: &str) -> String {
+    format!(
+        "[sinks.capture]\ntype = \"influxdb\"\nurl = \"{url}\"\ndatabase = \"sluice\"\n\
+         [sinks.capture.retry]\ninitial_backoff = \"{initial_backoff}\"\nmax_backoff = \"500ms\"\n\
+         [sinks.capture.buffer]\ntype = \"disk\"\n"
+    )
+}
+
 /// Waits until `sample` is in `/metrics` at exactly `expected` (10 s at most).
 fn wait_exact(agent: &Agent, sample: &str, expected: f64) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -49,13 +58,7 @@ fn send_windows(agent: &Agent, name: &str, values: &[u32], lines: &mut f64) {
 fn a_reloaded_disk_sink_takes_over_the_spool_and_delivers_every_window_once_in_order() {
     let failing = Capture::start(Mode::Fail(503));
     let storing = Capture::start(Mode::Store);
-    let sink = |url: &str| {
-        format!(
-            "[sinks.capture]\ntype = \"influxdb\"\nurl = \"{url}\"\ndatabase = \"sluice\"\n\
-             [sinks.capture.retry]\ninitial_backoff = \"100ms\"\nmax_backoff = \"500ms\"\n\
-             [sinks.capture.buffer]\ntype = \"disk\"\n"
-        )
-    };
+    let sink = |url: &str| disk_sink(url, "100ms");
     let agent = SETUP.start(&sink(&failing.url()));
     let mut lines = 0.0;
     send_windows(&agent, "reload.disk", &[1, 2, 4], &mut lines);
@@ -83,6 +86,71 @@ fn a_reloaded_disk_sink_takes_over_the_spool_and_delivers_every_window_once_in_o
     assert_eq!(agent.metric_sum("sluice_backend_dropped_series_total{backend=\"capture\""), 0.0);
     let (status, _) = agent.stop();
     assert!(status.success(), "exit status {status}");
+}
+
+/// SIGTERM right after a reload, while the rebuilt disk sink still waits for the old one (its
+/// endpoint fails): the agent exits within one `shutdown_timeout` (2 s here), and the next
+/// start delivers every window, the old sink's and the new one's, once and in order.
+#[test]
+fn a_shutdown_while_a_rebuilt_sink_waits_exits_in_time_and_keeps_every_window() {
+    let data = tempfile::tempdir().unwrap();
+    let capture = Capture::start(Mode::Fail(503));
+    let setup = Setup { data_dir: Some(data.path()), ..SETUP };
+    let agent = setup.start(&disk_sink(&capture.url(), "100ms"));
+    let mut lines = 0.0;
+    send_windows(&agent, "reload.term", &[1, 2], &mut lines);
+    agent.wait_flush();
+    agent.wait_metric("sluice_backend_retries_total{backend=\"capture\"}", 1.0);
+    agent.reload_with(|c| c.replace(&disk_sink(&capture.url(), "100ms"), &disk_sink(&capture.url(), "150ms")));
+    wait_exact(&agent, "sluice_backend_retries_total{backend=\"capture\"}", 0.0);
+    // The open window, flushed by the shutdown into the waiting sink's buffer.
+    agent.send_udp(&["reload.term:4|c"]);
+    agent.wait_lines(lines + 1.0);
+    let stopping = Instant::now();
+    let (status, _) = agent.stop();
+    let took = stopping.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_millis(3500), "shutdown took {took:?} with shutdown_timeout = 2s");
+    assert_eq!(capture.sum("reload.term"), 0.0);
+
+    capture.set_mode(Mode::Store);
+    let agent = setup.start(&disk_sink(&capture.url(), "150ms"));
+    capture.wait_sum("reload.term", 7.0, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let points = capture.points("reload.term");
+    assert_eq!(points.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1.0, 2.0, 4.0], "{points:?}");
+    assert!(points.windows(2).all(|w| w[0].0 < w[1].0), "in window order: {points:?}");
+    eprintln!("shutdown during the hand-over took {took:?}; windows 1, 2, 4 delivered after the restart");
+    let (status, _) = agent.stop();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// A reload that rebuilds a disk sink but is refused (its new UDP port is taken) leaves the
+/// running sink alone: it keeps its disk buffer and delivers, and the agent still stops.
+#[test]
+fn a_refused_reload_leaves_the_running_disk_sink_its_spool() {
+    let capture = Capture::start(Mode::Store);
+    let agent = SETUP.start(&disk_sink(&capture.url(), "100ms"));
+    agent.send_udp(&["reload.refused:1|c"]);
+    capture.wait_sum("reload.refused", 1.0, Duration::from_secs(10));
+
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap();
+    let udp = agent.udp;
+    agent.reload_with(|c| {
+        c.replace(&format!("udp = [\"{udp}\"]"), &format!("udp = [\"{busy}\"]"))
+            .replace(&disk_sink(&capture.url(), "100ms"), &disk_sink(&capture.url(), "150ms"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    agent.send_udp(&["reload.refused:2|c"]);
+    capture.wait_sum("reload.refused", 3.0, Duration::from_secs(10));
+    let status = agent.backend_status("capture");
+    assert_eq!(status["buffer"], "disk", "{status}");
+    assert_eq!(status["buffer_error"], serde_json::Value::Null, "{status}");
+    assert!(agent.metric("sluice_backend_sent_series_total{backend=\"capture\"}").unwrap() >= 2.0, "the same sink");
+    let (status, _) = agent.stop();
+    assert!(status.success(), "exit status {status}");
+    drop(taken);
 }
 
 /// A Pushgateway sink rebuilt by a reload while the old one still has windows to push (the
