@@ -6,37 +6,40 @@
 //! Shutdown: raise every listener's stop signal; each drains what the kernel already holds and
 //! drops its sender, then the topology drops the one it kept for reloads. When the last
 //! sender is gone the aggregator sees the end of its input,
-//! flushes the open window and returns; the backends then deliver what they hold within
-//! `[agent].shutdown_timeout`; a disk buffer keeps what is left in its spool (every window
-//! was spooled before it was sent) and syncs it. The API goes last so `/metrics` can be read
-//! until the end.
+//! flushes the open window and returns once the backends a reload is retiring have stopped;
+//! the backends then deliver what they hold, all within one `[agent].shutdown_timeout`; a
+//! disk buffer keeps what is left in its spool (every window was spooled before it was sent)
+//! and syncs it. The API goes last so `/metrics` can be read until the end.
 //!
 //! Reload (a new, already validated [`Config`] on the `reloads` channel, sent on SIGHUP):
 //! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
 //! apply to the open window, which is kept; sinks whose table changed are rebuilt, added or
 //! removed — a replaced backend first delivers what it holds, in the background, while its
-//! successor takes the next windows. Listeners (and the host sampler) whose kind, address or
-//! options changed are replaced, the others keep running untouched — see
+//! successor's queue takes the next windows; the successor starts (opens the spool, reads its
+//! state, sends) once the replaced one has stopped (see [`backends::delivery::Handover`]).
+//! Listeners (and the host sampler) whose kind, address or options changed are replaced, the
+//! others keep running untouched — see
 //! [`listeners::Listeners::reload`] for the order that refuses a reload whose new listener
 //! cannot be bound with nothing changed. `[api]` and `[log]` are bound once: a change to them
 //! is logged and takes effect at the next restart.
 
 mod listeners;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use backends::console::Console;
 use backends::delivery::http;
-use backends::delivery::{self, DeliveryHandle, Fanout};
+use backends::delivery::{self, DeliveryHandle, Fanout, Handover, Predecessor};
 use backends::file::File;
 use backends::{cloudwatch, datadog, influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
-use crate::aggregator::{Aggregator, Control};
+use crate::aggregator::{Aggregator, Control, Retire};
 use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
@@ -170,9 +173,14 @@ pub async fn run(
     // Each listener drains and drops its sender, then `listeners` drops the last one.
     listeners.shutdown().await;
 
+    // One deadline for every backend from here. The aggregator flushes the last window, then
+    // waits for the sinks a reload is retiring (their deadline began at the reload, so they
+    // stop within this one) and lets their successors start; every backend then delivers
+    // what it holds in the time left.
+    let deadline = tokio::time::Instant::now() + config.agent.shutdown_timeout.0;
     let (fanout, flushes) = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
     tracing::info!(flushes, "Final window flushed; delivering what the backends hold.");
-    let undelivered = fanout.finish(config.agent.shutdown_timeout.0).await;
+    let undelivered = fanout.finish(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
     let _ = api_stop.send(true);
     let _ = api_task.await;
     tracing::info!(undelivered, "Stopped.");
@@ -183,22 +191,25 @@ pub async fn run(
 /// backend shares one HTTP client.
 fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
     let mut client = None;
-    config.sinks.iter().map(|(name, sink)| build_backend(config, hostname, name, sink, &mut client)).collect()
+    config.sinks.iter().map(|(name, sink)| build_backend(config, hostname, name, sink, &mut client, None)).collect()
 }
 
-/// Builds the sink `name` and starts its delivery task.
+/// Builds the sink `name` and starts its delivery task; with `after`, the backend starts once
+/// the sink it replaces has stopped.
 fn build_backend(
     config: &Config,
     hostname: &str,
     name: &str,
     sink: &SinkConfig,
     client: &mut Option<http::Client>,
+    after: Option<Handover>,
 ) -> Result<DeliveryHandle, StartError> {
-    let (buffer, retry) = (sink.buffer(), sink.retry());
+    let at =
+        delivery::Sink { name, data_dir: &config.agent.data_dir, buffer: sink.buffer(), retry: sink.retry(), after };
     let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.to_owned(), message: e.to_string() };
     Ok(match sink {
-        SinkConfig::Console(_) => delivery::spawn_at(&config.agent.data_dir, name, Console::new(), buffer, retry),
-        SinkConfig::File(c) => delivery::spawn_at(&config.agent.data_dir, name, File::new(c), buffer, retry),
+        SinkConfig::Console(_) => delivery::spawn_at(at, Console::new()),
+        SinkConfig::File(c) => delivery::spawn_at(at, File::new(c)),
         SinkConfig::Pushgateway(c) => {
             let context = pushgateway::Context {
                 client: shared_client(client)?,
@@ -206,26 +217,26 @@ fn build_backend(
                 hostname: hostname.to_owned(),
             };
             let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
-            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
+            delivery::spawn_at(at, backend)
         }
         SinkConfig::Statsd(c) => {
             let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
-            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
+            delivery::spawn_at(at, backend)
         }
         SinkConfig::Influxdb(c) => {
             let backend = influxdb::InfluxDb::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
+            delivery::spawn_at(at, backend)
         }
         SinkConfig::Datadog(c) => {
             let backend = datadog::Datadog::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
+            delivery::spawn_at(at, backend)
         }
         SinkConfig::Cloudwatch(c) => {
             let env = cloudwatch::Env::process();
             let backend = cloudwatch::CloudWatch::new(c, shared_client(client)?, &env).map_err(|e| failed(&e))?;
             // Say where the keys come from, never the keys.
             tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
-            delivery::spawn_at(&config.agent.data_dir, name, backend, buffer, retry)
+            delivery::spawn_at(at, backend)
         }
     })
 }
@@ -255,26 +266,25 @@ async fn reload(
     let identity_changed = hostname != agent_hostname(current) || current.agent.data_dir != next.agent.data_dir;
     let mut client = None;
     let mut add = Vec::new();
-    let mut remove = Vec::new();
+    // A rebuilt sink starts once the one it replaces has stopped: the two share a spool and
+    // a state file. Its side of each hand-over goes to the aggregator with the retiring sink.
+    let mut predecessors = BTreeMap::new();
     for (name, sink) in &next.sinks {
         let rebuild = changed.contains(&name) || (identity_changed && matches!(sink, SinkConfig::Pushgateway(_)));
         if !rebuild {
             continue;
         }
-        match build_backend(&next, &hostname, name, sink, &mut client) {
+        let after = current.sinks.contains_key(name).then(|| {
+            let (predecessor, handover) = Handover::new();
+            predecessors.insert(name.clone(), predecessor);
+            handover
+        });
+        match build_backend(&next, &hostname, name, sink, &mut client, after) {
             Ok(handle) => add.push(handle),
             Err(e) => {
-                // Nothing was swapped yet: retire what was built and keep the old sinks.
-                for handle in add {
-                    handle.finish(std::time::Duration::ZERO).await;
-                }
+                discard(add, predecessors).await;
                 return Err(e);
             }
-        }
-    }
-    for name in current.sinks.keys() {
-        if changed.contains(&name) || add.iter().any(|h| h.stats.name == *name) {
-            remove.push(name.clone());
         }
     }
     // Sinks are built, listeners not yet changed: a listener that cannot be bound refuses the
@@ -283,11 +293,16 @@ async fn reload(
         match listeners.reload(next_listeners).await {
             Ok((stopped, started)) => tracing::info!(stopped, started, "Listeners changed by the reload."),
             Err(e) => {
-                for handle in add {
-                    handle.finish(std::time::Duration::ZERO).await;
-                }
+                discard(add, predecessors).await;
                 return Err(e);
             }
+        }
+    }
+    let mut remove = Vec::new();
+    for name in current.sinks.keys() {
+        let handover = predecessors.remove(name);
+        if handover.is_some() || changed.contains(&name) {
+            remove.push(Retire { name: name.clone(), handover });
         }
     }
     let settings = window_settings(&next, &hostname);
@@ -312,6 +327,15 @@ async fn reload(
     *current = next;
     tracing::info!("Configuration reloaded.");
     Ok(())
+}
+
+/// Retires the sinks a refused reload built, unused. Their hand-overs are cancelled first, so
+/// none of them opens a spool or reads a state file the running sinks still hold.
+async fn discard(built: Vec<DeliveryHandle>, predecessors: BTreeMap<String, Predecessor>) {
+    drop(predecessors);
+    for handle in built {
+        handle.finish(std::time::Duration::ZERO).await;
+    }
 }
 
 /// `[agent] hostname`, else the machine's.

@@ -87,12 +87,6 @@ fn assert_in_order_once(capture: &Capture, measurement: &str) {
     assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{measurement} out of order or twice: {stamps:?}");
 }
 
-fn status_of(agent: &Agent, backend: &str) -> serde_json::Value {
-    let (_, body) = agent.get("/status");
-    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    status["backends"].as_array().unwrap().iter().find(|b| b["name"] == backend).unwrap().clone()
-}
-
 fn metric(agent: &Agent, family: &str, backend: &str) -> f64 {
     agent.metric(&format!("{family}{{backend=\"{backend}\"}}")).unwrap()
 }
@@ -143,7 +137,7 @@ fn a_two_minute_outage_under_steady_traffic_delivers_every_window_in_order_with_
         std::thread::sleep(Duration::from_millis(200));
     }
     // What an operator sees in the middle of the outage.
-    let status = status_of(&agent, "capture");
+    let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "disk");
     assert_eq!(status["state"], "failing");
     assert!(status["spooled_bytes"].as_u64().unwrap() > 0, "{status}");
@@ -211,7 +205,7 @@ fn sigkill_while_backends_are_down_then_restart_delivers_exact_totals_and_nothin
     assert_eq!(capture.sum("fault.kill"), 31.0, "nothing arrived twice");
     assert_in_order_once(&capture, "fault.kill");
     assert_eq!(influx.number("SELECT count(\"value\") FROM \"fault.kill\""), Some(4.0));
-    assert_eq!(status_of(&agent, "capture")["replay"]["pending"], 0);
+    assert_eq!(agent.backend_status("capture")["replay"]["pending"], 0);
     eprintln!("row 2: sent 131, delivered 31 once each, lost 100 = exactly the open window at SIGKILL");
     let (status, _) = agent.stop();
     assert!(status.success());
@@ -289,7 +283,7 @@ fn a_torn_record_at_the_spool_tail_is_counted_and_the_rest_replays() {
     let agent = setup.start(&sinks);
     capture.wait_sum("fault.torn", 3.0, Duration::from_secs(10));
     assert_eq!(metric(&agent, "sluice_backend_spool_corrupt_records_total", "capture"), 1.0);
-    assert_eq!(status_of(&agent, "capture")["spool_corrupt_records"], 1);
+    assert_eq!(agent.backend_status("capture")["spool_corrupt_records"], 1);
     assert_in_order_once(&capture, "fault.torn");
     eprintln!("row 3: torn window (100) counted once, windows 1 and 2 replayed (sum 3)");
     let (status, _) = agent.stop();
@@ -363,7 +357,7 @@ fn a_window_refused_with_400_is_dropped_and_counted_and_later_windows_are_delive
     assert_eq!(agent.metric("sluice_backend_errors_total{backend=\"capture\",class=\"rejected\"}"), Some(1.0));
     assert_eq!(metric(&agent, "sluice_backend_retries_total", "capture"), 0.0);
     assert_eq!(capture.requests().iter().filter(|r| r.status == 400).count(), 1, "never retried");
-    assert_eq!(status_of(&agent, "capture")["dropped"]["rejected"], 2);
+    assert_eq!(agent.backend_status("capture")["dropped"]["rejected"], 2);
     eprintln!("row 6: window 2 (2 series) refused once and counted; windows 1 and 3 stored (sum 5)");
     let (status, _) = agent.stop();
     assert!(status.success());
@@ -427,7 +421,7 @@ fn an_unwritable_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering()
     let agent = setup(Some(&file)).start(&disk_sink("capture", &capture.url(), ""));
     agent.send_udp(&["fault.ro:3|c"]);
     capture.wait_sum("fault.ro", 3.0, Duration::from_secs(10));
-    let status = status_of(&agent, "capture");
+    let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "memory_fallback");
     assert!(status["buffer_error"].as_str().unwrap().contains("cannot open the spool"), "{status}");
     assert_eq!(metric(&agent, "sluice_backend_buffer_fallback", "capture"), 1.0);
@@ -462,7 +456,7 @@ fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_r
         agent.wait_lines(f64::from(window) * 1001.0);
     };
     let mut window = 0;
-    while status_of(&agent, "capture")["buffer"] != "memory_fallback" {
+    while agent.backend_status("capture")["buffer"] != "memory_fallback" {
         window += 1;
         assert!(window <= 20, "20 windows of 30 KB never filled a 256 KiB disk");
         send_window(window);
@@ -473,7 +467,7 @@ fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_r
         send_window(window);
     }
     agent.wait_flush();
-    let status = status_of(&agent, "capture");
+    let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "memory_fallback", "{status}");
     let reason = status["buffer_error"].as_str().unwrap().to_owned();
     assert!(reason.contains("No space left on device"), "{status}");
@@ -489,10 +483,10 @@ fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_r
     window += 1;
     send_window(window);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while status_of(&agent, "capture")["buffer"] != "disk"
+    while agent.backend_status("capture")["buffer"] != "disk"
         || metric(&agent, "sluice_backend_spooled_windows", "capture") > 0.0
     {
-        assert!(Instant::now() < deadline, "the spool never took windows again: {}", status_of(&agent, "capture"));
+        assert!(Instant::now() < deadline, "the spool never took windows again: {}", agent.backend_status("capture"));
         std::thread::sleep(Duration::from_millis(50));
     }
     let total = f64::from(window * (window + 1) / 2);
@@ -500,7 +494,7 @@ fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_r
     assert_in_order_once(&capture, "fault.disk");
     assert_eq!(capture.sum("fault.disk.999"), f64::from(window), "every window's 1 000 series arrived once");
     assert_eq!(agent.metric_sum("sluice_backend_dropped_series_total{backend=\"capture\""), 0.0);
-    assert!(status_of(&agent, "capture")["buffer_error"].is_null());
+    assert!(agent.backend_status("capture")["buffer_error"].is_null());
     eprintln!(
         "row 8b: disk full after {full_at} windows ({reason}); {errors} failed writes, {in_memory} windows in memory; \
          all {window} windows delivered once in order, spooling again after"

@@ -24,12 +24,6 @@ fn notifications(socket: &UnixDatagram, within: Duration) -> Vec<String> {
     out
 }
 
-fn hangup(agent: &Agent) {
-    let pid = libc::pid_t::try_from(agent.child.id()).unwrap();
-    // SAFETY: kill(2) with a valid pid and signal has no memory effects.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
-}
-
 /// READY=1 arrives once the listeners are bound, then WATCHDOG=1 every half of
 /// `WATCHDOG_USEC`, and STOPPING=1 on SIGTERM.
 #[test]
@@ -102,7 +96,7 @@ fn sighup_reloads_settings_and_sinks_and_keeps_the_open_window() {
     let reloaded = original.replace("percentiles = [50]", "percentiles = [99]")
         + &format!("[sinks.second]\ntype = \"file\"\npath = \"{}\"\n", second.display());
     std::fs::write(&config_path, reloaded).unwrap();
-    hangup(&agent);
+    agent.hangup();
     let deadline = Instant::now() + Duration::from_secs(10);
     while agent.metric("sluice_backend_buffered_windows{backend=\"second\"}").is_none() {
         assert!(Instant::now() < deadline, "the reload did not add the sink");
@@ -111,7 +105,7 @@ fn sighup_reloads_settings_and_sinks_and_keeps_the_open_window() {
 
     // An invalid file is refused; the agent keeps running with what it has.
     std::fs::write(&config_path, "[agent]\nflush_interval = \"never\"\n").unwrap();
-    hangup(&agent);
+    agent.hangup();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(agent.get("/health").0, 200);
 
@@ -126,14 +120,6 @@ fn sighup_reloads_settings_and_sinks_and_keeps_the_open_window() {
     assert_eq!(lat["percentiles"][0][0].as_f64(), Some(99.0), "{lat}");
     let at_second = read_windows(&second);
     assert_eq!(counter_total(&at_second, "req", &[]), 3.0, "the new sink receives the window");
-}
-
-/// Rewrites the agent's config with `edit` and sends SIGHUP.
-fn reload_with(agent: &Agent, edit: impl FnOnce(String) -> String) {
-    let path = agent.path("sluice.toml");
-    let config = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, edit(config)).unwrap();
-    hangup(agent);
 }
 
 /// Waits until `/metrics` has a sample starting with `sample`, or panics after 10 seconds.
@@ -162,7 +148,7 @@ fn sighup_moves_the_udp_listener_and_keeps_the_open_window() {
     agent.wait_lines(3.0);
 
     let (old, new) = (agent.udp, free_udp());
-    reload_with(&agent, |c| c.replace(&format!("udp = [\"{old}\"]"), &format!("udp = [\"{new}\"]")));
+    agent.reload_with(|c| c.replace(&format!("udp = [\"{old}\"]"), &format!("udp = [\"{new}\"]")));
     wait_present(&agent, &format!("sluice_received_lines_total{{listener=\"udp:{new}\"}}"));
 
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -199,7 +185,7 @@ fn sighup_with_a_listener_that_cannot_bind_changes_nothing() {
     let old = agent.udp;
     let elsewhere = tempfile::tempdir().unwrap();
     let second = elsewhere.path().join("second.jsonl");
-    reload_with(&agent, |c| {
+    agent.reload_with(|c| {
         c.replace(&format!("udp = [\"{old}\"]"), &format!("udp = [\"{busy}\"]"))
             + &format!("[sinks.second]\ntype = \"file\"\npath = \"{}\"\n", second.display())
     });
@@ -227,7 +213,7 @@ fn sighup_applies_a_new_host_interval() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(agent.metric(bytes), Some(first), "one sample an hour");
 
-    reload_with(&agent, |c| c.replace("\ninterval = \"1h\"", "\ninterval = \"1s\""));
+    agent.reload_with(|c| c.replace("\ninterval = \"1h\"", "\ninterval = \"1s\""));
     // The restarted sampler samples at once, then every second.
     let second = agent.wait_metric(bytes, first + 1.0);
     agent.wait_metric(bytes, second + 1.0);
@@ -243,7 +229,7 @@ fn sighup_rebinds_a_listener_whose_options_changed() {
     agent.send_udp(&["same:1|c", "same:1|c"]);
     agent.wait_lines(2.0);
 
-    reload_with(&agent, |c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
+    agent.reload_with(|c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
     // Datagrams sent while the port is rebound may be refused: send until one is counted.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut sent = 0.0;
@@ -274,7 +260,7 @@ fn sighup_does_not_rebind_an_inherited_socket() {
     agent.send_udp(&["adopted:1|c"]);
     agent.wait_lines(1.0);
 
-    reload_with(&agent, |c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
+    agent.reload_with(|c| c.replace("receive_buffer = \"8MiB\"", "receive_buffer = \"1MiB\""));
     std::thread::sleep(Duration::from_millis(500));
     agent.send_udp(&["adopted:2|c"]);
     agent.wait_lines(2.0);

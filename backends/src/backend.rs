@@ -20,14 +20,20 @@ pub type Halves<B> = Result<(Encoded<B>, Encoded<B>), Encoded<B>>;
 
 /// A destination for flushed windows.
 ///
-/// The delivery task ([`crate::delivery`]) owns the backend. For each window, in order, it calls
-/// [`Backend::encode`] once, then [`Backend::send`] for each batch, retrying with backoff what
-/// [`SendError::is_retriable`] says may succeed later and halving with [`Backend::split`] what
-/// the backend refused as too large. The backend stays a short pipeline: normalize → batch →
+/// The delivery task ([`crate::delivery`]) owns the backend. It calls [`Backend::begin`] once,
+/// then for each window, in order, [`Backend::encode`] once, then [`Backend::send`] for each
+/// batch, retrying with backoff what [`SendError::is_retriable`] says may succeed later and
+/// halving with [`Backend::split`] what the backend refused as too large. The backend stays a short pipeline: normalize → batch →
 /// encode in `encode`, send → classify in `send`.
 pub trait Backend: Send + 'static {
     /// The payload of one request.
     type Batch: Send + Sync + 'static;
+
+    /// Called once on the delivery task before the first window, after the backend this one
+    /// replaces (a reload rebuilt the sink) has stopped and saved what it keeps; at once when
+    /// it replaces none. A backend that keeps state across runs in `data_dir` reads it again
+    /// here, as its predecessor left it.
+    fn begin(&mut self) {}
 
     /// Turns a window into requests within the backend's limits. Called exactly once per
     /// window, so state that accumulates across windows (cumulative counters) advances once.

@@ -3,4 +3,4 @@
 mod task;
 pub mod window;
 
-pub use task::{Aggregator, Control};
+pub use task::{Aggregator, Control, Retire};

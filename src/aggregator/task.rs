@@ -11,7 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::window::{WindowSettings, WindowState};
 use crate::sources::statsd::batch::{Batch, BatchPool};
 use crate::telemetry::{ListenerStats, Telemetry};
-use backends::delivery::DeliveryHandle;
+use backends::delivery::{DeliveryHandle, Predecessor};
 
 /// A change to a running aggregator, from a config reload.
 #[derive(Debug)]
@@ -20,15 +20,25 @@ pub enum Control {
     Settings(WindowSettings, Duration),
     /// Sinks removed or rebuilt: the backends named in `remove` stop receiving windows and
     /// deliver what they hold within `deadline` (in the background); `add` start receiving
-    /// with the next flush.
+    /// with the next flush (a rebuilt one holds them until the one it replaces has stopped).
     Sinks {
-        /// Names of the backends to retire.
-        remove: Vec<String>,
+        /// The backends to retire.
+        remove: Vec<Retire>,
         /// New backends.
         add: Vec<DeliveryHandle>,
         /// How long a retired backend may take to deliver what it holds.
         deadline: Duration,
     },
+}
+
+/// A backend a reload retires, and the backend that replaces it, if the sink was rebuilt.
+#[derive(Debug)]
+pub struct Retire {
+    /// The sink's name.
+    pub name: String,
+    /// The retiring side of the hand-over to the sink's successor: signalled once the
+    /// retiring backend has stopped (its spool synced and unlocked, its state saved).
+    pub handover: Option<Predecessor>,
 }
 
 /// Owns the window state; the only writer of it.
@@ -50,8 +60,9 @@ pub struct Aggregator {
 impl Aggregator {
     /// Consumes batches until every sender is dropped, flushing a window to `fanout` at every
     /// multiple of the interval (wall clock), and once more at the end so nothing received is
-    /// left behind. Applies [`Control`] messages between batches. Returns the fan-out (for the
-    /// shutdown to finish) and the number of windows flushed.
+    /// left behind. Applies [`Control`] messages between batches. Before returning, waits for
+    /// the backends a reload retired to stop, which lets their successors start. Returns the
+    /// fan-out (for the shutdown to finish) and the number of windows flushed.
     pub async fn run(
         mut self,
         mut input: Receiver<Batch>,
@@ -79,10 +90,17 @@ impl Aggregator {
                         }
                     }
                     Control::Sinks { remove, add, deadline } => {
-                        for name in &remove {
-                            if let Some(old) = fanout.take(name) {
-                                retiring.push(tokio::spawn(old.finish(deadline)));
-                            }
+                        for Retire { name, handover } in remove {
+                            let old = fanout.take(&name);
+                            retiring.push(tokio::spawn(async move {
+                                // Nothing runs under that name: nothing to wait for.
+                                if let Some(old) = old {
+                                    old.finish(deadline).await;
+                                }
+                                if let Some(handover) = handover {
+                                    handover.stopped();
+                                }
+                            }));
                         }
                         for handle in add {
                             fanout.push(handle);

@@ -187,6 +187,27 @@ impl Agent {
         }
     }
 
+    /// Sends SIGHUP: the agent reloads its config file.
+    pub fn hangup(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) with a valid pid and signal has no memory effects.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    }
+
+    /// Rewrites the agent's config with `edit` and sends SIGHUP.
+    pub fn reload_with(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.path("sluice.toml");
+        let config = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(config)).unwrap();
+        self.hangup();
+    }
+
+    /// `/status` of the backend `name`.
+    pub fn backend_status(&self, name: &str) -> Value {
+        let status: Value = serde_json::from_str(&self.get("/status").1).unwrap();
+        status["backends"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap().clone()
+    }
+
     /// Sends SIGTERM and waits for the exit status (at most 20 seconds).
     pub fn stop(mut self) -> (ExitStatus, Vec<Value>) {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();

@@ -83,19 +83,13 @@ impl Pushgateway {
 
     /// `method path` with a text-format `body`: the status and the response body.
     pub fn request(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let request = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: text/plain; version=0.0.4\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split(' ').nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-        Some((status, body))
+        request(self.port, method, path, body)
+    }
+
+    /// A view of the gateway's groups that another thread can read while this one stops and
+    /// restarts the gateway.
+    pub fn view(&self) -> View {
+        View { port: self.port }
     }
 
     /// `GET /api/v1/metrics`, parsed: every group the gateway holds.
@@ -108,10 +102,47 @@ impl Pushgateway {
 
     /// The group whose grouping labels are exactly `labels`, if the gateway holds it.
     pub fn group(&self, labels: &[(&str, &str)]) -> Option<serde_json::Value> {
-        let want: serde_json::Map<String, serde_json::Value> =
-            labels.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
-        self.groups().into_iter().find(|g| g["labels"].as_object() == Some(&want))
+        find_group(self.groups(), labels)
     }
+}
+
+/// Reads a gateway's groups; see [`Pushgateway::view`].
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    port: u16,
+}
+
+impl View {
+    /// The group whose grouping labels are exactly `labels`; `None` also while the gateway
+    /// does not answer.
+    pub fn group(self, labels: &[(&str, &str)]) -> Option<serde_json::Value> {
+        let (status, body) = request(self.port, "GET", "/api/v1/metrics", "")?;
+        let json: serde_json::Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+        find_group(json["data"].as_array().cloned().unwrap_or_default(), labels)
+    }
+}
+
+fn find_group(groups: Vec<serde_json::Value>, labels: &[(&str, &str)]) -> Option<serde_json::Value> {
+    let want: serde_json::Map<String, serde_json::Value> =
+        labels.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
+    groups.into_iter().find(|g| g["labels"].as_object() == Some(&want))
+}
+
+/// `method path` with a text-format `body` to the gateway on `port`.
+fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: text/plain; version=0.0.4\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    Some((status, body))
 }
 
 impl Drop for Pushgateway {

@@ -5,6 +5,7 @@
 mod backoff;
 mod config;
 mod fanout;
+mod handover;
 pub mod http;
 mod queue;
 pub mod spool;
@@ -16,7 +17,8 @@ mod tests;
 pub use backoff::Backoff;
 pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
 pub use fanout::Fanout;
+pub use handover::{Cancelled, Handover, Predecessor};
 pub use queue::{DROP_LOG_INTERVAL, Front, WindowQueue};
 pub use spool::Position;
 pub use stats::{BackendState, BackendStats, BackendStatus, BufferMode, Replay};
-pub use task::{DeliveryHandle, spawn, spawn_at};
+pub use task::{DeliveryHandle, Sink, spawn, spawn_at};

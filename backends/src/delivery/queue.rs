@@ -29,7 +29,9 @@ const DECODED_AHEAD: usize = 2;
 ///
 /// With `type = "disk"` every window is appended to the spool by a thread of the queue's own
 /// before the delivery task sees it, and released once it was delivered or given up; the
-/// aggregator only hands the window over.
+/// aggregator only hands the window over. The thread opens the spool only once
+/// [`WindowQueue::start_spool`] lets it (a reload's new sink waits for the one it replaces
+/// to let go of the spool); windows pushed before wait for it in order, in its channel.
 #[derive(Debug)]
 pub struct WindowQueue {
     shared: Arc<Shared>,
@@ -53,6 +55,8 @@ pub struct Front {
 struct Spooler {
     tx: Mutex<mpsc::Sender<Cmd>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Until the spool may be opened: sending on it opens the spool, dropping it means never.
+    go: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 enum Cmd {
@@ -127,6 +131,15 @@ impl WindowQueue {
     /// A queue as `config` says; a disk buffer spools in `dir`. The spool is opened (and what
     /// it holds queued for replay) on the spool's thread, so a large spool never delays start.
     pub fn open(config: &BufferConfig, dir: PathBuf, stats: Arc<BackendStats>) -> Self {
+        let queue = Self::create(config, dir, stats);
+        queue.start_spool();
+        queue
+    }
+
+    /// Like [`WindowQueue::open`], but a disk buffer's spool stays closed until
+    /// [`WindowQueue::start_spool`]: windows pushed meanwhile wait in order, and nothing in
+    /// `dir` is touched if the queue is never started.
+    pub fn create(config: &BufferConfig, dir: PathBuf, stats: Arc<BackendStats>) -> Self {
         if config.kind == BufferType::Memory {
             return Self::new(config, stats);
         }
@@ -134,9 +147,14 @@ impl WindowQueue {
         shared.stats.set_buffer(BufferMode::Disk, None);
         let segment_bytes = (config.max_bytes.0 / 8).clamp(4 << 10, 16 << 20);
         let (tx, rx) = mpsc::channel();
+        let (go, may_open) = mpsc::channel();
         let fsync = config.fsync;
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name(format!("spool-{}", shared.stats.name)).spawn(move || {
+            if may_open.recv().is_err() {
+                run_never_started(&for_thread, &rx);
+                return;
+            }
             match Spool::open(&dir, segment_bytes, fsync) {
                 Ok((spool, recovered)) => run_spooler(spool, recovered, &for_thread, &rx),
                 Err(e) => {
@@ -147,13 +165,31 @@ impl WindowQueue {
         });
         match thread {
             Ok(thread) => {
-                Self { shared, spooler: Some(Spooler { tx: Mutex::new(tx), thread: Mutex::new(Some(thread)) }) }
+                let spooler =
+                    Spooler { tx: Mutex::new(tx), thread: Mutex::new(Some(thread)), go: Mutex::new(Some(go)) };
+                Self { shared, spooler: Some(spooler) }
             }
             Err(e) => {
                 shared.fall_back(format!("cannot start the spool thread: {e}"));
                 Self { shared, spooler: None }
             }
         }
+    }
+
+    /// Lets a disk buffer's thread open the spool: it queues what the spool holds for replay,
+    /// then spools the windows pushed since [`WindowQueue::create`], in order. Does nothing
+    /// for a memory buffer, or when the spool was already started or cancelled.
+    pub fn start_spool(&self) {
+        if let Some(go) = self.spooler.as_ref().and_then(Spooler::take_go) {
+            let _ = go.send(());
+        }
+    }
+
+    /// Tells a disk buffer's thread the spool will never be opened (the sink a reload meant
+    /// to replace keeps it): windows pushed to the queue are counted as dropped and logged.
+    /// Does nothing when the spool was already started.
+    pub fn cancel_spool(&self) {
+        drop(self.spooler.as_ref().and_then(Spooler::take_go));
     }
 
     /// Appends a window, dropping windows while a bound is exceeded. Never blocks: a disk
@@ -312,9 +348,11 @@ impl WindowQueue {
         self.shared.lock().spooled as usize
     }
 
-    /// Stops the spool's thread after it wrote and synced everything it was given. Blocks.
+    /// Stops the spool's thread after it wrote and synced everything it was given; a spool
+    /// never started is cancelled first. Blocks.
     pub fn stop_spool(&self) {
         let Some(spooler) = &self.spooler else { return };
+        self.cancel_spool();
         spooler.send(Cmd::Stop);
         let thread = spooler.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(thread) = thread {
@@ -327,6 +365,11 @@ impl Spooler {
     /// Hands `cmd` to the thread; false when the thread is gone.
     fn send(&self, cmd: Cmd) -> bool {
         self.tx.lock().unwrap_or_else(PoisonError::into_inner).send(cmd).is_ok()
+    }
+
+    /// The start signal, once: whoever takes it starts or cancels the spool.
+    fn take_go(&self) -> Option<mpsc::Sender<()>> {
+        self.go.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -582,5 +625,32 @@ fn run_without_spool(shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
             Cmd::Close => shared.close(),
             Cmd::Stop => break,
         }
+    }
+}
+
+/// The spool's thread when the spool was never to be opened: a reload built this sink, then
+/// was refused (or the sink it replaces could not be retired), so that one keeps the spool.
+/// Windows pushed anyway are counted as dropped and logged, never spooled.
+fn run_never_started(shared: &Shared, rx: &mpsc::Receiver<Cmd>) {
+    let (mut windows, mut series) = (0_u64, 0_u64);
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            Cmd::Append(window) => {
+                windows += 1;
+                series += window.series.len() as u64;
+                shared.stats.dropped_buffer_full.fetch_add(window.series.len() as u64, Relaxed);
+            }
+            Cmd::Release(_) | Cmd::Progress(..) => {}
+            Cmd::Close => shared.close(),
+            Cmd::Stop => break,
+        }
+    }
+    if windows > 0 {
+        tracing::error!(
+            backend = %shared.stats.name,
+            windows,
+            series,
+            "Sink never started (the sink it was to replace was not retired): windows dropped."
+        );
     }
 }

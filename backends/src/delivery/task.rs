@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::config::{BufferConfig, RetryConfig};
+use super::handover::Handover;
 use super::queue::{Front, WindowQueue};
 use super::stats::{BackendStats, now_ms};
 use crate::backend::{Backend, Encoded, SendError};
@@ -24,6 +25,26 @@ pub struct DeliveryHandle {
     /// This backend's telemetry.
     pub stats: Arc<BackendStats>,
     task: JoinHandle<()>,
+    /// The hand-over the task waits for, for a finish that comes before the task started.
+    after: Option<Handover>,
+}
+
+/// Where and how one sink's delivery runs: the `[sinks.NAME]` and `[agent]` settings it
+/// needs, and the running sink it replaces, if a reload rebuilt it.
+#[derive(Debug)]
+pub struct Sink<'a> {
+    /// The sink's name (`[sinks.NAME]`): its telemetry's label and its spool's directory.
+    pub name: &'a str,
+    /// `[agent] data_dir`: a disk buffer spools in `data_dir/spool/NAME/`.
+    pub data_dir: &'a Path,
+    /// `[sinks.NAME.buffer]`.
+    pub buffer: &'a BufferConfig,
+    /// `[sinks.NAME.retry]`.
+    pub retry: &'a RetryConfig,
+    /// The sink this one replaces: nothing starts (no spool opened, no
+    /// [`Backend::begin`], nothing sent) before it has stopped; windows pushed meanwhile wait
+    /// in the queue. `None` starts at once.
+    pub after: Option<Handover>,
 }
 
 impl DeliveryHandle {
@@ -31,19 +52,34 @@ impl DeliveryHandle {
     /// Returns the number of windows still undelivered when the deadline passed. A disk
     /// buffer keeps its windows for the next start (every window was spooled before it was
     /// sent); windows only memory held are counted as dropped (`reason="buffer_full"`) and
-    /// logged.
+    /// logged. A backend still waiting for the one it replaces when the deadline passed opens
+    /// its spool once that one has stopped (it has a deadline of its own), so what it was
+    /// given is kept too.
     pub async fn finish(self, deadline: Duration) -> usize {
         self.queue.close();
         let abort = self.task.abort_handle();
         let delivered = tokio::time::timeout(deadline, self.task).await.is_ok();
         if !delivered {
             abort.abort();
+            // The task may have stopped before it started the spool: the windows wait in the
+            // spool thread's channel. Spool them, unless the spool is not this backend's to open.
+            let handed_over = match self.after {
+                Some(mut handover) => handover.wait().await.is_ok(),
+                None => true,
+            };
+            if handed_over {
+                self.queue.start_spool();
+            } else {
+                self.queue.cancel_spool();
+            }
         }
-        let (lost, series) = if delivered { (0, 0) } else { self.queue.take_unspooled() };
-        let spooled = self.queue.spooled();
-        // Write and sync what the spool thread still holds before the process exits.
+        // Write and sync what the spool thread still holds before the process exits; only
+        // then is it known what memory alone holds.
         let queue = Arc::clone(&self.queue);
         let _ = tokio::task::spawn_blocking(move || queue.stop_spool()).await;
+        // Also what a backend that never started holds: its task stopped without delivering.
+        let (lost, series) = self.queue.take_unspooled();
+        let spooled = self.queue.spooled();
         if lost > 0 {
             self.stats.dropped_buffer_full.fetch_add(series, Relaxed);
             tracing::error!(
@@ -69,21 +105,17 @@ impl DeliveryHandle {
 pub fn spawn<B: Backend>(name: &str, backend: B, buffer: &BufferConfig, retry: &RetryConfig) -> DeliveryHandle {
     let stats = Arc::new(BackendStats::new(name));
     let queue = Arc::new(WindowQueue::new(buffer, Arc::clone(&stats)));
-    start(backend, queue, stats, retry)
+    start(backend, queue, stats, retry, None)
 }
 
-/// Starts the delivery task for `backend`, fed by a queue bounded by `buffer`; a disk buffer
-/// spools in `data_dir/spool/NAME/`.
-pub fn spawn_at<B: Backend>(
-    data_dir: &Path,
-    name: &str,
-    backend: B,
-    buffer: &BufferConfig,
-    retry: &RetryConfig,
-) -> DeliveryHandle {
-    let stats = Arc::new(BackendStats::new(name));
-    let queue = Arc::new(WindowQueue::open(buffer, data_dir.join("spool").join(name), Arc::clone(&stats)));
-    start(backend, queue, stats, retry)
+/// Starts the delivery task for `backend` as `sink` says, fed by a queue bounded by its
+/// buffer; a disk buffer spools in `data_dir/spool/NAME/`. The queue takes windows at once;
+/// the backend starts once the sink it replaces has stopped.
+pub fn spawn_at<B: Backend>(sink: Sink<'_>, backend: B) -> DeliveryHandle {
+    let stats = Arc::new(BackendStats::new(sink.name));
+    let dir = sink.data_dir.join("spool").join(sink.name);
+    let queue = Arc::new(WindowQueue::create(sink.buffer, dir, Arc::clone(&stats)));
+    start(backend, queue, stats, sink.retry, sink.after)
 }
 
 fn start<B: Backend>(
@@ -91,9 +123,10 @@ fn start<B: Backend>(
     queue: Arc<WindowQueue>,
     stats: Arc<BackendStats>,
     retry: &RetryConfig,
+    after: Option<Handover>,
 ) -> DeliveryHandle {
     let worker = Worker { backend, queue: Arc::clone(&queue), stats: Arc::clone(&stats), retry: retry.clone() };
-    DeliveryHandle { queue, stats, task: tokio::spawn(worker.run()) }
+    DeliveryHandle { queue, stats, task: tokio::spawn(worker.run(after.clone())), after }
 }
 
 struct Worker<B> {
@@ -114,7 +147,21 @@ enum Outcome {
 }
 
 impl<B: Backend> Worker<B> {
-    async fn run(mut self) {
+    async fn run(mut self, after: Option<Handover>) {
+        if let Some(mut handover) = after {
+            if handover.wait().await.is_err() {
+                // The reload that built this backend was refused (or the one it was to replace
+                // could not be retired): that one keeps its spool and state. Touch neither.
+                self.queue.cancel_spool();
+                self.stats.record_stopped();
+                return;
+            }
+            tracing::info!(backend = %self.stats.name, "The sink this one replaces has stopped; starting.");
+        }
+        // Replays what the spool holds (what the replaced backend left included) first, then
+        // the windows pushed while this one waited.
+        self.queue.start_spool();
+        self.backend.begin();
         while let Some(front) = self.queue.front().await {
             let window = &front.window;
             match self.deliver(&front).await {

@@ -1,8 +1,11 @@
+use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{BufferConfig, BufferMode, BufferType, Fanout, RetryConfig, spawn, spawn_at};
+use super::{
+    BufferConfig, BufferMode, BufferType, DeliveryHandle, Fanout, Handover, RetryConfig, Sink, spawn, spawn_at,
+};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::model::{Series, SeriesKey, Value, Window};
 use crate::units::{ByteSize, Duration as Human};
@@ -11,13 +14,15 @@ use crate::units::{ByteSize, Duration as Human};
 type Script = Arc<Mutex<Vec<Result<(), SendError>>>>;
 
 /// Sends each window as batches of at most `batch` series, records what it delivered as
-/// `(window id, first series index, series count)`, and answers as `script` says.
+/// `(window id, first series index, series count)`, and answers as `script` says. Records
+/// how many batches it had delivered each time it was begun.
 #[derive(Clone)]
 struct Scripted {
     batch: usize,
     script: Script,
     delivered: Arc<Mutex<Vec<(u64, usize, usize)>>>,
     attempts: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    begins: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Scripted {
@@ -27,12 +32,17 @@ impl Scripted {
             script: Arc::new(Mutex::new(script.into_iter().rev().collect())),
             delivered: Arc::default(),
             attempts: Arc::default(),
+            begins: Arc::default(),
         }
     }
 }
 
 impl Backend for Scripted {
     type Batch = (u64, usize, usize);
+
+    fn begin(&mut self) {
+        self.begins.lock().unwrap().push(self.delivered.lock().unwrap().len());
+    }
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Self::Batch>>, SendError> {
         Ok((0..window.series.len())
@@ -318,6 +328,13 @@ fn disk(max_bytes: u64) -> BufferConfig {
     BufferConfig { kind: BufferType::Disk, max_bytes: ByteSize(max_bytes), ..BufferConfig::default() }
 }
 
+/// Starts `backend` as sink `b` with a disk buffer of `max_bytes` in `data_dir`, once `after`
+/// (if any) resolves.
+fn on_disk<B: Backend>(data_dir: &Path, backend: B, max_bytes: u64, after: Option<Handover>) -> DeliveryHandle {
+    let sink = Sink { name: "b", data_dir, buffer: &disk(max_bytes), retry: &fast_retry(), after };
+    spawn_at(sink, backend)
+}
+
 fn delivered_ids(backend: &Scripted) -> Vec<u64> {
     backend.delivered.lock().unwrap().iter().map(|b| b.0).collect()
 }
@@ -327,14 +344,14 @@ fn delivered_ids(backend: &Scripted) -> Vec<u64> {
 #[tokio::test]
 async fn disk_buffer_replays_undelivered_windows_in_order_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", Stuck, &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), Stuck, 1 << 20, None)]);
     for id in 1..=4 {
         fanout.publish(&window(id, 3));
     }
     assert_eq!(fanout.finish(Duration::from_millis(100)).await, 4, "kept in the spool");
 
     let backend = Scripted::new(100, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", backend.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), backend.clone(), 1 << 20, None)]);
     let stats = fanout.stats();
     fanout.publish(&window(5, 3));
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
@@ -350,7 +367,7 @@ async fn disk_buffer_replays_undelivered_windows_in_order_after_a_restart() {
 async fn acknowledged_windows_are_not_replayed_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = Scripted::new(100, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", first.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), first.clone(), 1 << 20, None)]);
     for id in 1..=3 {
         fanout.publish(&window(id, 2));
     }
@@ -358,7 +375,7 @@ async fn acknowledged_windows_are_not_replayed_after_a_restart() {
     assert_eq!(delivered_ids(&first), [1, 2, 3]);
 
     let second = Scripted::new(100, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", second.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), second.clone(), 1 << 20, None)]);
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
     assert!(delivered_ids(&second).is_empty());
 }
@@ -370,13 +387,13 @@ async fn a_replayed_window_resumes_after_the_batches_acknowledged_before_the_sto
     let dir = tempfile::tempdir().unwrap();
     let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
     let first = Scripted::new(2, failing_third);
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", first.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), first.clone(), 1 << 20, None)]);
     fanout.publish(&window(1, 6));
     assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
     assert_eq!(*first.delivered.lock().unwrap(), [(1, 0, 2), (1, 2, 2)]);
 
     let second = Scripted::new(2, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", second.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), second.clone(), 1 << 20, None)]);
     let stats = fanout.stats();
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
     assert_eq!(*second.delivered.lock().unwrap(), [(1, 4, 2)], "only the third batch is sent again");
@@ -390,7 +407,7 @@ async fn a_full_spool_drops_the_oldest_windows_and_keeps_the_newest() {
     let mut one = Vec::new();
     super::spool::encode(&window(1, 50), &mut one);
     let budget = (one.len() + super::spool::RECORD_HEADER_LEN) as u64 * 3;
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", Stuck, &disk(budget), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), Stuck, budget, None)]);
     let stats = fanout.stats();
     for id in 1..=8 {
         fanout.publish(&window(id, 50));
@@ -399,7 +416,7 @@ async fn a_full_spool_drops_the_oldest_windows_and_keeps_the_newest() {
     assert_eq!(stats[0].dropped_buffer_full.load(Relaxed), 5 * 50);
 
     let backend = Scripted::new(100, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(dir.path(), "b", backend.clone(), &disk(budget), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), backend.clone(), budget, None)]);
     assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
     assert_eq!(delivered_ids(&backend), [6, 7, 8]);
 }
@@ -412,7 +429,7 @@ async fn an_unwritable_data_dir_falls_back_to_memory_and_keeps_delivering() {
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"").unwrap();
     let backend = Scripted::new(100, Vec::new());
-    let fanout = Fanout::new(vec![spawn_at(&file, "b", backend.clone(), &disk(1 << 20), &fast_retry())]);
+    let fanout = Fanout::new(vec![on_disk(&file, backend.clone(), 1 << 20, None)]);
     let stats = fanout.stats();
     fanout.publish(&window(1, 2));
     fanout.publish(&window(2, 2));
@@ -420,4 +437,131 @@ async fn an_unwritable_data_dir_falls_back_to_memory_and_keeps_delivering() {
     assert_eq!(delivered_ids(&backend), [1, 2]);
     assert_eq!(stats[0].buffer(), BufferMode::MemoryFallback);
     assert!(stats[0].status().buffer_error.unwrap().contains("cannot open the spool"));
+}
+
+/// The `.seg` files of sink `b`'s spool in `data_dir`.
+fn segment_count(data_dir: &Path) -> usize {
+    let dir = data_dir.join("spool").join("b");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg"))
+        .count()
+}
+
+/// A rebuilt disk sink opens the spool only once the sink it replaces has stopped: it
+/// replays what that one left there first, then the windows it was given while waiting,
+/// then the later ones, in order and exactly once; the spool never falls back to memory.
+#[tokio::test]
+async fn a_successor_replays_the_predecessors_spooled_windows_first_then_its_own_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = on_disk(dir.path(), Stuck, 1 << 20, None);
+    for id in 1..=3 {
+        old.queue.push(window(id, 2));
+    }
+    let (predecessor, handover) = Handover::new();
+    let backend = Scripted::new(100, Vec::new());
+    let new = on_disk(dir.path(), backend.clone(), 1 << 20, Some(handover));
+    let stats = Arc::clone(&new.stats);
+    // Published while the old sink still holds the spool: they wait in the new sink's queue.
+    new.queue.push(window(4, 2));
+    new.queue.push(window(5, 2));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(delivered_ids(&backend).is_empty());
+    assert!(backend.begins.lock().unwrap().is_empty(), "not begun before the predecessor stopped");
+
+    assert_eq!(old.finish(Duration::from_millis(100)).await, 3, "kept in the spool");
+    predecessor.stopped();
+    new.queue.push(window(6, 2));
+    assert_eq!(new.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&backend), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(*backend.begins.lock().unwrap(), [0], "begun once, before the first window");
+    assert_eq!(stats.buffer(), BufferMode::Disk);
+    assert_eq!(stats.status().buffer_error, None);
+    assert_eq!(stats.replayed_windows.load(Relaxed), 3);
+    assert_eq!(stats.sent_series.load(Relaxed), 12);
+
+    let next = Scripted::new(100, Vec::new());
+    assert_eq!(on_disk(dir.path(), next.clone(), 1 << 20, None).finish(Duration::from_secs(5)).await, 0);
+    assert!(delivered_ids(&next).is_empty(), "every window was released once delivered");
+}
+
+/// A hand-over cancelled before the predecessor stopped (a refused reload) leaves the spool
+/// alone: the successor never opens it (no fallback, no new segment), never begins, counts the
+/// window it was given as dropped, and the predecessor's windows stay for the next start.
+#[tokio::test]
+async fn a_cancelled_handover_never_opens_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = on_disk(dir.path(), Stuck, 1 << 20, None);
+    old.queue.push(window(1, 2));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let segments = segment_count(dir.path());
+
+    let (predecessor, handover) = Handover::new();
+    let backend = Scripted::new(100, Vec::new());
+    let new = on_disk(dir.path(), backend.clone(), 1 << 20, Some(handover));
+    let stats = Arc::clone(&new.stats);
+    new.queue.push(window(2, 3));
+    drop(predecessor);
+    new.finish(Duration::from_secs(5)).await;
+    assert_eq!(stats.buffer(), BufferMode::Disk, "the spool was never tried: {:?}", stats.status().buffer_error);
+    assert_eq!(segment_count(dir.path()), segments, "no segment was created");
+    assert!(backend.begins.lock().unwrap().is_empty());
+    assert!(delivered_ids(&backend).is_empty());
+    assert_eq!(stats.dropped_buffer_full.load(Relaxed), 3);
+
+    assert_eq!(old.finish(Duration::from_millis(100)).await, 1);
+    let next = Scripted::new(100, Vec::new());
+    assert_eq!(on_disk(dir.path(), next.clone(), 1 << 20, None).finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&next), [1]);
+}
+
+/// A successor finished (at shutdown) while its predecessor is still retiring does not hang
+/// and loses nothing: once the predecessor stopped, what the successor was given is spooled
+/// after what the predecessor left, and the next start delivers both in order.
+#[tokio::test]
+async fn a_successor_finished_before_it_started_spools_its_windows_after_the_predecessors() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = on_disk(dir.path(), Stuck, 1 << 20, None);
+    old.queue.push(window(1, 2));
+    old.queue.push(window(2, 2));
+    let (predecessor, handover) = Handover::new();
+    let new = on_disk(dir.path(), Stuck, 1 << 20, Some(handover));
+    new.queue.push(window(3, 2));
+    let retiring = tokio::spawn(async move {
+        old.finish(Duration::from_millis(200)).await;
+        predecessor.stopped();
+    });
+    let started = tokio::time::Instant::now();
+    assert_eq!(new.finish(Duration::ZERO).await, 3, "the predecessor's two and its own, kept");
+    assert!(started.elapsed() < Duration::from_secs(2), "bounded by the predecessor's deadline");
+    retiring.await.unwrap();
+
+    let next = Scripted::new(100, Vec::new());
+    assert_eq!(on_disk(dir.path(), next.clone(), 1 << 20, None).finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&next), [1, 2, 3]);
+}
+
+/// A memory-buffered successor holds what it is given until its predecessor stopped, then
+/// begins and delivers it in order.
+#[tokio::test]
+async fn a_memory_successor_holds_its_windows_until_the_predecessor_stopped() {
+    let (predecessor, handover) = Handover::new();
+    let backend = Scripted::new(100, Vec::new());
+    let sink = Sink {
+        name: "m",
+        data_dir: Path::new("/nonexistent"),
+        buffer: &buffer(10),
+        retry: &fast_retry(),
+        after: Some(handover),
+    };
+    let new = spawn_at(sink, backend.clone());
+    new.queue.push(window(1, 1));
+    new.queue.push(window(2, 1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(delivered_ids(&backend).is_empty());
+    assert_eq!(new.stats.buffered_windows.load(Relaxed), 2);
+    predecessor.stopped();
+    assert_eq!(new.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&backend), [1, 2]);
+    assert_eq!(*backend.begins.lock().unwrap(), [0]);
 }

@@ -106,7 +106,9 @@ pub struct Pushgateway {
 
 impl Pushgateway {
     /// Validates `config`, reads its secret files and loads the cumulative state of sink
-    /// `name` from `context.data_dir` (`pushgateway-<name>.json`).
+    /// `name` from `context.data_dir` (`pushgateway-<name>.json`). Loading here refuses a
+    /// start or a reload whose state file cannot be read; [`Backend::begin`] loads it again,
+    /// as the sink this one replaces left it.
     pub fn new(name: &str, config: &PushgatewayConfig, context: Context) -> Result<Self, BuildError> {
         config.validate().map_err(|(key, message)| BuildError::Invalid { key, message })?;
         let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
@@ -212,6 +214,19 @@ impl Pushgateway {
 
 impl Backend for Pushgateway {
     type Batch = Push;
+
+    fn begin(&mut self) {
+        // A reload built this backend while the one it replaces was still pushing and saving
+        // its totals: continue from what that one saved last, or counters would go backwards.
+        match State::load(&self.state_path, self.state.bounds.clone()) {
+            Ok(state) => self.state = state,
+            Err(e) => tracing::error!(
+                path = %self.state_path.display(),
+                error = %e,
+                "Cannot read the Pushgateway totals again; continuing from those read at build."
+            ),
+        }
+    }
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
         // Advance the totals once per window: counters, histograms and sets are cumulative.

@@ -252,6 +252,26 @@ fn totals_survive_a_restart_through_the_state_file() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A backend built while the one it replaces was still pushing (a reload) continues from the
+/// totals that one saved last, read in `begin`, not from those on disk when it was built.
+#[test]
+fn begin_continues_from_the_totals_the_replaced_backend_saved_last() {
+    let dir = temp_dir("begin");
+    let window = first_window();
+    let mut old = backend(&dir, Format::Text);
+    old.encode(&window).unwrap();
+    old.delivered(&window);
+    let mut new = backend(&dir, Format::Text);
+    // The old backend delivers one more window after the new one was built.
+    old.encode(&Window { id: 2, ..window.clone() }).unwrap();
+    old.delivered(&window);
+    new.begin();
+    assert_eq!(new.state(), old.state());
+    let text = body(&mut new, &Window { id: 3, ..window.clone() });
+    assert!(text.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 90\n"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A window replayed from a disk spool after a crash that came after its totals were saved
 /// (but before the spool heard of the acknowledgement) is pushed, not counted again; a new
 /// window after it is counted, and a window of another spool (the spool was recreated) too.
