@@ -78,16 +78,16 @@ impl Agent {
         );
         let path = dir.path().join("sluice.toml");
         std::fs::write(&path, config).unwrap();
-        let mut command = if let Some(size) = setup.tmpfs {
+        let mut command = if let Some(options) = setup.tmpfs {
             assert!(setup.inherit.is_empty(), "a tmpfs data_dir and inherited sockets are not combined");
             std::fs::create_dir_all(&data_dir).unwrap();
             // unshare and sh exec in turn, so the child's pid is sluice's.
             let mut command = Command::new("unshare");
             command
                 .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
-                .arg("mount -t tmpfs -o size=\"$1\" sluice-test \"$2\" && shift 2 && exec \"$0\" \"$@\"")
+                .arg("mount -t tmpfs -o \"$1\" sluice-test \"$2\" && shift 2 && exec \"$0\" \"$@\"")
                 .arg(env!("CARGO_BIN_EXE_sluice"))
-                .arg(size)
+                .arg(options)
                 .arg(&data_dir);
             command
         } else if setup.inherit.is_empty() {
@@ -242,8 +242,9 @@ pub struct Setup<'a> {
     /// Sockets handed over as systemd's socket activation does (fds 3, 4, … with `LISTEN_FDS`
     /// and `LISTEN_PID`). Defaults to none.
     pub inherit: &'a [RawFd],
-    /// A size (`"256k"`): `data_dir` is then a tmpfs of that size, mounted in a mount
-    /// namespace of the agent's own, so a test can fill its disk. Defaults to none.
+    /// Mount options (`"size=256k"`, `"size=64k,ro"`): `data_dir` is then a tmpfs mounted so,
+    /// in a mount namespace of the agent's own, so a test can fill its disk or make it
+    /// read-only. Defaults to none.
     pub tmpfs: Option<&'a str>,
 }
 

@@ -57,22 +57,22 @@ fn a_full_spool_drops_the_oldest_windows_counts_them_and_delivers_the_newest() {
     assert!(status.success());
 }
 
-/// Row 8. The data directory is a regular file, so no spool can be made there: the sink
-/// falls back to memory, `/status` and `/metrics` say so, and delivery goes on exactly.
+/// Row 8. The data directory is on a read-only file system, so no spool can be made there:
+/// the sink falls back to memory, `/status` and `/metrics` say so, and delivery goes on
+/// exactly.
 #[test]
-fn an_unwritable_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("a-file");
-    std::fs::write(&file, b"").unwrap();
+fn a_read_only_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering() {
     let capture = Capture::start(Mode::Store);
-    let agent = setup(Some(&file)).start(&disk_sink("capture", &capture.url(), ""));
+    let setup = Setup { flush_interval: "1s", tmpfs: Some("size=64k,ro"), ..Setup::default() };
+    let agent = setup.start(&disk_sink("capture", &capture.url(), ""));
     agent.send_udp(&["fault.ro:3|c"]);
     capture.wait_sum("fault.ro", 3.0, Duration::from_secs(10));
     let status = agent.backend_status("capture");
     assert_eq!(status["buffer"], "memory_fallback");
-    assert!(status["buffer_error"].as_str().unwrap().contains("cannot open the spool"), "{status}");
+    let reason = status["buffer_error"].as_str().unwrap();
+    assert!(reason.contains("cannot open the spool") && reason.contains("Read-only file system"), "{status}");
     assert_eq!(metric(&agent, "sluice_backend_buffer_fallback", "capture"), 1.0);
-    eprintln!("row 8: fallback reported ({}), sum 3 of 3 delivered", status["buffer_error"]);
+    eprintln!("row 8: fallback reported ({reason}), sum 3 of 3 delivered");
     let (status, _) = agent.stop();
     assert!(status.success());
 }
@@ -84,7 +84,7 @@ fn an_unwritable_data_dir_falls_back_to_memory_reports_it_and_keeps_delivering()
 #[test]
 fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_room() {
     let capture = Capture::start(Mode::Fail(503));
-    let setup = Setup { flush_interval: "1s", tmpfs: Some("256k"), ..Setup::default() };
+    let setup = Setup { flush_interval: "1s", tmpfs: Some("size=256k"), ..Setup::default() };
     let agent = setup.start(&disk_sink("capture", &capture.url(), "max_bytes = \"64MiB\""));
     // 1 000 series a window: about 30 KB each in the spool.
     let send_window = |window: u32| {
