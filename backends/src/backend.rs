@@ -23,8 +23,11 @@ pub type Halves<B> = Result<(Encoded<B>, Encoded<B>), Encoded<B>>;
 /// The delivery task ([`crate::delivery`]) owns the backend. It calls [`Backend::begin`] once,
 /// then for each window, in order, [`Backend::encode`] once, then [`Backend::send`] for each
 /// batch, retrying with backoff what [`SendError::is_retriable`] says may succeed later and
-/// halving with [`Backend::split`] what the backend refused as too large. The backend stays a short pipeline: normalize → batch →
-/// encode in `encode`, send → classify in `send`.
+/// halving with [`Backend::split`] what the backend refused as too large. The backend stays a
+/// short pipeline: normalize → batch → encode in `encode`, send → classify in `send`.
+///
+/// `encode` must be deterministic for a given window (and state): a spooled window replayed
+/// after a crash is encoded again and resumes after the batches already acknowledged.
 pub trait Backend: Send + 'static {
     /// The payload of one request.
     type Batch: Send + Sync + 'static;
