@@ -11,8 +11,9 @@ mod spool;
 mod tests;
 
 pub use codec::{DecodeError, Meta, decode, encode, peek};
+pub use recover::{Location, Pending, Recovered};
 pub use segment::RECORD_HEADER_LEN;
-pub use spool::{Appended, Location, Pending, Recovered, Spool, read_payload};
+pub use spool::{Appended, Spool, read_payload};
 
 /// Where a window sits in a backend's spool: which spool (a random id made when the spool is
 /// created) and the window's sequence number in it, which only grows, across restarts too.

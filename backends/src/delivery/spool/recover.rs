@@ -1,13 +1,63 @@
 //! Reading a spool back at open: every segment scanned, windows not yet released collected
-//! in order with their batch progress, and unreadable files moved aside and counted.
+//! in order with their batch progress, and unreadable files moved aside and counted. Also
+//! the types of what is found: where a window's record is, and the segments.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::codec;
+use super::codec::{self, Meta};
 use super::segment::{self, Kind, Record};
-use super::spool::{Location, Pending, Recovered, Segment};
+
+/// Where a spooled window's record lives, and its durable sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The spool's sequence number of the window: durable and increasing across restarts.
+    pub seq: u64,
+    /// The segment file holding it.
+    pub path: PathBuf,
+    /// Offset of the payload in that file.
+    pub offset: u64,
+    /// Length of the payload.
+    pub len: u32,
+}
+
+/// A window found in the spool when it was opened, not yet released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Where it is.
+    pub location: Location,
+    /// What the queue needs to know of it.
+    pub meta: Meta,
+    /// Bytes it takes in its segment, header included.
+    pub bytes: u64,
+    /// Its first batches the backend acknowledged before the agent stopped.
+    pub batches_done: u32,
+}
+
+/// What opening a spool recovered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Windows not yet released, oldest first.
+    pub pending: Vec<Pending>,
+    /// Torn or corrupt records skipped (each counted once), and unreadable segment files.
+    pub corrupt: u64,
+    /// Bytes skipped with them.
+    pub corrupt_bytes: u64,
+}
+
+/// One segment file of the spool.
+#[derive(Debug)]
+pub struct Segment {
+    /// Its number, in its name.
+    pub number: u64,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its length.
+    pub bytes: u64,
+    /// The highest window seq in the segment, if it holds any window.
+    pub last_window: Option<u64>,
+}
 
 /// What the segment files of a spool directory hold.
 #[derive(Debug, Default)]

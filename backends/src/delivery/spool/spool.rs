@@ -9,8 +9,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::codec::Meta;
-use super::recover::{self, Found};
+use super::recover::{self, Found, Location, Recovered, Segment};
 use super::segment::{self, Kind};
 use crate::delivery::config::Fsync;
 
@@ -23,32 +22,6 @@ const RESERVE: &str = "reserve";
 /// Its size: room for a new segment and its first record, with blocks to spare.
 const RESERVE_BYTES: u64 = 64 << 10;
 
-/// Where a spooled window's record lives, and its durable sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The spool's sequence number of the window: durable and increasing across restarts.
-    pub seq: u64,
-    /// The segment file holding it.
-    pub path: PathBuf,
-    /// Offset of the payload in that file.
-    pub offset: u64,
-    /// Length of the payload.
-    pub len: u32,
-}
-
-/// A window found in the spool when it was opened, not yet released.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    /// Where it is.
-    pub location: Location,
-    /// What the queue needs to know of it.
-    pub meta: Meta,
-    /// Bytes it takes in its segment, header included.
-    pub bytes: u64,
-    /// Its first batches the backend acknowledged before the agent stopped.
-    pub batches_done: u32,
-}
-
 /// A window [`Spool::append`] wrote.
 #[derive(Debug)]
 pub struct Appended {
@@ -59,30 +32,6 @@ pub struct Appended {
     /// The sync the fsync policy asked for after it failed: the record is written but may
     /// not survive a machine crash, and the disk is suspect.
     pub sync_error: Option<io::Error>,
-}
-
-/// What [`Spool::open`] recovered.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Recovered {
-    /// Windows not yet released, oldest first.
-    pub pending: Vec<Pending>,
-    /// Torn or corrupt records skipped (each counted once), and unreadable segment files.
-    pub corrupt: u64,
-    /// Bytes skipped with them.
-    pub corrupt_bytes: u64,
-}
-
-/// One segment file of the spool.
-#[derive(Debug)]
-pub struct Segment {
-    /// Its number, in its name.
-    pub number: u64,
-    /// Its path.
-    pub path: PathBuf,
-    /// Its length.
-    pub bytes: u64,
-    /// The highest window seq in the segment, if it holds any window.
-    pub last_window: Option<u64>,
 }
 
 /// An open spool. Appends go to the newest segment; a segment is deleted once every window
