@@ -2,6 +2,7 @@
 
 use backends::{Event, ServiceCheck};
 
+use super::bytes::find;
 use super::error::ParseError;
 use super::event::{parse_event, parse_service_check};
 use super::metric::{Metric, parse_metric};
@@ -62,8 +63,4 @@ pub fn parse_line(line: &[u8]) -> Result<Item<'_>, ParseError> {
         return parse_service_check(line).map(|c| Item::ServiceCheck(Box::new(c)));
     }
     parse_metric(line).map(Item::Metric)
-}
-
-pub(super) fn find(haystack: &[u8], needle: u8) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }

@@ -4,7 +4,7 @@ use std::str;
 
 use backends::{Event, ServiceCheck};
 
-use super::datagram::find;
+use super::bytes::find;
 use super::error::ParseError;
 use super::metric::parse_tag_list;
 use super::number::parse_signed_seconds;

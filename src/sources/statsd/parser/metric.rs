@@ -2,7 +2,7 @@
 
 use std::str;
 
-use super::datagram::find;
+use super::bytes::find;
 use super::error::ParseError;
 use super::number::{is_signed, parse_number, parse_unix_seconds};
 

@@ -26,6 +26,7 @@
 //! - Each extension field may appear once. Fields this parser does not know (newer DogStatsD
 //!   fields such as `e:` or `card:`) are ignored, so newer clients keep working.
 
+mod bytes;
 mod datagram;
 mod error;
 mod event;
