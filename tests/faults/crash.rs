@@ -3,13 +3,12 @@
 //! cumulative totals across a crash.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::common::Setup;
 use crate::common::capture::{Capture, Mode};
 use crate::common::pushgateway::{Pushgateway, value};
-use crate::support::{Influx, assert_in_order_once, disk_sink, metric, segments, setup, sigkill};
+use crate::support::{Influx, assert_in_order_once, disk_sink, metric, segments, send_counters, setup, sigkill};
 
 /// Row 2. The agent is killed with `SIGKILL` while both backends are down and restarted; they come back:
 /// the windows acknowledged before the crash are not sent again, the spooled ones are sent
@@ -67,16 +66,7 @@ fn sigkill_between_the_requests_of_one_window_resumes_after_the_acknowledged_one
     let sink = disk_sink("capture", &capture.url(), "");
     let agent = setup(Some(data.path())).start(&sink);
     agent.wait_flush();
-    let datagrams: Vec<String> = (0..120)
-        .map(|chunk| {
-            let mut d = String::new();
-            for i in 0..100 {
-                writeln!(d, "fault.batch.{}:1|c", chunk * 100 + i).unwrap();
-            }
-            d
-        })
-        .collect();
-    agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+    send_counters(&agent, "fault.batch", 12_000, 1);
     agent.wait_lines(12_000.0);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !capture.requests().iter().any(|r| r.status == 503) {

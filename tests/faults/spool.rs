@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::Setup;
 use crate::common::capture::{Capture, Mode};
-use crate::support::{assert_in_order_once, disk_sink, metric, setup};
+use crate::support::{assert_in_order_once, disk_sink, metric, send_counters, setup};
 
 /// Row 7. The spool reaches `max_bytes` while the backend is down: the oldest windows are
 /// dropped and counted, the agent stays healthy, the newest are delivered, and the series
@@ -19,15 +19,7 @@ fn a_full_spool_drops_the_oldest_windows_counts_them_and_delivers_the_newest() {
     let agent = setup(None).start(&disk_sink("capture", &capture.url(), "max_bytes = \"32KiB\""));
     for window in 1..=6 {
         agent.wait_flush();
-        let mut datagrams = Vec::new();
-        for chunk in 0..4 {
-            let mut d = String::new();
-            for i in 0..50 {
-                writeln!(d, "fault.full.{}:{window}|c", chunk * 50 + i).unwrap();
-            }
-            datagrams.push(d);
-        }
-        agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+        send_counters(&agent, "fault.full", 200, window);
         agent.wait_lines(f64::from(window) * 200.0);
     }
     agent.wait_flush();
@@ -89,16 +81,7 @@ fn a_disk_that_fills_mid_run_buffers_in_memory_then_spools_again_once_there_is_r
     // 1 000 series a window: about 30 KB each in the spool.
     let send_window = |window: u32| {
         agent.wait_flush();
-        let datagrams: Vec<String> = (0..20)
-            .map(|chunk| {
-                let mut d = String::new();
-                for i in 0..50 {
-                    writeln!(d, "fault.disk.{}:1|c", chunk * 50 + i).unwrap();
-                }
-                d
-            })
-            .collect();
-        agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+        send_counters(&agent, "fault.disk", 1000, 1);
         agent.send_udp(&[&format!("fault.disk:{window}|c")]);
         agent.wait_lines(f64::from(window) * 1001.0);
     };

@@ -91,3 +91,14 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Sends `series` counters `PREFIX.0` … `PREFIX.{series - 1}`, each of `value`, 50 lines to a
+/// datagram.
+pub fn send_counters(agent: &Agent, prefix: &str, series: u32, value: u32) {
+    let datagrams: Vec<String> = (0..series)
+        .collect::<Vec<_>>()
+        .chunks(50)
+        .map(|chunk| chunk.iter().fold(String::new(), |d, i| d + &format!("{prefix}.{i}:{value}|c\n")))
+        .collect();
+    agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+}
