@@ -109,7 +109,7 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 
 /// How long the backends are down in row 1: the two minutes the fault matrix names. The other
 /// rows run beside it, so it costs the matrix about a minute and a half.
-const OUTAGE: Duration = Duration::from_secs(120);
+const OUTAGE: Duration = Duration::from_mins(2);
 
 /// Row 1. A two-minute outage of both backends under steady traffic (10 lines every 100 ms):
 /// every window is spooled, then delivered in order once each, and the totals are exact in
