@@ -10,7 +10,8 @@
 //! - [`systemd`]: readiness, watchdog and socket activation for the service manager.
 //! - [`topology`]: wires sources → aggregator → backends and owns the shutdown order.
 //!
-//! Backends live in the `backends` crate and only ever see flushed windows.
+//! Backends live in the `backends` crate and only ever see flushed windows. The `sluice`
+//! binary's subcommands (`run`, `validate`, `send`, …) live in `src/cli/`, one file each.
 
 pub mod aggregator;
 pub mod api;
