@@ -114,6 +114,7 @@ pub async fn run(
         flushes: AtomicU64::new(0),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
+        started: std::time::Instant::now(),
     });
     let fanout = Fanout::new(handles);
 

@@ -13,7 +13,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::metrics::render;
-use crate::telemetry::Telemetry;
+use crate::sources::statsd::kernel::udp_drops;
+use crate::telemetry::{ListenerStats, Telemetry};
 
 /// The API's routes over the agent's telemetry.
 pub fn router(telemetry: Arc<Telemetry>) -> Router {
@@ -51,7 +52,8 @@ async fn ready(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     }
 }
 
-/// JSON: listeners, window state and every backend's delivery state.
+/// JSON: the agent's version and uptime, listeners, window state and every backend's
+/// delivery state.
 async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let listeners: Vec<_> = t
         .listeners()
@@ -62,11 +64,15 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
                 "running": l.running.load(Relaxed),
                 "lines": l.lines.load(Relaxed),
                 "bytes": l.bytes.load(Relaxed),
+                "truncated": l.truncated.load(Relaxed),
+                "kernel_drops": kernel_drops(l),
             })
         })
         .collect();
     let backends: Vec<_> = t.backends().iter().map(|b| b.status()).collect();
     Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": t.started.elapsed().as_secs(),
         "ready": t.ready.load(Relaxed),
         "series": t.series.load(Relaxed),
         "flushes": t.flushes.load(Relaxed),
@@ -75,6 +81,13 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         "dropped_samples": t.dropped_samples.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
         "backends": backends,
     }))
+}
+
+/// Datagrams the kernel dropped for a UDP listener; `None` for the others, whose drops the
+/// kernel does not report.
+fn kernel_drops(l: &ListenerStats) -> Option<u64> {
+    let inode = l.udp_inode.load(Relaxed);
+    (inode != 0).then(|| udp_drops(inode).unwrap_or(0))
 }
 
 /// The agent's own telemetry in the Prometheus text format.
