@@ -47,6 +47,30 @@ enum Command {
         #[arg(required = true)]
         lines: Vec<String>,
     },
+    /// Summarise the running agent's /status: listeners, and each backend's state, buffer,
+    /// queue, spool, replay, drops and last error. Exit 0 when every backend is healthy or
+    /// starting, 1 when one is failing, stopped or in memory_fallback, 2 when the agent cannot
+    /// be reached.
+    Status {
+        #[command(flatten)]
+        agent: AgentApi,
+        /// Print the agent's JSON as received instead of the summary (same exit status).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the running agent's API is, for the commands that read it.
+#[allow(clippy::doc_markdown)]
+#[derive(Debug, clap::Args)]
+struct AgentApi {
+    /// The agent's API address (host:port). Wins over --config.
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+    /// Read [api] listen from this config file. Default: as `run` finds its config
+    /// ($SLUICE_CONFIG, then /etc/sluice/sluice.toml), else 127.0.0.1:9102.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -56,5 +80,6 @@ fn main() -> ExitCode {
         Some(Command::Run { config }) => cli::run(config.or(args.config)),
         Some(Command::Validate { config }) => cli::validate(&config),
         Some(Command::Send { udp, unix, lines }) => cli::send(udp, unix.as_deref(), &lines),
+        Some(Command::Status { agent, json }) => cli::status(agent.api, agent.config, json),
     }
 }
