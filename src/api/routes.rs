@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -13,26 +13,49 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::metrics::render;
+use super::tap::tap;
 use crate::sources::statsd::kernel::udp_drops;
+use crate::tap::Subscriptions;
 use crate::telemetry::{ListenerStats, Telemetry};
 
-/// The API's routes over the agent's telemetry.
-pub fn router(telemetry: Arc<Telemetry>) -> Router {
+/// What the handlers read: the telemetry, and the tap for `/tap`.
+#[derive(Debug, Clone)]
+struct ApiState {
+    telemetry: Arc<Telemetry>,
+    taps: Subscriptions,
+}
+
+impl FromRef<ApiState> for Arc<Telemetry> {
+    fn from_ref(state: &ApiState) -> Self {
+        Arc::clone(&state.telemetry)
+    }
+}
+
+impl FromRef<ApiState> for Subscriptions {
+    fn from_ref(state: &ApiState) -> Self {
+        state.taps.clone()
+    }
+}
+
+/// The API's routes over the agent's telemetry and its tap.
+pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .with_state(telemetry)
+        .route("/tap", get(tap))
+        .with_state(ApiState { telemetry, taps })
 }
 
 /// Serves the API on an already bound listener until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     telemetry: Arc<Telemetry>,
+    taps: Subscriptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(telemetry)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(telemetry, taps)).with_graceful_shutdown(shutdown).await
 }
 
 /// 200 while the process runs.
