@@ -58,6 +58,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print every window the running agent flushes, as it flushes it, until Ctrl-C: a header
+    /// with the window's time range, then `name{tags} kind value` per series.
+    Tap {
+        #[command(flatten)]
+        agent: AgentApi,
+        /// Only series whose name contains SUBSTRING (the agent filters them).
+        #[arg(long = "match", value_name = "SUBSTRING")]
+        pattern: Option<String>,
+        /// Print the agent's JSON lines as received: one window per line, or {"missed":N}
+        /// when this tap fell behind and lost N windows.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where the running agent's API is, for the commands that read it.
@@ -81,5 +94,6 @@ fn main() -> ExitCode {
         Some(Command::Validate { config }) => cli::validate(&config),
         Some(Command::Send { udp, unix, lines }) => cli::send(udp, unix.as_deref(), &lines),
         Some(Command::Status { agent, json }) => cli::status(agent.api, agent.config, json),
+        Some(Command::Tap { agent, pattern, json }) => cli::tap(agent.api, agent.config, pattern.as_deref(), json),
     }
 }

@@ -98,6 +98,15 @@ impl Answer {
             .map_err(|source| HttpError::Read { path: self.path.clone(), source: timeout_worded(source) })?;
         Ok(text)
     }
+
+    /// The body as it comes, waiting as long as it takes for each line.
+    pub fn stream(self) -> Result<BufReader<TcpStream>, HttpError> {
+        self.body
+            .get_ref()
+            .set_read_timeout(None)
+            .map_err(|source| HttpError::Read { path: self.path.clone(), source })?;
+        Ok(self.body)
+    }
 }
 
 /// The status of `HTTP/1.x NNN reason`.

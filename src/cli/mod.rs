@@ -7,9 +7,11 @@ mod locate;
 mod run;
 mod send;
 mod status;
+mod tap;
 mod validate;
 
 pub use run::run;
 pub use send::send;
 pub use status::status;
+pub use tap::tap;
 pub use validate::validate;
