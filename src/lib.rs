@@ -8,14 +8,18 @@
 //! - [`aggregator`]: one task owning the window state; the state itself is pure.
 //! - [`api`]: the HTTP API and the agent's own telemetry.
 //! - [`systemd`]: readiness, watchdog and socket activation for the service manager.
+//! - [`tap`]: every flushed window, offered to `GET /tap` watchers without slowing the
+//!   aggregator.
 //! - [`topology`]: wires sources → aggregator → backends and owns the shutdown order.
 //!
-//! Backends live in the `backends` crate and only ever see flushed windows.
+//! Backends live in the `backends` crate and only ever see flushed windows. The `sluice`
+//! binary's subcommands (`run`, `validate`, `send`, …) live in `src/cli/`, one file each.
 
 pub mod aggregator;
 pub mod api;
 pub mod config;
 pub mod sources;
 pub mod systemd;
+pub mod tap;
 pub mod telemetry;
 pub mod topology;

@@ -1,13 +1,12 @@
-//! The `sluice` command: parse the CLI, set up logging, load the config, run.
+//! The `sluice` command: parse the CLI and hand it to the subcommand (see [`cli`]).
+
+mod cli;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sluice::config::{self, Config, LogFormat};
-use sluice::systemd;
-use tokio::sync::mpsc;
 
 /// A push-based metrics agent: StatsD/DogStatsD in, windows out to every backend.
 #[derive(Debug, Parser)]
@@ -48,175 +47,53 @@ enum Command {
         #[arg(required = true)]
         lines: Vec<String>,
     },
+    /// Summarise the running agent's /status: listeners, and each backend's state, buffer,
+    /// queue, spool, replay, drops and last error. Exit 0 when every backend is healthy or
+    /// starting, 1 when one is failing, stopped or in memory_fallback, 2 when the agent cannot
+    /// be reached.
+    Status {
+        #[command(flatten)]
+        agent: AgentApi,
+        /// Print the agent's JSON as received instead of the summary (same exit status).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every window the running agent flushes, as it flushes it, until Ctrl-C: a header
+    /// with the window's time range, then `name{tags} kind value` per series.
+    Tap {
+        #[command(flatten)]
+        agent: AgentApi,
+        /// Only series whose name contains SUBSTRING (the agent filters them).
+        #[arg(long = "match", value_name = "SUBSTRING")]
+        pattern: Option<String>,
+        /// Print the agent's JSON lines as received: one window per line, or {"missed":N}
+        /// when this tap fell behind and lost N windows.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// Where `sluice run` looks when no `--config` is given, after `$SLUICE_CONFIG`.
-const SYSTEM_CONFIG: &str = "/etc/sluice/sluice.toml";
+/// Where the running agent's API is, for the commands that read it.
+#[allow(clippy::doc_markdown)]
+#[derive(Debug, clap::Args)]
+struct AgentApi {
+    /// The agent's API address (host:port). Wins over --config.
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+    /// Read [api] listen from this config file. Default: as `run` finds its config
+    /// ($SLUICE_CONFIG, then /etc/sluice/sluice.toml), else 127.0.0.1:9102.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        None => run(cli.config),
-        Some(Command::Run { config }) => run(config.or(cli.config)),
-        Some(Command::Validate { config }) => validate(&config),
-        Some(Command::Send { udp, unix, lines }) => send(udp, unix.as_deref(), &lines),
+    let args = Cli::parse();
+    match args.command {
+        None => cli::run(args.config),
+        Some(Command::Run { config }) => cli::run(config.or(args.config)),
+        Some(Command::Validate { config }) => cli::validate(&config),
+        Some(Command::Send { udp, unix, lines }) => cli::send(udp, unix.as_deref(), &lines),
+        Some(Command::Status { agent, json }) => cli::status(agent.api, agent.config, json),
+        Some(Command::Tap { agent, pattern, json }) => cli::tap(agent.api, agent.config, pattern.as_deref(), json),
     }
-}
-
-fn run(path: Option<PathBuf>) -> ExitCode {
-    let (config, origin, path) = match load(path) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("sluice: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    init_logging(&config);
-    tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "Starting sluice.");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot start the async runtime.");
-            return ExitCode::FAILURE;
-        }
-    };
-    // Taken before anything else opens a descriptor that could be mistaken for one of them.
-    let activation = systemd::Activation::from_env();
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
-    let result = runtime.block_on(async {
-        if let Some(every) = systemd::watchdog_interval() {
-            tokio::spawn(watchdog(every));
-        }
-        tokio::spawn(reload_on_sighup(path, reload_tx));
-        sluice::topology::run(config, activation, reload_rx, shutdown_signal(), |_| notify("READY=1")).await
-    });
-    // A backend stuck in a blocking write (a console on a full pipe) must not hold the exit:
-    // its shutdown deadline already passed and its loss was counted and logged.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot start.");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The config to run with, where it came from and the file a reload reads again: `--config`,
-/// `$SLUICE_CONFIG`, `/etc/sluice/sluice.toml`, else the embedded default (no file).
-fn load(path: Option<PathBuf>) -> Result<(Config, String, Option<PathBuf>), Box<config::ConfigError>> {
-    let path = path.or_else(|| std::env::var_os("SLUICE_CONFIG").map(PathBuf::from)).or_else(|| {
-        let system = PathBuf::from(SYSTEM_CONFIG);
-        system.exists().then_some(system)
-    });
-    match path {
-        Some(path) => Ok((config::load(&path)?, path.display().to_string(), Some(path))),
-        None => Ok((
-            config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN)?,
-            config::DEFAULT_ORIGIN.to_owned(),
-            None,
-        )),
-    }
-}
-
-fn validate(path: &Path) -> ExitCode {
-    match config::load(path) {
-        Ok(_) => {
-            println!("{}: valid", path.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("sluice: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn send(udp: SocketAddr, unix: Option<&Path>, lines: &[String]) -> ExitCode {
-    let sent = match unix {
-        Some(path) => std::os::unix::net::UnixDatagram::unbound()
-            .and_then(|s| lines.iter().try_for_each(|l| s.send_to(l.as_bytes(), path).map(drop))),
-        None => std::net::UdpSocket::bind(("127.0.0.1", 0))
-            .and_then(|s| lines.iter().try_for_each(|l| s.send_to(l.as_bytes(), udp).map(drop))),
-    };
-    match sent {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sluice: cannot send: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_logging(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match config.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// Tells the service manager `state`, logging a failure (the service manager would then
-/// time the start out or kill sluice for a missed watchdog, so the log says why).
-fn notify(state: &str) {
-    if let Err(e) = systemd::notify(state) {
-        tracing::warn!(state, error = %e, "Cannot notify the service manager.");
-    }
-}
-
-/// Pings the service manager's watchdog every `every` (half its timeout) while the runtime
-/// runs, so a wedged runtime gets sluice restarted.
-async fn watchdog(every: std::time::Duration) {
-    tracing::info!(interval_ms = every.as_millis() as u64, "Watchdog enabled.");
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        notify("WATCHDOG=1");
-    }
-}
-
-/// On every SIGHUP, reads and validates the config file again and hands it to the topology;
-/// an invalid file is refused with its error and the running config stays.
-async fn reload_on_sighup(path: Option<PathBuf>, reloads: mpsc::Sender<Config>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::error!("Cannot install the SIGHUP handler; reloading is unavailable.");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let loaded = match &path {
-            Some(path) => config::load(path),
-            None => config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN),
-        };
-        let origin = path.as_ref().map_or_else(|| config::DEFAULT_ORIGIN.to_owned(), |p| p.display().to_string());
-        match loaded {
-            Ok(config) => {
-                tracing::info!(config = %origin, "SIGHUP received: reloading.");
-                if reloads.send(config).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::error!(config = %origin, error = %e, "Reload refused: the new configuration is invalid.");
-            }
-        }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("Cannot install signal handlers; stop with SIGKILL.");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received."),
-        _ = int.recv() => tracing::info!("SIGINT received."),
-    }
-    notify("STOPPING=1");
 }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
 use backends::delivery::BackendStats;
 
@@ -93,6 +94,8 @@ pub struct Telemetry {
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
     pub ready: AtomicBool,
+    /// When the agent started, for the uptime `/status` reports.
+    pub started: Instant,
 }
 
 impl Telemetry {
@@ -141,6 +144,7 @@ mod tests {
             flushes: AtomicU64::new(0),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
+            started: Instant::now(),
         }
     }
 

@@ -9,7 +9,9 @@
 //! flushes the open window and returns once the backends a reload is retiring have stopped;
 //! the backends then deliver what they hold, all within one `[agent].shutdown_timeout`; a
 //! disk buffer keeps what is left in its spool (every window was spooled before it was sent)
-//! and syncs it. The API goes last so `/metrics` can be read until the end.
+//! and syncs it. The aggregator's end also ends every `/tap` stream, after the final window.
+//! The API goes last so `/metrics` can be read until the end, with a short deadline for a tap
+//! client that stopped reading.
 //!
 //! Reload (a new, already validated [`Config`] on the `reloads` channel, sent on SIGHUP):
 //! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
@@ -44,12 +46,16 @@ use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
+use crate::tap;
 use crate::telemetry::{CounterFamily, Telemetry};
 use listeners::Listeners;
 
 /// Batches in flight between the listeners and the aggregator. When the aggregator falls
 /// behind, listeners wait and the kernel's socket buffers absorb the burst.
 const INPUT_QUEUE: usize = 64;
+
+/// How long the API may take to finish its answers at shutdown.
+const API_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -117,11 +123,13 @@ pub async fn run(
         flushes: AtomicU64::new(0),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
+        started: std::time::Instant::now(),
     });
     let fanout = Fanout::new(handles);
 
+    let (tap, taps) = tap::channel();
     let (api_stop, api_stopped) = watch::channel(false);
-    let api_task = tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), async move {
+    let mut api_task = tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), taps, async move {
         let mut rx = api_stopped;
         let _ = rx.wait_for(|stop| *stop).await;
     }));
@@ -141,6 +149,7 @@ pub async fn run(
         telemetry: Arc::clone(&telemetry),
         pool,
         listeners: Vec::new(),
+        tap,
     };
     let (control, control_rx) = mpsc::channel(4);
     let aggregate = tokio::spawn(aggregator.run(rx, control_rx, fanout));
@@ -181,8 +190,13 @@ pub async fn run(
     let (fanout, flushes) = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
     tracing::info!(flushes, "Final window flushed; delivering what the backends hold.");
     let undelivered = fanout.finish(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
+    // Every tap ended with the aggregator; a watcher that stopped reading can still hold its
+    // connection's last write, so the API gets a deadline rather than a wait without end.
     let _ = api_stop.send(true);
-    let _ = api_task.await;
+    if tokio::time::timeout(API_SHUTDOWN, &mut api_task).await.is_err() {
+        tracing::warn!("An API client stopped reading; closing its connection.");
+        api_task.abort();
+    }
     tracing::info!(undelivered, "Stopped.");
     Ok(())
 }

@@ -4,8 +4,8 @@ mod common;
 
 use common::Agent;
 
-/// `/health` and `/ready` answer 200 once the agent runs; `/status` reports each listener
-/// and backend; `/metrics` carries every `sluice_*` family the design names.
+/// `/health` and `/ready` answer 200 once the agent runs; `/status` reports the version,
+/// uptime, each listener and backend; `/metrics` carries every `sluice_*` family the design names.
 #[test]
 fn api_reports_health_readiness_status_and_telemetry() {
     let agent = Agent::start("");
@@ -17,7 +17,11 @@ fn api_reports_health_readiness_status_and_telemetry() {
     assert_eq!(status, 200);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["ready"], true);
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert!(json["uptime_seconds"].as_u64().is_some_and(|s| s < 60), "{json}");
     assert_eq!(json["listeners"][0]["lines"], 2);
+    assert_eq!(json["listeners"][0]["truncated"], 0);
+    assert_eq!(json["listeners"][0]["kernel_drops"], 0);
     assert_eq!(json["backends"][0]["name"], "file");
     assert_eq!(json["backends"][0]["state"], "starting");
     let (_, metrics) = agent.get("/metrics");

@@ -10,6 +10,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::window::{WindowSettings, WindowState};
 use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::tap::Publisher;
 use crate::telemetry::{ListenerStats, Telemetry};
 use backends::delivery::{DeliveryHandle, Predecessor};
 
@@ -55,6 +56,9 @@ pub struct Aggregator {
     /// A copy of [`Telemetry::listeners`], refreshed when a batch names a listener it does
     /// not hold yet (one a reload started), so the hot path takes no lock. Starts empty.
     pub listeners: Vec<Arc<ListenerStats>>,
+    /// Where every flushed window is also offered to `/tap` watchers. Dropped with the
+    /// aggregator, which ends every tap after the final window.
+    pub tap: Publisher,
 }
 
 impl Aggregator {
@@ -150,6 +154,7 @@ impl Aggregator {
         self.telemetry.flushes.fetch_add(1, Relaxed);
         tracing::debug!(window = window.id, series = window.series.len(), "Flushed window.");
         fanout.publish(&window);
+        self.tap.publish(&window);
         end_ms
     }
 }

@@ -1,7 +1,8 @@
-//! The HTTP API: `/health`, `/ready`, `/status`, `/metrics`.
+//! The HTTP API: `/health`, `/ready`, `/status`, `/metrics`, `/tap`.
 
 mod metrics;
 mod routes;
+mod tap;
 
 pub use metrics::render;
 pub use routes::{router, serve};

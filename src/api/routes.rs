@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -13,25 +13,49 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::metrics::render;
-use crate::telemetry::Telemetry;
+use super::tap::tap;
+use crate::sources::statsd::kernel::udp_drops;
+use crate::tap::Subscriptions;
+use crate::telemetry::{ListenerStats, Telemetry};
 
-/// The API's routes over the agent's telemetry.
-pub fn router(telemetry: Arc<Telemetry>) -> Router {
+/// What the handlers read: the telemetry, and the tap for `/tap`.
+#[derive(Debug, Clone)]
+struct ApiState {
+    telemetry: Arc<Telemetry>,
+    taps: Subscriptions,
+}
+
+impl FromRef<ApiState> for Arc<Telemetry> {
+    fn from_ref(state: &ApiState) -> Self {
+        Arc::clone(&state.telemetry)
+    }
+}
+
+impl FromRef<ApiState> for Subscriptions {
+    fn from_ref(state: &ApiState) -> Self {
+        state.taps.clone()
+    }
+}
+
+/// The API's routes over the agent's telemetry and its tap.
+pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .with_state(telemetry)
+        .route("/tap", get(tap))
+        .with_state(ApiState { telemetry, taps })
 }
 
 /// Serves the API on an already bound listener until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     telemetry: Arc<Telemetry>,
+    taps: Subscriptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(telemetry)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(telemetry, taps)).with_graceful_shutdown(shutdown).await
 }
 
 /// 200 while the process runs.
@@ -51,7 +75,8 @@ async fn ready(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     }
 }
 
-/// JSON: listeners, window state and every backend's delivery state.
+/// JSON: the agent's version and uptime, listeners, window state and every backend's
+/// delivery state.
 async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     let listeners: Vec<_> = t
         .listeners()
@@ -62,11 +87,15 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
                 "running": l.running.load(Relaxed),
                 "lines": l.lines.load(Relaxed),
                 "bytes": l.bytes.load(Relaxed),
+                "truncated": l.truncated.load(Relaxed),
+                "kernel_drops": kernel_drops(l),
             })
         })
         .collect();
     let backends: Vec<_> = t.backends().iter().map(|b| b.status()).collect();
     Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": t.started.elapsed().as_secs(),
         "ready": t.ready.load(Relaxed),
         "series": t.series.load(Relaxed),
         "flushes": t.flushes.load(Relaxed),
@@ -75,6 +104,13 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         "dropped_samples": t.dropped_samples.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
         "backends": backends,
     }))
+}
+
+/// Datagrams the kernel dropped for a UDP listener; `None` for the others, whose drops the
+/// kernel does not report.
+fn kernel_drops(l: &ListenerStats) -> Option<u64> {
+    let inode = l.udp_inode.load(Relaxed);
+    (inode != 0).then(|| udp_drops(inode).unwrap_or(0))
 }
 
 /// The agent's own telemetry in the Prometheus text format.

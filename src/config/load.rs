@@ -5,6 +5,7 @@
 //! Every failure is turned into a [`ConfigError`] at the line of the key it concerns.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::Path;
 
@@ -15,7 +16,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::env::{self, EnvFailure, Lookup};
 use super::error::{ConfigError, Location, Table, quoted};
 use super::locate::{self, backticked, closest};
-use super::schema::{Config, SinkConfig};
+use super::schema::{ApiConfig, Config, SinkConfig};
 use super::validate::Violation;
 
 /// The embedded default: StatsD on UDP 127.0.0.1:8125, a console sink, the API on
@@ -55,6 +56,32 @@ pub(super) fn parse_with_env(text: &str, origin: &str, lookup: Lookup<'_>) -> Re
     }
     config.validate().map_err(|v| doc.violation(v))?;
     Ok(config)
+}
+
+/// Only `[api] listen` of the file at `path`, for the commands that talk to a running agent
+/// (`sluice status`, `sluice tap`); see [`parse_api_listen`].
+pub fn api_listen(path: &Path) -> Result<SocketAddr, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    parse_api_listen(&text, &path.display().to_string())
+}
+
+/// Only `[api] listen` of `text`, its default when absent. The rest of the file is neither
+/// deserialized nor validated and `${ENV}` is not expanded: the secrets a service's
+/// environment provides need not be set in the shell that asks the agent how it is doing.
+pub fn parse_api_listen(text: &str, origin: &str) -> Result<SocketAddr, ConfigError> {
+    /// The file seen through `[api]` alone: serde skips every other key unread.
+    #[derive(Deserialize)]
+    struct ApiOnly {
+        #[serde(default)]
+        api: ApiConfig,
+    }
+    let source = Source { text, origin };
+    let root = DeTable::parse(text)
+        .map_err(|e| ConfigError::Syntax { at: source.at(e.span()), message: syntax_message(&e) })?;
+    let doc = Document { source, tree: root.get_ref().clone() };
+    let only = ApiOnly::deserialize(toml::de::Deserializer::from(root)).map_err(|e| doc.de_error(&e))?;
+    Ok(only.api.listen)
 }
 
 /// The text and its name, for turning byte offsets into `file:line:column`.

@@ -681,3 +681,30 @@ fn datadog_sink_with_an_unknown_site_names_key_line_and_closest_site() {
     assert_eq!(sink.api_key.as_deref(), Some("secret"));
     assert_eq!(sink.base_url(), "https://api.datadoghq.com");
 }
+
+/// `sluice status` reads `[api] listen` from a file whose other keys need an environment the
+/// operator's shell lacks (`${DD_API_KEY}`) or would not validate: only `[api]` is read.
+#[test]
+fn api_listen_is_read_without_expanding_or_validating_the_rest() {
+    let text = "[api]\nlisten = \"127.0.0.1:9200\"\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\n\
+                [agent]\nflush_interval = \"1ms\"\n";
+    assert_eq!(super::parse_api_listen(text, "sluice.toml").unwrap(), "127.0.0.1:9200".parse().unwrap());
+}
+
+/// Without `[api]`, or with `[api]` but no `listen`, the default address is used.
+#[test]
+fn api_listen_defaults_to_the_documented_address() {
+    for text in [BASE, "[api]\n"] {
+        assert_eq!(super::parse_api_listen(text, "sluice.toml").unwrap(), "127.0.0.1:9102".parse().unwrap());
+    }
+}
+
+/// A typo or a bad address in `[api]` is refused with its line, as `sluice validate` would.
+#[test]
+fn api_listen_refuses_a_bad_api_table_with_its_line() {
+    let typo = super::parse_api_listen("[agent]\n[api]\nlisten_on = \"127.0.0.1:1\"\n", "sluice.toml").unwrap_err();
+    assert_eq!(line_of(&typo), Some(3));
+    assert!(typo.to_string().contains("did you mean \"listen\"?"), "{typo}");
+    let bad = super::parse_api_listen("[api]\nlisten = \"localhost\"\n", "sluice.toml").unwrap_err();
+    assert_eq!(line_of(&bad), Some(2), "{bad}");
+}

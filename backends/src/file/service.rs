@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 
 use super::config::FileConfig;
+use super::encode::json_line;
 use crate::backend::{Backend, Encoded, SendError};
 use crate::model::Window;
 
@@ -26,9 +27,7 @@ impl Backend for File {
     type Batch = Vec<u8>;
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Vec<u8>>>, SendError> {
-        // The window's serde form on one line.
-        let mut line = serde_json::to_vec(window).map_err(|e| SendError::Rejected(e.to_string()))?;
-        line.push(b'\n');
+        let line = json_line(window).map_err(|e| SendError::Rejected(e.to_string()))?;
         Ok(vec![Encoded { payload: line, series: window.series.len() as u64 }])
     }
 
