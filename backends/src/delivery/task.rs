@@ -14,6 +14,7 @@ use super::backoff::Backoff;
 use super::config::{BufferConfig, RetryConfig};
 use super::handover::Handover;
 use super::queue::{Front, WindowQueue};
+use super::spool::Progress;
 use super::stats::{BackendStats, now_ms};
 use crate::backend::{Backend, Encoded, SendError};
 
@@ -214,16 +215,16 @@ impl<B: Backend> Worker<B> {
                 return Outcome::Done;
             }
         };
-        if front.batches_done > 0 {
-            // Replayed after a crash: the backend acknowledged these before it.
-            pending.retain(|(i, _)| *i >= front.batches_done);
-            tracing::info!(
-                backend = %self.stats.name,
-                window = window.id,
-                skipped = front.batches_done,
-                "Resuming a replayed window after the batches acknowledged before the restart."
-            );
-        }
+        // Series before each batch, to record (and check) how far the delivery got.
+        let before: Vec<u64> = pending
+            .iter()
+            .scan(0, |series, (_, batch)| {
+                let at = *series;
+                *series += batch.series;
+                Some(at)
+            })
+            .collect();
+        self.skip_done(front, &mut pending, &before);
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.retry);
         let mut sent_series = 0;
@@ -268,14 +269,46 @@ impl<B: Backend> Worker<B> {
             };
             // The whole of batch `index` is done and more follow: say so durably, so a replay
             // after a crash resumes after it rather than send it twice.
-            if finished && pending.front().is_some_and(|(next, _)| *next != index) {
-                self.queue.progress(front.ticket, index + 1);
+            if let Some((next, _)) = pending.front()
+                && finished
+                && *next != index
+            {
+                let series = before.get(*next as usize).copied().unwrap_or_default();
+                self.queue.progress(front.ticket, Progress { batches: *next, series });
             }
         }
         if sent_series > 0 || window.series.is_empty() {
             self.stats.record_success();
         }
         Outcome::Done
+    }
+
+    /// For a window replayed after a crash: drops from `pending` the batches the backend
+    /// acknowledged before it, if this encoding splits the window as the one recorded did
+    /// (same series before the first batch left). Otherwise every batch is sent again: a
+    /// batch sent twice is better than one never sent.
+    fn skip_done(&self, front: &Front, pending: &mut VecDeque<(u32, Encoded<B::Batch>)>, before: &[u64]) {
+        let done = front.progress;
+        if done.batches == 0 {
+            return;
+        }
+        if before.get(done.batches as usize) != Some(&done.series) {
+            tracing::warn!(
+                backend = %self.stats.name,
+                window = front.window.id,
+                batches = done.batches,
+                series = done.series,
+                "A replayed window encodes differently than before the restart: sending all of it again."
+            );
+            return;
+        }
+        pending.retain(|(i, _)| *i >= done.batches);
+        tracing::info!(
+            backend = %self.stats.name,
+            window = front.window.id,
+            skipped = done.batches,
+            "Resuming a replayed window after the batches acknowledged before the restart."
+        );
     }
 
     /// After a failure that may pass: waits as the backoff (or the server) says and returns

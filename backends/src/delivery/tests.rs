@@ -400,6 +400,24 @@ async fn a_replayed_window_resumes_after_the_batches_acknowledged_before_the_sto
     assert_eq!(stats[0].replayed_windows.load(Relaxed), 1);
 }
 
+/// A replayed window that the restarted backend splits differently (here 3 series a batch
+/// instead of 2) cannot resume where the old split stopped: all of it is sent again rather
+/// than risk skipping series never sent.
+#[tokio::test]
+async fn a_replayed_window_split_differently_is_sent_whole_rather_than_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
+    let first = Scripted::new(2, failing_third);
+    let fanout = Fanout::new(vec![on_disk(dir.path(), first.clone(), 1 << 20, None)]);
+    fanout.publish(&window(1, 6));
+    assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
+
+    let second = Scripted::new(3, Vec::new());
+    let fanout = Fanout::new(vec![on_disk(dir.path(), second.clone(), 1 << 20, None)]);
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(*second.delivered.lock().unwrap(), [(1, 0, 3), (1, 3, 3)]);
+}
+
 /// A full spool drops its oldest windows (counted), keeps the newest, and only those replay.
 #[tokio::test]
 async fn a_full_spool_drops_the_oldest_windows_and_keeps_the_newest() {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::spooler::{Cmd, run_never_started, run_spooler, run_without_spool};
 use super::state::{Entry, Shared};
 use crate::delivery::config::{BufferConfig, BufferType};
-use crate::delivery::spool::{self, Position, Spool};
+use crate::delivery::spool::{self, Position, Progress, Spool};
 use crate::delivery::stats::{BackendStats, BufferMode};
 use crate::model::Window;
 
@@ -38,8 +38,8 @@ pub struct Front {
     pub window: Arc<Window>,
     /// Its durable position when it is spooled.
     pub position: Option<Position>,
-    /// Its first batches the backend acknowledged before a restart: not to send again.
-    pub batches_done: u32,
+    /// How far its delivery got before a restart: those batches are not sent again.
+    pub progress: Progress,
 }
 
 #[derive(Debug)]
@@ -151,13 +151,8 @@ impl WindowQueue {
                                 .as_ref()
                                 .zip(inner.spool_id)
                                 .map(|(d, spool)| Position { spool, seq: d.location.seq });
-                            let batches_done = disk.as_ref().map_or(0, |d| d.batches_done);
-                            return Some(Front {
-                                ticket: e.ticket,
-                                window: Arc::clone(window),
-                                position,
-                                batches_done,
-                            });
+                            let progress = disk.as_ref().map(|d| d.progress).unwrap_or_default();
+                            return Some(Front { ticket: e.ticket, window: Arc::clone(window), position, progress });
                         }
                         (None, Some(disk)) => Some((e.ticket, disk.location.clone())),
                         (None, None) => unreachable!("a memory entry always holds its window"),
@@ -216,9 +211,9 @@ impl WindowQueue {
         }
     }
 
-    /// Records that the backend acknowledged the first `batches` batches of the front entry
-    /// `ticket`: a spooled window replayed after a crash resumes after them.
-    pub fn progress(&self, ticket: u64, batches: u32) {
+    /// Records how far the delivery of the front entry `ticket` got: a spooled window
+    /// replayed after a crash resumes after the batches it counts.
+    pub fn progress(&self, ticket: u64, progress: Progress) {
         let seq = {
             let inner = self.shared.lock();
             match inner.entries.front() {
@@ -227,7 +222,7 @@ impl WindowQueue {
             }
         };
         if let (Some(seq), Some(spooler)) = (seq, &self.spooler) {
-            spooler.send(Cmd::Progress(seq, batches));
+            spooler.send(Cmd::Progress(seq, progress));
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::state::{DECODED_AHEAD, OnDisk, Shared};
-use crate::delivery::spool::{self, Meta, Pending, Spool};
+use crate::delivery::spool::{self, Meta, Pending, Progress, Spool};
 use crate::delivery::stats::BufferMode;
 use crate::model::Window;
 
@@ -17,8 +17,8 @@ pub enum Cmd {
     Append(Arc<Window>),
     /// Every window up to this seq is done.
     Release(u64),
-    /// The first batches (the count) of window seq were acknowledged.
-    Progress(u64, u32),
+    /// How far the delivery of window seq got.
+    Progress(u64, Progress),
     /// No more windows: close the queue once those before are queued.
     Close,
     /// Sync and stop the thread.
@@ -40,8 +40,8 @@ pub fn run_spooler(spool: Spool, recovered: spool::Recovered, shared: &Shared, r
     }
     shared.stats.replay_pending.store(recovered.pending.len() as u64, Relaxed);
     let mut release = None;
-    for Pending { location, meta, bytes, batches_done } in recovered.pending {
-        let disk = OnDisk { location, replayed: true, batches_done };
+    for Pending { location, meta, bytes, progress } in recovered.pending {
+        let disk = OnDisk { location, replayed: true, progress };
         release = shared.admit(None, meta, bytes, Some(disk)).max(release);
     }
     let tick = spool.fsync_interval().unwrap_or(Duration::from_hours(1));
@@ -53,8 +53,8 @@ pub fn run_spooler(spool: Spool, recovered: spool::Recovered, shared: &Shared, r
         match rx.recv_timeout(tick) {
             Ok(Cmd::Append(window)) => disk.append(window),
             Ok(Cmd::Release(seq)) => disk.release(seq),
-            Ok(Cmd::Progress(seq, batches)) => {
-                if let Err(e) = disk.spool.progress(seq, batches) {
+            Ok(Cmd::Progress(seq, progress)) => {
+                if let Err(e) = disk.spool.progress(seq, progress) {
                     disk.failed(&e, "write");
                 }
             }
@@ -113,7 +113,7 @@ impl Disk<'_> {
             "Spooled a window."
         );
         let keep = (shared.lock().entries.len() < DECODED_AHEAD).then_some(window);
-        let disk = OnDisk { location: appended.location, replayed: false, batches_done: 0 };
+        let disk = OnDisk { location: appended.location, replayed: false, progress: Progress::default() };
         if let Some(seq) = shared.admit(keep, meta, appended.bytes, Some(disk)) {
             self.release(seq);
         }

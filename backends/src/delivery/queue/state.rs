@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::delivery::config::{BufferConfig, WhenFull};
-use crate::delivery::spool::{Location, Meta};
+use crate::delivery::spool::{Location, Meta, Progress};
 use crate::delivery::stats::{BackendStats, BufferMode};
 use crate::model::Window;
 
@@ -60,8 +60,8 @@ pub struct OnDisk {
     pub location: Location,
     /// Found in the spool at start (counted as replay).
     pub replayed: bool,
-    /// Its first batches acknowledged before a restart, not to send again.
-    pub batches_done: u32,
+    /// How far its delivery got before a restart: those batches are not sent again.
+    pub progress: Progress,
 }
 
 /// The entries, oldest first, and their running counts.

@@ -12,7 +12,7 @@ mod tests;
 
 pub use codec::{DecodeError, Meta, decode, encode, peek};
 pub use recover::{Location, Pending, Recovered};
-pub use segment::RECORD_HEADER_LEN;
+pub use segment::{Progress, RECORD_HEADER_LEN};
 pub use spool::{Appended, Spool, read_payload};
 
 /// Where a window sits in a backend's spool: which spool (a random id made when the spool is

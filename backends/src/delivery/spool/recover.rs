@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::codec::{self, Meta};
-use super::segment::{self, Kind, Record};
+use super::segment::{self, Kind, Progress, Record};
 
 /// Where a spooled window's record lives, and its durable sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub struct Pending {
     pub meta: Meta,
     /// Bytes it takes in its segment, header included.
     pub bytes: u64,
-    /// Its first batches the backend acknowledged before the agent stopped.
-    pub batches_done: u32,
+    /// How far its delivery got before the agent stopped.
+    pub progress: Progress,
 }
 
 /// What opening a spool recovered.
@@ -119,9 +119,11 @@ pub fn read(dir: &Path) -> io::Result<Found> {
             match r.kind {
                 Kind::Release => found.released = found.released.max(r.seq),
                 Kind::Progress => {
-                    let done = payload.try_into().map_or(0, u32::from_le_bytes);
-                    let entry = progress.entry(r.seq).or_insert(0);
-                    *entry = done.max(*entry);
+                    let done = Progress::from_bytes(payload).unwrap_or_default();
+                    let entry: &mut Progress = progress.entry(r.seq).or_default();
+                    if done.batches > entry.batches {
+                        *entry = done;
+                    }
                 }
                 Kind::Window => {
                     last_window = Some(r.seq);
@@ -137,7 +139,7 @@ pub fn read(dir: &Path) -> io::Result<Found> {
     windows.retain(|w: &Pending| w.location.seq > found.released);
     windows.sort_by_key(|w| w.location.seq);
     for w in &mut windows {
-        w.batches_done = progress.get(&w.location.seq).copied().unwrap_or(0);
+        w.progress = progress.get(&w.location.seq).copied().unwrap_or_default();
     }
     found.recovered.pending = windows;
     Ok(found)
@@ -150,5 +152,5 @@ fn window(record: &Record, payload: &[u8], path: &Path) -> Option<Pending> {
     let location =
         Location { seq: record.seq, path: path.to_owned(), offset: record.payload_offset, len: record.payload_len };
     let bytes = (segment::RECORD_HEADER_LEN + payload.len()) as u64;
-    Some(Pending { location, meta, bytes, batches_done: 0 })
+    Some(Pending { location, meta, bytes, progress: Progress::default() })
 }

@@ -9,9 +9,10 @@
 //! All numbers little-endian. The CRC-32 (IEEE) covers kind, seq and payload. A `Window`
 //! record's payload is the window's binary form ([`super::codec`]); a `Release` record has no
 //! payload and says every window up to and including `seq` is done (delivered, refused or
-//! dropped), so releases are one monotonic number. A `Progress` record's payload is a `u32`:
-//! how many of window `seq`'s batches (requests) the backend acknowledged, so a window replayed
-//! after a crash resumes after them. The record magic lets recovery find the next good record
+//! dropped), so releases are one monotonic number. A `Progress` record's payload is a `u32`
+//! and a `u64` ([`Progress`]): how many of window `seq`'s first batches (requests) the backend
+//! acknowledged and how many series they held, so a window replayed after a crash resumes
+//! after them. The record magic lets recovery find the next good record
 //! after a corrupt one instead of truncating the rest of the segment.
 
 /// First bytes of every segment file.
@@ -36,6 +37,36 @@ pub enum Kind {
     Release = 2,
     /// The first batches of window seq were acknowledged; the payload says how many.
     Progress = 3,
+}
+
+/// How far the delivery of a window got: its first `batches` batches, holding `series`
+/// series, were acknowledged (or refused for good).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Batches done, counted from the first.
+    pub batches: u32,
+    /// Series in those batches: a replay resumes only when its encoding agrees.
+    pub series: u64,
+}
+
+impl Progress {
+    /// The payload of a `Progress` record.
+    pub fn to_bytes(self) -> [u8; 12] {
+        let mut out = [0; 12];
+        out[..4].copy_from_slice(&self.batches.to_le_bytes());
+        out[4..].copy_from_slice(&self.series.to_le_bytes());
+        out
+    }
+
+    /// A `Progress` record's payload read back; `None` when it has not the right length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; 12] = bytes.try_into().ok()?;
+        let (batches, series) = bytes.split_at(4);
+        Some(Self {
+            batches: u32::from_le_bytes(batches.try_into().ok()?),
+            series: u64::from_le_bytes(series.try_into().ok()?),
+        })
+    }
 }
 
 /// One good record found by [`scan`].

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::recover::{self, Found, Location, Recovered, Segment};
-use super::segment::{self, Kind};
+use super::segment::{self, Kind, Progress};
 use crate::delivery::config::Fsync;
 
 /// How far the sequence jumps after a torn or corrupt record: more windows than any lost tail
@@ -154,11 +154,11 @@ impl Spool {
         self.delete_released()
     }
 
-    /// Records that the backend acknowledged the first `batches` batches of window `seq`, so
-    /// that after a crash its replay resumes after them. Synced as the fsync policy says.
-    pub fn progress(&mut self, seq: u64, batches: u32) -> io::Result<()> {
+    /// Records how far the delivery of window `seq` got, so that after a crash its replay
+    /// resumes after the batches acknowledged. Synced as the fsync policy says.
+    pub fn progress(&mut self, seq: u64, progress: Progress) -> io::Result<()> {
         self.write_pending_release()?;
-        self.write(Kind::Progress, seq, &batches.to_le_bytes())?;
+        self.write(Kind::Progress, seq, &progress.to_bytes())?;
         self.maybe_sync(true)
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::segment::{self, Kind};
-use super::{Spool, decode, encode, peek};
+use super::{Progress, Spool, decode, encode, peek};
 use crate::delivery::config::Fsync;
 use crate::model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
@@ -151,8 +151,9 @@ fn released_windows_are_not_replayed_and_sequences_continue_across_restarts() {
     assert_eq!(segments(dir.path()).len(), 1, "fully released segments are deleted");
 }
 
-/// How many batches of a window were acknowledged survives a restart, the highest count
-/// kept, so a replay resumes after them; a released window's progress is forgotten with it.
+/// How far a window's delivery got survives a restart, the furthest record kept, so a
+/// replay resumes after the batches acknowledged; a released window's progress is forgotten
+/// with it.
 #[test]
 fn batch_progress_survives_a_restart_until_the_window_is_released() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,19 +161,20 @@ fn batch_progress_survives_a_restart_until_the_window_is_released() {
     for i in 1..=2 {
         spool.append(&encoded(&rich_window(i))).unwrap();
     }
-    spool.progress(1, 1).unwrap();
-    spool.progress(1, 3).unwrap();
+    let furthest = Progress { batches: 3, series: 3_000 };
+    spool.progress(1, Progress { batches: 1, series: 1_000 }).unwrap();
+    spool.progress(1, furthest).unwrap();
     drop(spool);
 
     let (mut spool, recovered) = open(dir.path());
-    let done: Vec<(u64, u32)> = recovered.pending.iter().map(|p| (p.location.seq, p.batches_done)).collect();
-    assert_eq!(done, [(1, 3), (2, 0)]);
+    let done: Vec<(u64, Progress)> = recovered.pending.iter().map(|p| (p.location.seq, p.progress)).collect();
+    assert_eq!(done, [(1, furthest), (2, Progress::default())]);
     spool.release_through(1).unwrap();
     drop(spool);
 
     let (_, recovered) = open(dir.path());
-    let done: Vec<(u64, u32)> = recovered.pending.iter().map(|p| (p.location.seq, p.batches_done)).collect();
-    assert_eq!(done, [(2, 0)]);
+    let done: Vec<(u64, Progress)> = recovered.pending.iter().map(|p| (p.location.seq, p.progress)).collect();
+    assert_eq!(done, [(2, Progress::default())]);
 }
 
 /// A record torn at the tail (a crash in the middle of a write) is skipped and counted; every
