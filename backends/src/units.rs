@@ -1,4 +1,5 @@
-//! Human-readable durations (`"10s"`, `"1m30s"`) and sizes (`"8MiB"`, `"512kB"`, `1024`).
+//! Human-readable durations (`"10s"`, `"1m30s"`) and sizes (`"8MiB"`, `"512kB"`, `1024`), and
+//! timestamps as ISO 8601.
 
 use std::fmt;
 
@@ -74,4 +75,34 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         d.deserialize_any(Visitor)
     }
+}
+
+/// Unix milliseconds as ISO 8601 in UTC with milliseconds, e.g. `2025-11-22T15:00:10.000Z`.
+pub fn iso8601(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }

@@ -12,6 +12,6 @@ pub use config::CloudWatchConfig;
 pub use credentials::{Credentials, CredentialsError, Env, Provider, Source};
 pub use encode::{
     BARE_TAG_VALUE, Datum, Encoding, HOST_DIMENSION, MAX_DATUMS_PER_REQUEST, MAX_DIMENSIONS, MAX_DISTINCT_VALUES,
-    MAX_MAGNITUDE, MAX_REQUEST_BYTES, Measure, Options, Request, Unit, encode, form, iso8601,
+    MAX_MAGNITUDE, MAX_REQUEST_BYTES, Measure, Options, Request, Unit, encode, form,
 };
 pub use service::{BuildError, CloudWatch, Dropped, MAX_AGE, Payload, aws_error, classify};

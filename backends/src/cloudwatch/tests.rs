@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use super::credentials::{parse_iso8601, profile_keys};
 use super::{
     CloudWatch, CloudWatchConfig, Credentials, CredentialsError, Env, MAX_AGE, MAX_REQUEST_BYTES, Measure, Options,
-    Provider, Source, aws_error, classify, encode, iso8601,
+    Provider, Source, aws_error, classify, encode,
 };
 use crate::backend::{Backend, SendError};
 use crate::delivery::{BufferConfig, Fanout, RetryConfig, spawn};
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
 use crate::units::Duration as Human;
+use crate::units::iso8601;
 
 fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
     Arc::new(SeriesKey { name: name.into(), tags: tags.iter().map(|t| (*t).into()).collect(), hash: 0 })

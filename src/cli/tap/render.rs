@@ -11,6 +11,7 @@
 
 use std::fmt::Write as _;
 
+use backends::units::iso8601;
 use serde::Deserialize;
 
 /// One line of `GET /tap`.
@@ -142,7 +143,7 @@ pub fn render(line: &Line) -> String {
 
 fn render_window(w: &Window) -> String {
     let mut out = String::with_capacity(64 + w.series.len() * 64);
-    let (start, end) = (utc(w.start_ms), utc(w.end_ms));
+    let (start, end) = (iso8601(w.start_ms), iso8601(w.end_ms));
     // The end's date only when it differs from the start's.
     let end = if end[..10] == start[..10] { &end[11..] } else { &end[..] };
     let _ = writeln!(out, "window {} {start} .. {end} host={} series={}", w.id, w.hostname, w.series.len());
@@ -173,26 +174,4 @@ fn render_window(w: &Window) -> String {
         let _ = writeln!(out, "  check {} status={}", c.name, c.status);
     }
     out
-}
-
-/// `2025-11-22T15:00:10.000Z` for Unix milliseconds `ms`.
-pub fn utc(ms: u64) -> String {
-    let (days, in_day) = (ms / 86_400_000, ms % 86_400_000);
-    let (year, month, day) = civil_from_days(days as i64);
-    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
-}
-
-/// The proleptic Gregorian date of `days` since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use backends::{Event, Series, SeriesKey, ServiceCheck, Sketch, Summary, SummaryKind, Value, Window};
 
-use super::render::{Line, render, utc};
+use backends::units::iso8601;
+
+use super::render::{Line, render};
 
 fn series(name: &str, tags: &[&str], value: Value) -> Series {
     Series {
@@ -104,8 +106,8 @@ fn a_window_across_midnight_and_an_unknown_kind_still_read() {
 /// Unix milliseconds become UTC dates, leap days and century ends included.
 #[test]
 fn unix_milliseconds_become_utc_timestamps() {
-    assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
-    assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    assert_eq!(utc(1_763_823_610_000), "2025-11-22T15:00:10.000Z");
-    assert_eq!(utc(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    assert_eq!(iso8601(1_763_823_610_000), "2025-11-22T15:00:10.000Z");
+    assert_eq!(iso8601(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
 }
