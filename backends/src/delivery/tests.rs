@@ -380,16 +380,24 @@ async fn acknowledged_windows_are_not_replayed_after_a_restart() {
     assert!(delivered_ids(&second).is_empty());
 }
 
+/// Delivers window 1 (6 series, 2 a batch) to a disk sink in `data_dir` whose backend
+/// acknowledges two batches and then fails, and stops it: the window stays in the spool with
+/// its progress. Returns the backend, to read what it received.
+async fn stop_after_two_of_three_batches(data_dir: &Path) -> Scripted {
+    let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
+    let first = Scripted::new(2, failing_third);
+    let fanout = Fanout::new(vec![on_disk(data_dir, first.clone(), 1 << 20, None)]);
+    fanout.publish(&window(1, 6));
+    assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
+    first
+}
+
 /// A window of three batches whose first two were acknowledged before the agent stopped
 /// resumes at the third after the restart: no batch reaches the backend twice.
 #[tokio::test]
 async fn a_replayed_window_resumes_after_the_batches_acknowledged_before_the_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
-    let first = Scripted::new(2, failing_third);
-    let fanout = Fanout::new(vec![on_disk(dir.path(), first.clone(), 1 << 20, None)]);
-    fanout.publish(&window(1, 6));
-    assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
+    let first = stop_after_two_of_three_batches(dir.path()).await;
     assert_eq!(*first.delivered.lock().unwrap(), [(1, 0, 2), (1, 2, 2)]);
 
     let second = Scripted::new(2, Vec::new());
@@ -406,11 +414,7 @@ async fn a_replayed_window_resumes_after_the_batches_acknowledged_before_the_sto
 #[tokio::test]
 async fn a_replayed_window_split_differently_is_sent_whole_rather_than_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let failing_third: Vec<_> = [Ok(()), Ok(())].into_iter().chain((0..1000).map(|_| http(503, None))).collect();
-    let first = Scripted::new(2, failing_third);
-    let fanout = Fanout::new(vec![on_disk(dir.path(), first.clone(), 1 << 20, None)]);
-    fanout.publish(&window(1, 6));
-    assert_eq!(fanout.finish(Duration::from_millis(300)).await, 1, "kept in the spool");
+    stop_after_two_of_three_batches(dir.path()).await;
 
     let second = Scripted::new(3, Vec::new());
     let fanout = Fanout::new(vec![on_disk(dir.path(), second.clone(), 1 << 20, None)]);

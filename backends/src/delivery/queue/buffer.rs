@@ -214,6 +214,8 @@ impl WindowQueue {
     /// Records how far the delivery of the front entry `ticket` got: a spooled window
     /// replayed after a crash resumes after the batches it counts.
     pub fn progress(&self, ticket: u64, progress: Progress) {
+        // A memory buffer keeps nothing across a restart: nothing to record.
+        let Some(spooler) = &self.spooler else { return };
         let seq = {
             let inner = self.shared.lock();
             match inner.entries.front() {
@@ -221,7 +223,7 @@ impl WindowQueue {
                 _ => None,
             }
         };
-        if let (Some(seq), Some(spooler)) = (seq, &self.spooler) {
+        if let Some(seq) = seq {
             spooler.send(Cmd::Progress(seq, progress));
         }
     }
