@@ -54,7 +54,7 @@ fn fast_retry() -> RetryConfig {
     RetryConfig {
         initial_backoff: Human(Duration::from_millis(20)),
         max_backoff: Human(Duration::from_millis(100)),
-        max_elapsed: None,
+        ..RetryConfig::default()
     }
 }
 

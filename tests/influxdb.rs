@@ -73,7 +73,7 @@ fn fast_retry() -> RetryConfig {
     RetryConfig {
         initial_backoff: Human(Duration::from_millis(50)),
         max_backoff: Human(Duration::from_millis(200)),
-        max_elapsed: None,
+        ..RetryConfig::default()
     }
 }
 

@@ -60,7 +60,7 @@ fn config(url: &str, format: Format) -> PushgatewayConfig {
     config.retry = RetryConfig {
         initial_backoff: backends::units::Duration(Duration::from_millis(50)),
         max_backoff: backends::units::Duration(Duration::from_millis(200)),
-        max_elapsed: None,
+        ..RetryConfig::default()
     };
     config
 }

@@ -70,7 +70,7 @@ fn sink(etsy: &Etsy) -> StatsdSinkConfig {
         retry: RetryConfig {
             initial_backoff: Human(Duration::from_millis(50)),
             max_backoff: Human(Duration::from_millis(200)),
-            max_elapsed: None,
+            ..RetryConfig::default()
         },
     }
 }

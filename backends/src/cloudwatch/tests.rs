@@ -338,7 +338,7 @@ fn fast_retry() -> RetryConfig {
     RetryConfig {
         initial_backoff: Human(Duration::from_millis(10)),
         max_backoff: Human(Duration::from_millis(40)),
-        max_elapsed: None,
+        ..RetryConfig::default()
     }
 }
 

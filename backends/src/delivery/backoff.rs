@@ -54,7 +54,7 @@ mod tests {
         let config = RetryConfig {
             initial_backoff: Human(Duration::from_millis(100)),
             max_backoff: Human(Duration::from_millis(800)),
-            max_elapsed: None,
+            ..RetryConfig::default()
         };
         let mut backoff = Backoff::new(&config);
         let bounds = [100, 200, 400, 800, 800, 800];

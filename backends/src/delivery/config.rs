@@ -125,7 +125,7 @@ fn default_max_bytes() -> ByteSize {
 
 /// How a backend retries a batch that failed with a retriable error (connection errors,
 /// timeouts, 408, 429, 5xx): capped exponential backoff with full jitter, or the server's
-/// `Retry-After` when it sends one.
+/// `Retry-After` when it sends one, up to `max_retry_after`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
@@ -135,16 +135,27 @@ pub struct RetryConfig {
     /// Largest cap of a wait. Defaults to `"60s"`.
     #[serde(default = "default_max_backoff")]
     pub max_backoff: Duration,
+    /// Longest wait a server's `Retry-After` (or Datadog's rate-limit reset) is obeyed for;
+    /// a longer one waits this long, so a `Retry-After: 86400` cannot stall the sink for a
+    /// day. Defaults to `"5m"`.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after: Duration,
     /// How long one window is retried before it is dropped and counted
-    /// (`reason="retry_exhausted"`). Defaults to no limit: a window is retried until it is
-    /// delivered or the buffer drops it to make room.
+    /// (`reason="retry_exhausted"`), waits included: no wait runs past it, and the window is
+    /// given up after the attempt made when it ends. Defaults to no limit: a window is
+    /// retried until it is delivered or the buffer drops it to make room.
     #[serde(default)]
     pub max_elapsed: Option<Duration>,
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self { initial_backoff: default_initial_backoff(), max_backoff: default_max_backoff(), max_elapsed: None }
+        Self {
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            max_retry_after: default_max_retry_after(),
+            max_elapsed: None,
+        }
     }
 }
 
@@ -154,4 +165,8 @@ fn default_initial_backoff() -> Duration {
 
 fn default_max_backoff() -> Duration {
     Duration::from_secs(60)
+}
+
+fn default_max_retry_after() -> Duration {
+    Duration::from_secs(300)
 }

@@ -322,11 +322,13 @@ impl<B: Backend> Worker<B> {
         left: u64,
     ) -> Option<Outcome> {
         self.stats.record_error(true, err.to_string());
-        if self.retry.max_elapsed.is_some_and(|limit| started.elapsed() >= limit.0) {
+        let elapsed = started.elapsed();
+        let remaining = self.retry.max_elapsed.map(|limit| limit.0.saturating_sub(elapsed));
+        if remaining == Some(Duration::ZERO) {
             self.stats.dropped_retry_exhausted.fetch_add(left, Relaxed);
             return Some(Outcome::Exhausted);
         }
-        let delay = err.retry_after().unwrap_or_else(|| backoff.next_delay());
+        let delay = self.retry_delay(err, backoff, remaining);
         tracing::warn!(
             backend = %self.stats.name,
             window = front.window.id,
@@ -341,6 +343,26 @@ impl<B: Backend> Worker<B> {
         }
         self.stats.retries.fetch_add(1, Relaxed);
         None
+    }
+
+    /// The wait before the next attempt: the server's `Retry-After` up to `max_retry_after`,
+    /// else the backoff's, and never past what is `remaining` of `max_elapsed`, so the last
+    /// attempt happens when it ends.
+    fn retry_delay(&self, err: &SendError, backoff: &mut Backoff, remaining: Option<Duration>) -> Duration {
+        let delay = match err.retry_after() {
+            Some(asked) if asked > self.retry.max_retry_after.0 => {
+                tracing::warn!(
+                    backend = %self.stats.name,
+                    asked_s = asked.as_secs(),
+                    max_retry_after_s = self.retry.max_retry_after.0.as_secs(),
+                    "The server asked to wait longer than retry.max_retry_after; waiting that long instead."
+                );
+                self.retry.max_retry_after.0
+            }
+            Some(asked) => asked,
+            None => backoff.next_delay(),
+        };
+        remaining.map_or(delay, |left| delay.min(left))
     }
 
     /// The counter of series refused for good with `err`: `too_old` or `rejected`.

@@ -118,7 +118,7 @@ fn fast_retry() -> RetryConfig {
     RetryConfig {
         initial_backoff: Human(Duration::from_millis(10)),
         max_backoff: Human(Duration::from_millis(40)),
-        max_elapsed: None,
+        ..RetryConfig::default()
     }
 }
 
@@ -239,6 +239,39 @@ async fn retry_after_is_honoured() {
     let attempts = backend.attempts.lock().unwrap().clone();
     assert_eq!(attempts.len(), 2);
     assert!(attempts[1] - attempts[0] >= Duration::from_millis(300), "{:?}", attempts[1] - attempts[0]);
+}
+
+/// A `Retry-After` of a day waits `max_retry_after`, not a day.
+#[tokio::test]
+async fn a_retry_after_longer_than_max_retry_after_is_capped() {
+    let backend = Scripted::new(10, vec![http(503, Some(Duration::from_hours(24)))]);
+    let retry = RetryConfig { max_retry_after: Human(Duration::from_millis(200)), ..fast_retry() };
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &retry)]);
+    fanout.publish(&window(1, 1));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    let attempts = backend.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2);
+    let waited = attempts[1] - attempts[0];
+    assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(*backend.delivered.lock().unwrap(), vec![(1, 0, 1)]);
+}
+
+/// `max_elapsed` bounds the waits too: a server asking for long waits gets one last attempt
+/// when `max_elapsed` ends, then the window is given up, long before the asked wait is over.
+#[tokio::test]
+async fn max_elapsed_bounds_the_wait_a_server_asks_for() {
+    let failures = (0..10).map(|_| http(429, Some(Duration::from_mins(1)))).collect();
+    let backend = Scripted::new(10, failures);
+    let retry = RetryConfig { max_elapsed: Some(Human(Duration::from_millis(300))), ..fast_retry() };
+    let fanout = Fanout::new(vec![spawn("b", backend.clone(), &buffer(10), &retry)]);
+    let stats = fanout.stats();
+    fanout.publish(&window(1, 3));
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    let attempts = backend.attempts.lock().unwrap().clone();
+    assert_eq!(attempts.len(), 2, "the first attempt and the last one when max_elapsed ends");
+    let waited = attempts[1] - attempts[0];
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(2), "{waited:?}");
+    assert_eq!(stats[0].dropped_retry_exhausted.load(Relaxed), 3);
 }
 
 /// A 413 splits the batch and sends the halves; a single series still too large is dropped
