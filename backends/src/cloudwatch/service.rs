@@ -15,7 +15,7 @@ use super::config::CloudWatchConfig;
 use super::credentials::{CredentialsError, Env, Provider, Source};
 use super::encode::{Datum, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, Options, encode, form};
 use crate::backend::{Backend, Encoded, Halves, SendError};
-use crate::delivery::http::{error_body, from_reqwest, retry_after};
+use crate::delivery::http::execute;
 use crate::model::Window;
 
 /// The SigV4 service name of CloudWatch metrics.
@@ -212,16 +212,8 @@ impl Backend for CloudWatch {
         for (name, value) in headers.iter().map(|(k, v)| (*k, *v)).chain(signature.iter().map(|(k, v)| (&**k, &**v))) {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| from_reqwest(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
         // Classify by the AWS error code: throttling is retried although it is a 400.
-        let retry_after =
-            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
-        let body = error_body(response).await;
-        Err(classify(status.as_u16(), &body, retry_after))
+        execute(request, |refused| classify(refused.status, &refused.body_start(), refused.retry_after)).await.map(drop)
     }
 
     fn split(&mut self, batch: Encoded<Payload>) -> Halves<Payload> {

@@ -12,7 +12,7 @@ use reqwest::{Client, header};
 use super::config::{Compression, DatadogConfig};
 use super::encode::{Encoding, Endpoint, Fragment, Settings, encode, timestamp};
 use crate::backend::{Backend, Encoded, Halves, SendError};
-use crate::delivery::http::{error_body, from_reqwest, retry_after};
+use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
 
 /// Oldest point the API stores: one hour
@@ -278,28 +278,8 @@ impl Backend for Datadog {
         if let Some(ts) = batch.timestamp {
             check_age(ts, SystemTime::now())?;
         }
-        let response = self.request(batch).send().await.map_err(|e| from_reqwest(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        // Classify: 403 is a bad key (never retried); 408, 429 and 5xx wait as the server asks.
-        let headers = response.headers();
-        let wait =
-            headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after).or_else(|| {
-                headers.get(RATE_LIMIT_RESET_HEADER).and_then(|v| v.to_str().ok()).and_then(rate_limit_reset)
-            });
-        let body = error_body(response).await;
-        if status.as_u16() == 403 {
-            tracing::error!(endpoint = batch.endpoint.path(), %body, "API key rejected by Datadog: check api_key or api_key_file.");
-            return Err(SendError::Rejected(format!(
-                "API key rejected (HTTP 403): check api_key or api_key_file and the site; Datadog said: {body}"
-            )));
-        }
-        if status.as_u16() == 400 {
-            tracing::error!(endpoint = batch.endpoint.path(), %body, "Datadog refused the payload as malformed.");
-        }
-        Err(SendError::Http { status: status.as_u16(), body, retry_after: wait })
+        let endpoint = batch.endpoint.path();
+        execute(self.request(batch), |refused| classify(refused, endpoint)).await.map(drop)
     }
 
     fn split(&mut self, batch: Encoded<Payload>) -> Halves<Payload> {
@@ -321,4 +301,24 @@ impl Backend for Datadog {
 /// Reads `X-RateLimit-Reset`: whole seconds until the limit resets.
 pub fn rate_limit_reset(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Datadog's answer as a [`SendError`]: 403 is a bad key (never retried); 408, 429 and 5xx
+/// wait as `Retry-After` or the rate-limit reset asks.
+fn classify(mut refused: Refusal, endpoint: &str) -> SendError {
+    let body = refused.body_start();
+    match refused.status {
+        403 => {
+            tracing::error!(endpoint, %body, "API key rejected by Datadog: check api_key or api_key_file.");
+            return SendError::Rejected(format!(
+                "API key rejected (HTTP 403): check api_key or api_key_file and the site; Datadog said: {body}"
+            ));
+        }
+        400 => tracing::error!(endpoint, %body, "Datadog refused the payload as malformed."),
+        _ => {}
+    }
+    refused.retry_after = refused.retry_after.or_else(|| {
+        refused.headers.get(RATE_LIMIT_RESET_HEADER).and_then(|v| v.to_str().ok()).and_then(rate_limit_reset)
+    });
+    refused.into_error()
 }

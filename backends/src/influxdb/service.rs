@@ -12,11 +12,8 @@ use reqwest::{Client, Url, header};
 use super::config::{Api, InfluxDbConfig, InvalidConfig, Precision};
 use super::encode::{MAX_LINES_PER_BATCH, encode};
 use crate::backend::{Backend, Encoded, Halves, SendError};
-use crate::delivery::http::{from_reqwest, retry_after};
+use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
-
-/// Bytes of an error response kept in the error (for `/status` and the log).
-const ERROR_BODY_BYTES: usize = 1024;
 
 /// One write request: the line protocol and the body sent (gzip-compressed or the same text).
 /// Both are reference-counted so a retry sends the same bytes without copying them.
@@ -154,23 +151,7 @@ impl Backend for InfluxDb {
             Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
             Auth::Token(token) => request.header(header::AUTHORIZATION, format!("Token {token}")),
         };
-        let response = request.send().await.map_err(|e| from_reqwest(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        // Classify: a partial write stored the good lines and must not be resent.
-        let retry_after =
-            response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
-        let body = match response.bytes().await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) => format!("(body unreadable: {e})"),
-        };
-        if matches!(status.as_u16(), 400 | 422) && body.contains("partial write") {
-            let dropped = partial_write_dropped(&body);
-            return Err(SendError::PartialWrite { dropped, body: truncate(&body) });
-        }
-        Err(SendError::Http { status: status.as_u16(), body: truncate(&body), retry_after })
+        execute(request, classify).await.map(drop)
     }
 
     fn split(&mut self, batch: Encoded<Payload>) -> Halves<Payload> {
@@ -207,11 +188,12 @@ pub fn partial_write_dropped(body: &str) -> u64 {
     counted.max(1)
 }
 
-/// The start of a response body, cut at a character boundary.
-fn truncate(body: &str) -> String {
-    let mut end = body.len().min(ERROR_BODY_BYTES);
-    while !body.is_char_boundary(end) {
-        end -= 1;
+/// InfluxDB's answer as a [`SendError`]: a partial write stored the good lines and must not
+/// be resent; anything else is classified by its status.
+fn classify(refused: Refusal) -> SendError {
+    if matches!(refused.status, 400 | 422) && refused.body.contains("partial write") {
+        let dropped = partial_write_dropped(&refused.body);
+        return SendError::PartialWrite { dropped, body: refused.body_start() };
     }
-    body[..end].trim().to_owned()
+    refused.into_error()
 }

@@ -13,7 +13,7 @@ use super::encode::{Encoder, protobuf, text};
 use super::state::State;
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
-use crate::delivery::http::{execute, from_reqwest};
+use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
 
 /// Content type of a delimited protobuf push, as the Pushgateway documents it.
@@ -259,7 +259,7 @@ impl Backend for Pushgateway {
         // PUT replaces the group: an expired series leaves it, and a retry is idempotent.
         let request =
             self.request(reqwest::Method::PUT).header(header::CONTENT_TYPE, content_type).body(push.body.clone());
-        execute(request).await.map(drop)
+        execute(request, Refusal::into_error).await.map(drop)
     }
 
     fn split(&mut self, batch: Encoded<Push>) -> Halves<Push> {
@@ -291,9 +291,13 @@ impl Backend for Pushgateway {
                 tracing::info!(url = %self.group_url, "Deleted the group from the Pushgateway.");
             }
             Ok(response) => {
-                let status = response.status().as_u16();
-                let body = crate::delivery::http::error_body(response).await;
-                tracing::error!(url = %self.group_url, status, body = %body, "Pushgateway refused to delete the group.");
+                let refused = refusal(response).await;
+                tracing::error!(
+                    url = %self.group_url,
+                    status = refused.status,
+                    body = %refused.body_start(),
+                    "Pushgateway refused to delete the group."
+                );
             }
             Err(e) => {
                 tracing::error!(url = %self.group_url, error = %from_reqwest(&e), "Cannot delete the group from the Pushgateway.");
