@@ -21,6 +21,7 @@ const SETUP: Setup<'static> = Setup {
     udp: None,
     inherit: &[],
     tmpfs: None,
+    capture_log: false,
 };
 
 /// An InfluxDB sink `capture` writing to `url` through a disk buffer, retrying quickly.
@@ -226,4 +227,50 @@ fn dedup(values: &[f64]) -> Vec<f64> {
     let mut out = values.to_vec();
     out.dedup();
     out
+}
+
+/// Every configured secret (InfluxDB password and token, Pushgateway bearer token, Datadog
+/// API key; inline and from `${ENV}`) stays out of a debug-level log of a start, a reload
+/// and requests the servers refuse, and out of `/status`: the log shows `***` instead.
+#[test]
+fn no_secret_appears_in_a_debug_log_of_a_start_a_reload_and_failing_requests() {
+    const SECRETS: [&str; 4] = ["pw-3f9a1c", "tok-77b2e0", "bearer-5d41aa", "ddkey-0c9e42"];
+    let failing = Capture::start(Mode::Fail(500));
+    let url = failing.url();
+    let sinks = format!(
+        "[sinks.v1]\ntype = \"influxdb\"\nurl = \"{url}\"\ndatabase = \"d\"\nusername = \"u\"\npassword = \"${{INFLUX_PASSWORD}}\"\n\
+         [sinks.v1.retry]\ninitial_backoff = \"50ms\"\nmax_backoff = \"100ms\"\n\
+         [sinks.v2]\ntype = \"influxdb\"\nurl = \"{url}\"\norg = \"o\"\nbucket = \"b\"\ntoken = \"{}\"\n\
+         [sinks.pgw]\ntype = \"pushgateway\"\nurl = \"{url}\"\nbearer_token = \"{}\"\n\
+         [sinks.dd]\ntype = \"datadog\"\nendpoint = \"{url}\"\napi_key = \"${{DD_API_KEY}}\"\n",
+        SECRETS[1], SECRETS[2],
+    );
+    let env = [("INFLUX_PASSWORD", SECRETS[0]), ("DD_API_KEY", SECRETS[3]), ("RUST_LOG", "debug")];
+    let agent = Setup { flush_interval: "1s", env: &env, capture_log: true, ..SETUP }.start(&sinks);
+    agent.send_udp(&["secret.test:1|c"]);
+    agent.wait_metric("sluice_backend_errors_total{backend=\"v1\",class=\"retriable\"}", 1.0);
+    agent.reload_with(|config| config.replace("database = \"d\"", "database = \"d2\""));
+    let log_path = agent.path("sluice.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log_path).unwrap().contains("Configuration reloaded.") {
+        assert!(Instant::now() < deadline, "the reload was not applied");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    agent.send_udp(&["secret.test:2|c"]);
+    for sink in ["v1", "v2", "pgw", "dd"] {
+        let errors = format!("sluice_backend_errors_total{{backend=\"{sink}\"");
+        while agent.metric_sum(&errors) < 1.0 {
+            assert!(Instant::now() < deadline + Duration::from_secs(10), "{sink} never failed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let status = agent.get("/status").1;
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(log.contains("Configuration in effect.") && log.contains("Configuration to apply."), "{log}");
+    assert!(log.contains("Secret(\"***\")"), "the debug log shows the redacted config:\n{log}");
+    assert!(log.contains("Delivery failed; will retry.") && log.contains("Batch refused; dropped."), "{log}");
+    for secret in SECRETS {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+        assert!(!status.contains(secret), "{secret} is in /status: {status}");
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`backend`]: the [`Backend`] trait and its typed [`SendError`].
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
 //! - [`units`]: human-readable durations and sizes for backend configs.
+//! - [`secret`]: [`Secret`], a credential that is never printed.
 //! - [`console`], [`file`]: the local backends.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
@@ -28,10 +29,12 @@ pub mod file;
 pub mod influxdb;
 pub mod model;
 pub mod pushgateway;
+pub mod secret;
 pub mod sketch;
 pub mod statsd;
 pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};
 pub use model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+pub use secret::Secret;
 pub use sketch::Sketch;

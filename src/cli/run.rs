@@ -21,6 +21,8 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
     };
     init_logging(&config);
     tracing::info!(config = %origin, version = env!("CARGO_PKG_VERSION"), "Starting sluice.");
+    // Secrets in it print as `***` (`backends::Secret`).
+    tracing::debug!(config = ?config, "Configuration in effect.");
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -68,7 +70,9 @@ fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: journald and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -111,6 +115,7 @@ async fn reload_on_sighup(path: Option<PathBuf>, reloads: mpsc::Sender<Config>) 
         match loaded {
             Ok(config) => {
                 tracing::info!(config = %origin, "SIGHUP received: reloading.");
+                tracing::debug!(config = ?config, "Configuration to apply.");
                 if reloads.send(config).await.is_err() {
                     return;
                 }

@@ -678,7 +678,7 @@ fn datadog_sink_with_an_unknown_site_names_key_line_and_closest_site() {
         "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.dd]\ntype = \"datadog\"\napi_key = \"${DD_API_KEY}\"\n";
     let config = parse_env(text, &[("DD_API_KEY", "secret")]).unwrap();
     let super::SinkConfig::Datadog(sink) = &config.sinks["dd"] else { panic!("{:?}", config.sinks["dd"]) };
-    assert_eq!(sink.api_key.as_deref(), Some("secret"));
+    assert_eq!(sink.api_key.as_ref().map(backends::Secret::expose), Some("secret"));
     assert_eq!(sink.base_url(), "https://api.datadoghq.com");
 }
 

@@ -111,7 +111,11 @@ impl Agent {
             .env("RUST_LOG", "info")
             .envs(setup.env.iter().copied())
             .stdout(stdout)
-            .stderr(Stdio::inherit())
+            .stderr(if setup.capture_log {
+                std::fs::File::create(dir.path().join("sluice.log")).unwrap().into()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
         let agent = Self { child, dir, udp, api };
@@ -246,11 +250,23 @@ pub struct Setup<'a> {
     /// in a mount namespace of the agent's own, so a test can fill its disk or make it
     /// read-only. Defaults to none.
     pub tmpfs: Option<&'a str>,
+    /// Writes the agent's standard error (its log) to `sluice.log` in the temp dir instead of
+    /// the test's. Defaults to false.
+    pub capture_log: bool,
 }
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Self { flush_interval: "1h", agent: "", data_dir: None, env: &[], udp: None, inherit: &[], tmpfs: None }
+        Self {
+            flush_interval: "1h",
+            agent: "",
+            data_dir: None,
+            env: &[],
+            udp: None,
+            inherit: &[],
+            tmpfs: None,
+            capture_log: false,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `[sinks.NAME]` with `type = "datadog"`.
 
+use crate::secret::Secret;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -41,7 +42,7 @@ pub struct DatadogConfig {
     /// The API key, sent as `DD-API-KEY`; write `"${DD_API_KEY}"` to keep it out of the file.
     /// Required, unless `api_key_file` is set.
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// A file holding the API key (trailing newline ignored), read at startup. Defaults to
     /// none; set either this or `api_key`.
     #[serde(default)]
@@ -187,7 +188,7 @@ impl DatadogConfig {
             (None, None) => {
                 return Err(("api_key", "missing: set `api_key = \"${DD_API_KEY}\"` or `api_key_file`".to_owned()));
             }
-            (Some(key), None) if key.trim().is_empty() => return Err(("api_key", "must not be empty".to_owned())),
+            (Some(key), None) if key.is_blank() => return Err(("api_key", "must not be empty".to_owned())),
             _ => {}
         }
         if let Some(site) = &self.site {

@@ -14,6 +14,7 @@ use super::encode::{Encoding, Endpoint, Fragment, Settings, encode, timestamp};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
+use crate::secret::Secret;
 
 /// Oldest point the API stores: one hour
 /// (<https://docs.datadoghq.com/api/latest/metrics/#submit-metrics>).
@@ -73,7 +74,7 @@ pub enum BuildError {
 pub struct Datadog {
     client: Client,
     base_url: String,
-    api_key: String,
+    api_key: Secret,
     compression: Compression,
     settings: Settings,
     max_compressed: usize,
@@ -86,13 +87,13 @@ impl Datadog {
     pub fn new(config: &DatadogConfig, client: Client) -> Result<Self, BuildError> {
         config.validate().map_err(|(key, message)| BuildError::Invalid { key, message })?;
         let api_key = match (&config.api_key, &config.api_key_file) {
-            (Some(key), _) => key.trim().to_owned(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|s| s.trim().to_owned())
+            (Some(key), _) => Secret::new(key.expose().trim()),
+            (None, Some(path)) => Secret::from_file(path)
+                .map(|key| Secret::new(key.expose().trim()))
                 .map_err(|source| BuildError::KeyFile { path: path.clone(), source })?,
-            (None, None) => String::new(),
+            (None, None) => Secret::default(),
         };
-        if api_key.is_empty() {
+        if api_key.is_blank() {
             return Err(BuildError::Invalid { key: "api_key_file", message: "the file holds no key".to_owned() });
         }
         Ok(Self {
@@ -179,7 +180,7 @@ impl Datadog {
         self.client
             .post(format!("{}{}", self.base_url, payload.endpoint.path()))
             .timeout(self.timeout)
-            .header(API_KEY_HEADER, &self.api_key)
+            .header(API_KEY_HEADER, self.api_key.expose())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::CONTENT_ENCODING, self.compression.header())
             .body(payload.body.clone())

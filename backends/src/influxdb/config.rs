@@ -1,5 +1,6 @@
 //! `[sinks.NAME]` with `type = "influxdb"`.
 
+use crate::secret::Secret;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
@@ -31,7 +32,7 @@ pub struct InfluxDbConfig {
     /// InfluxDB 1.x: password of `username`. Defaults to none; use `"${ENV}"` to keep it out
     /// of the file.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// InfluxDB 2.x: the organization (name or ID). Required for 2.x.
     #[serde(default)]
     pub org: Option<String>,
@@ -41,7 +42,7 @@ pub struct InfluxDbConfig {
     /// InfluxDB 2.x: an API token allowed to write to `bucket`, sent as
     /// `Authorization: Token …`. Required for 2.x; use `"${ENV}"` to keep it out of the file.
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Unit of the timestamps written: `"s"`, `"ms"`, `"us"` or `"ns"`. Defaults to `"ms"`.
     #[serde(default)]
     pub precision: Precision,
@@ -108,7 +109,7 @@ pub enum Api<'a> {
         /// `retention_policy`.
         retention_policy: Option<&'a str>,
         /// `username` and `password`.
-        credentials: Option<(&'a str, &'a str)>,
+        credentials: Option<(&'a str, &'a Secret)>,
     },
     /// InfluxDB 2.x: `POST /api/v2/write?org=&bucket=&precision=`, `Authorization: Token`.
     V2 {
@@ -117,7 +118,7 @@ pub enum Api<'a> {
         /// `bucket`.
         bucket: &'a str,
         /// `token`.
-        token: &'a str,
+        token: &'a Secret,
     },
 }
 
@@ -159,23 +160,23 @@ impl InfluxDbConfig {
             ("username", &self.username),
             ("org", &self.org),
             ("bucket", &self.bucket),
-            ("token", &self.token),
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 return Err(InvalidConfig::at(key, format!("{key:?} must not be empty; remove the key instead")));
             }
         }
-        let v1_key = [
-            ("database", &self.database),
-            ("retention_policy", &self.retention_policy),
-            ("username", &self.username),
-            ("password", &self.password),
-        ]
-        .into_iter()
-        .find_map(|(k, v)| v.is_some().then_some(k));
-        let v2_key = [("org", &self.org), ("bucket", &self.bucket), ("token", &self.token)]
+        if self.token.as_ref().is_some_and(Secret::is_blank) {
+            return Err(InvalidConfig::at("token", "\"token\" must not be empty; remove the key instead"));
+        }
+        let v1_key =
+            [("database", &self.database), ("retention_policy", &self.retention_policy), ("username", &self.username)]
+                .into_iter()
+                .find_map(|(k, v)| v.is_some().then_some(k))
+                .or(self.password.is_some().then_some("password"));
+        let v2_key = [("org", &self.org), ("bucket", &self.bucket)]
             .into_iter()
-            .find_map(|(k, v)| v.is_some().then_some(k));
+            .find_map(|(k, v)| v.is_some().then_some(k))
+            .or(self.token.is_some().then_some("token"));
         match (v1_key, v2_key) {
             (Some(one), Some(two)) => Err(InvalidConfig::at(
                 two,
@@ -197,7 +198,7 @@ impl InfluxDbConfig {
             InvalidConfig::missing("missing required key \"database\" (InfluxDB 1.x), which the other keys need")
         })?;
         let credentials = match (&self.username, &self.password) {
-            (Some(user), Some(password)) => Some((user.as_str(), password.as_str())),
+            (Some(user), Some(password)) => Some((user.as_str(), password)),
             (None, None) => None,
             (Some(_), None) => return Err(InvalidConfig::at("username", "\"username\" needs \"password\" too")),
             (None, Some(_)) => return Err(InvalidConfig::at("password", "\"password\" needs \"username\" too")),
@@ -209,9 +210,10 @@ impl InfluxDbConfig {
         if let (Some(org), Some(bucket), Some(token)) = (&self.org, &self.bucket, &self.token) {
             return Ok(Api::V2 { org, bucket, token });
         }
-        let key = [("org", &self.org), ("bucket", &self.bucket), ("token", &self.token)]
+        let key = [("org", &self.org), ("bucket", &self.bucket)]
             .into_iter()
             .find_map(|(k, v)| v.is_none().then_some(k))
+            .or(self.token.is_none().then_some("token"))
             .unwrap_or("org");
         Err(InvalidConfig::missing(format!(
             "missing required key {key:?}: InfluxDB 2.x needs \"org\", \"bucket\" and \"token\""

@@ -14,6 +14,7 @@ use super::encode::{MAX_LINES_PER_BATCH, encode};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
+use crate::secret::Secret;
 
 /// One write request: the line protocol and the body sent (gzip-compressed or the same text).
 /// Both are reference-counted so a retry sends the same bytes without copying them.
@@ -41,8 +42,8 @@ pub struct InfluxDb {
 #[derive(Debug)]
 enum Auth {
     None,
-    Basic { username: String, password: String },
-    Token(String),
+    Basic { username: String, password: Secret },
+    Token(Secret),
 }
 
 impl InfluxDb {
@@ -65,7 +66,7 @@ impl InfluxDb {
                 }
                 query.append_pair("precision", precision);
                 drop(query);
-                credentials.map_or(Auth::None, |(u, p)| Auth::Basic { username: u.to_owned(), password: p.to_owned() })
+                credentials.map_or(Auth::None, |(u, p)| Auth::Basic { username: u.to_owned(), password: p.clone() })
             }
             Api::V2 { org, bucket, token } => {
                 url.set_path(&format!("{prefix}/api/v2/write"));
@@ -74,7 +75,7 @@ impl InfluxDb {
                     .append_pair("org", org)
                     .append_pair("bucket", bucket)
                     .append_pair("precision", precision);
-                Auth::Token(token.to_owned())
+                Auth::Token(token.clone())
             }
         };
         Ok(Self {
@@ -148,8 +149,8 @@ impl Backend for InfluxDb {
         }
         request = match &self.auth {
             Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
-            Auth::Token(token) => request.header(header::AUTHORIZATION, format!("Token {token}")),
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+            Auth::Token(token) => request.header(header::AUTHORIZATION, format!("Token {}", token.expose())),
         };
         execute(request, classify).await.map(drop)
     }

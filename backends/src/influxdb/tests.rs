@@ -4,6 +4,7 @@ use super::encode::percentile_field;
 use super::{Api, InfluxDb, InfluxDbConfig, Payload, Precision, encode, partial_write_dropped};
 use crate::backend::{Backend, Encoded};
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
+use crate::secret::Secret;
 use crate::sketch::Sketch;
 
 fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
@@ -207,9 +208,12 @@ fn defaults_and_api_selection() {
     assert_eq!(c.precision, Precision::Ms);
     assert_eq!(c.api().unwrap(), Api::V1 { database: "db", retention_policy: None, credentials: None });
     let c = config("database = \"db\"\nusername = \"u\"\npassword = \"p\"");
-    assert_eq!(c.api().unwrap(), Api::V1 { database: "db", retention_policy: None, credentials: Some(("u", "p")) });
+    assert_eq!(
+        c.api().unwrap(),
+        Api::V1 { database: "db", retention_policy: None, credentials: Some(("u", &Secret::from("p"))) }
+    );
     let c = config("org = \"o\"\nbucket = \"b\"\ntoken = \"t\"");
-    assert_eq!(c.api().unwrap(), Api::V2 { org: "o", bucket: "b", token: "t" });
+    assert_eq!(c.api().unwrap(), Api::V2 { org: "o", bucket: "b", token: &Secret::from("t") });
 }
 
 /// Mixed, incomplete or empty keys are refused with a message naming the key.

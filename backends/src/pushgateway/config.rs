@@ -1,5 +1,6 @@
 //! `[sinks.NAME]` with `type = "pushgateway"`.
 
+use crate::secret::Secret;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -52,14 +53,14 @@ pub struct PushgatewayConfig {
     pub username: Option<String>,
     /// Password for HTTP basic authentication. Defaults to none.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// A file holding the basic-authentication password (trailing newline ignored), read at
     /// startup. Defaults to none.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
     /// Token sent as `Authorization: Bearer`; not together with `username`. Defaults to none.
     #[serde(default)]
-    pub bearer_token: Option<String>,
+    pub bearer_token: Option<Secret>,
     /// A file holding the bearer token (trailing newline ignored), read at startup. Defaults
     /// to none.
     #[serde(default)]

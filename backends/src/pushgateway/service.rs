@@ -15,6 +15,7 @@ use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
+use crate::secret::Secret;
 
 /// Content type of a delimited protobuf push, as the Pushgateway documents it.
 pub const PROTOBUF_CONTENT_TYPE: &str =
@@ -60,22 +61,11 @@ pub struct Context {
 }
 
 /// How requests authenticate.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 enum Auth {
     None,
-    Basic { username: String, password: String },
-    Bearer(String),
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print a secret.
-        f.write_str(match self {
-            Self::None => "None",
-            Self::Basic { .. } => "Basic(..)",
-            Self::Bearer(_) => "Bearer(..)",
-        })
-    }
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
 }
 
 /// One push: the whole group's current state.
@@ -114,7 +104,7 @@ impl Pushgateway {
         let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
             (Some(username), _, _) => Auth::Basic {
                 username: username.clone(),
-                password: secret(config.password.as_deref(), config.password_file.as_deref(), "password_file")?,
+                password: secret(config.password.as_ref(), config.password_file.as_deref(), "password_file")?,
             },
             (None, Some(token), _) => Auth::Bearer(token.clone()),
             (None, None, Some(path)) => Auth::Bearer(secret(None, Some(path), "bearer_token_file")?),
@@ -155,20 +145,20 @@ impl Pushgateway {
         let request = self.client.request(method, &self.group_url).timeout(self.timeout);
         match &self.auth {
             Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
-            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
+            Auth::Bearer(token) => request.bearer_auth(token.expose()),
         }
     }
 }
 
 /// A secret given inline or in a file (trailing newline ignored).
-fn secret(inline: Option<&str>, file: Option<&Path>, key: &'static str) -> Result<String, BuildError> {
+fn secret(inline: Option<&Secret>, file: Option<&Path>, key: &'static str) -> Result<Secret, BuildError> {
     match (inline, file) {
-        (Some(value), _) => Ok(value.to_owned()),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|source| BuildError::SecretFile { key, path: path.to_owned(), source }),
-        (None, None) => Ok(String::new()),
+        (Some(value), _) => Ok(value.clone()),
+        (None, Some(path)) => {
+            Secret::from_file(path).map_err(|source| BuildError::SecretFile { key, path: path.to_owned(), source })
+        }
+        (None, None) => Ok(Secret::default()),
     }
 }
 

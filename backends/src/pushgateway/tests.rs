@@ -341,6 +341,6 @@ fn config_parses_with_defaults_and_refuses_bad_values() {
     assert_eq!(bad.validate().unwrap_err().0, "url");
     let mut bad = config;
     bad.username = Some("u".to_owned());
-    bad.bearer_token = Some("t".to_owned());
+    bad.bearer_token = Some("t".into());
     assert_eq!(bad.validate().unwrap_err().0, "bearer_token");
 }
