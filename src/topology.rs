@@ -32,11 +32,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
-use backends::console::Console;
-use backends::delivery::http;
-use backends::delivery::{self, DeliveryHandle, Fanout, Handover, Predecessor};
-use backends::file::File;
-use backends::{cloudwatch, datadog, influxdb, pushgateway, statsd};
+use backends::delivery::{DeliveryHandle, Fanout, Handover, Predecessor};
+use backends::{BuildContext, BuildError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -79,12 +76,12 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// A sink's backend could not be built.
-    #[error("cannot build [sinks.{sink}]: {message}")]
+    #[error("cannot build [sinks.{sink}]: {source}")]
     Backend {
         /// The sink's name.
         sink: String,
         /// Why.
-        message: String,
+        source: BuildError,
     },
     /// A config value that passed validation could not be used.
     #[error("{0}")]
@@ -204,55 +201,19 @@ pub async fn run(
 /// Builds every sink's backend and starts its delivery task, in config order. Every network
 /// backend shares one HTTP client.
 fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
-    let mut client = None;
-    config.sinks.iter().map(|(name, sink)| build_backend(config, hostname, name, sink, &mut client, None)).collect()
+    let context = BuildContext::new(&config.agent.data_dir, hostname);
+    config.sinks.iter().map(|(name, sink)| build_backend(&context, name, sink, None)).collect()
 }
 
 /// Builds the sink `name` and starts its delivery task; with `after`, the backend starts once
 /// the sink it replaces has stopped.
 fn build_backend(
-    config: &Config,
-    hostname: &str,
+    context: &BuildContext,
     name: &str,
     sink: &SinkConfig,
-    client: &mut Option<http::Client>,
     after: Option<Handover>,
 ) -> Result<DeliveryHandle, StartError> {
-    let at =
-        delivery::Sink { name, data_dir: &config.agent.data_dir, buffer: sink.buffer(), retry: sink.retry(), after };
-    let failed = |e: &dyn std::fmt::Display| StartError::Backend { sink: name.to_owned(), message: e.to_string() };
-    Ok(match sink {
-        SinkConfig::Console(_) => delivery::spawn_at(at, Console::new()),
-        SinkConfig::File(c) => delivery::spawn_at(at, File::new(c)),
-        SinkConfig::Pushgateway(c) => {
-            let context = pushgateway::Context {
-                client: shared_client(client)?,
-                data_dir: config.agent.data_dir.clone(),
-                hostname: hostname.to_owned(),
-            };
-            let backend = pushgateway::Pushgateway::new(name, c, context).map_err(|e| failed(&e))?;
-            delivery::spawn_at(at, backend)
-        }
-        SinkConfig::Statsd(c) => {
-            let backend = statsd::Statsd::new(c).map_err(|e| failed(&e))?;
-            delivery::spawn_at(at, backend)
-        }
-        SinkConfig::Influxdb(c) => {
-            let backend = influxdb::InfluxDb::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn_at(at, backend)
-        }
-        SinkConfig::Datadog(c) => {
-            let backend = datadog::Datadog::new(c, shared_client(client)?).map_err(|e| failed(&e))?;
-            delivery::spawn_at(at, backend)
-        }
-        SinkConfig::Cloudwatch(c) => {
-            let env = cloudwatch::Env::process();
-            let backend = cloudwatch::CloudWatch::new(c, shared_client(client)?, &env).map_err(|e| failed(&e))?;
-            // Say where the keys come from, never the keys.
-            tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
-            delivery::spawn_at(at, backend)
-        }
-    })
+    sink.spawn(name, context, after).map_err(|source| StartError::Backend { sink: name.to_owned(), source })
 }
 
 /// Applies `next` to the running agent and makes it `current`: the changed listeners first,
@@ -278,13 +239,13 @@ async fn reload(
         .collect();
     // Backends that read the agent's identity or data_dir are rebuilt when those change.
     let identity_changed = hostname != agent_hostname(current) || current.agent.data_dir != next.agent.data_dir;
-    let mut client = None;
+    let context = BuildContext::new(&next.agent.data_dir, &hostname);
     let mut add = Vec::new();
     // A rebuilt sink starts once the one it replaces has stopped: the two share a spool and
     // a state file. Its side of each hand-over goes to the aggregator with the retiring sink.
     let mut predecessors = BTreeMap::new();
     for (name, sink) in &next.sinks {
-        let rebuild = changed.contains(&name) || (identity_changed && matches!(sink, SinkConfig::Pushgateway(_)));
+        let rebuild = changed.contains(&name) || (identity_changed && sink.reads_identity());
         if !rebuild {
             continue;
         }
@@ -293,7 +254,7 @@ async fn reload(
             predecessors.insert(name.clone(), predecessor);
             handover
         });
-        match build_backend(&next, &hostname, name, sink, &mut client, after) {
+        match build_backend(&context, name, sink, after) {
             Ok(handle) => add.push(handle),
             Err(e) => {
                 discard(add, predecessors).await;
@@ -358,14 +319,6 @@ fn agent_hostname(config: &Config) -> String {
 }
 
 /// The one HTTP client, built on first use.
-fn shared_client(slot: &mut Option<http::Client>) -> Result<http::Client, StartError> {
-    if let Some(client) = slot {
-        return Ok(client.clone());
-    }
-    let client = http::client().map_err(|e| StartError::Invalid(format!("cannot build the HTTP client: {e}")))?;
-    Ok(slot.insert(client).clone())
-}
-
 fn window_settings(config: &Config, hostname: &str) -> WindowSettings {
     let (percentiles, buckets) =
         config.sources.statsd.as_ref().map(|s| (s.percentiles.clone(), s.buckets.clone())).unwrap_or_default();

@@ -8,6 +8,7 @@
 //! - [`backend`]: the [`Backend`] trait and its typed [`SendError`].
 //! - [`delivery`]: one bounded queue and one task per backend, and their telemetry.
 //! - [`units`]: human-readable durations and sizes for backend configs.
+//! - [`registry`]: [`SinkConfig`], every backend named once, and the one [`BuildError`].
 //! - [`secret`]: [`Secret`], a credential that is never printed.
 //! - [`console`], [`file`]: the local backends.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
@@ -29,6 +30,7 @@ pub mod file;
 pub mod influxdb;
 pub mod model;
 pub mod pushgateway;
+pub mod registry;
 pub mod secret;
 pub mod sketch;
 pub mod statsd;
@@ -36,5 +38,6 @@ pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};
 pub use model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+pub use registry::{BuildContext, BuildError, SinkConfig};
 pub use secret::Secret;
 pub use sketch::Sketch;

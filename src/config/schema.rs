@@ -4,15 +4,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use backends::cloudwatch::CloudWatchConfig;
-use backends::console::ConsoleConfig;
-use backends::datadog::DatadogConfig;
-use backends::delivery::{BufferConfig, RetryConfig};
-use backends::file::FileConfig;
-use backends::influxdb::InfluxDbConfig;
-use backends::pushgateway::PushgatewayConfig;
-use backends::statsd::StatsdSinkConfig;
-use serde::{Deserialize, Deserializer};
+pub use backends::SinkConfig;
+use serde::Deserialize;
 
 use backends::units::{ByteSize, Duration};
 
@@ -221,90 +214,6 @@ pub struct StatsdConfig {
     /// to none.
     #[serde(default)]
     pub buckets: Vec<f64>,
-}
-
-/// `[sinks.NAME]`: one backend, chosen by `type`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SinkConfig {
-    /// Prints each window to standard output.
-    Console(ConsoleConfig),
-    /// Appends each window as a JSON line to a file.
-    File(FileConfig),
-    /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
-    Pushgateway(Box<PushgatewayConfig>),
-    /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
-    Influxdb(InfluxDbConfig),
-    /// Forwards each window to an upstream StatsD or DogStatsD server.
-    Statsd(StatsdSinkConfig),
-    /// Puts each window into Amazon CloudWatch with `PutMetricData`.
-    Cloudwatch(CloudWatchConfig),
-    /// Sends each window to the Datadog API.
-    Datadog(Box<DatadogConfig>),
-}
-
-impl SinkConfig {
-    /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] =
-        &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog"];
-
-    /// The `type` this sink is written with.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Console(_) => "console",
-            Self::File(_) => "file",
-            Self::Pushgateway(_) => "pushgateway",
-            Self::Influxdb(_) => "influxdb",
-            Self::Statsd(_) => "statsd",
-            Self::Cloudwatch(_) => "cloudwatch",
-            Self::Datadog(_) => "datadog",
-        }
-    }
-
-    /// How windows wait for this sink while it cannot take them.
-    pub fn buffer(&self) -> &BufferConfig {
-        match self {
-            Self::Console(c) => &c.buffer,
-            Self::File(c) => &c.buffer,
-            Self::Pushgateway(c) => &c.buffer,
-            Self::Influxdb(c) => &c.buffer,
-            Self::Statsd(c) => &c.buffer,
-            Self::Cloudwatch(c) => &c.buffer,
-            Self::Datadog(c) => &c.buffer,
-        }
-    }
-
-    /// How this sink retries a failed delivery.
-    pub fn retry(&self) -> &RetryConfig {
-        match self {
-            Self::Console(c) => &c.retry,
-            Self::File(c) => &c.retry,
-            Self::Pushgateway(c) => &c.retry,
-            Self::Influxdb(c) => &c.retry,
-            Self::Statsd(c) => &c.retry,
-            Self::Cloudwatch(c) => &c.retry,
-            Self::Datadog(c) => &c.retry,
-        }
-    }
-
-    /// Deserializes the body of a `[sinks.NAME]` table, without its `type` key, as a sink of
-    /// type `kind`; `None` when `kind` is not one of [`SinkConfig::TYPES`].
-    ///
-    /// The loader uses this instead of the derived, internally tagged `Deserialize`: serde
-    /// buffers an internally tagged table before choosing the variant, which loses the
-    /// position of every error inside it. A new sink type needs a line here and in `TYPES`.
-    pub fn from_body<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Option<Result<Self, D::Error>> {
-        Some(match kind {
-            "console" => ConsoleConfig::deserialize(body).map(Self::Console),
-            "file" => FileConfig::deserialize(body).map(Self::File),
-            "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
-            "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
-            "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
-            "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
-            "datadog" => DatadogConfig::deserialize(body).map(|c| Self::Datadog(Box::new(c))),
-            _ => return None,
-        })
-    }
 }
 
 impl StatsdConfig {

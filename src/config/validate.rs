@@ -230,25 +230,11 @@ fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {
         ));
     }
     // Each backend checks its own keys; the first problem names its key.
-    let checked = match sink {
-        SinkConfig::File(file) if file.path.as_os_str().is_empty() => Err(("path", "must not be empty".to_owned())),
-        SinkConfig::Console(_) | SinkConfig::File(_) => Ok(()),
-        SinkConfig::Pushgateway(c) => c.validate(),
-        SinkConfig::Statsd(c) => c.check(),
-        SinkConfig::Cloudwatch(c) => c.check(),
-        SinkConfig::Datadog(c) => c.validate(),
-        SinkConfig::Influxdb(c) => match c.api() {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                return Err(match e.key {
-                    Some(key) => Violation::value(&["sinks", name, key], None, e.message),
-                    None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
-                });
-            }
-        },
-    };
-    if let Err((key, problem)) = checked {
-        return Err(Violation::value(&["sinks", name, key], None, problem));
+    if let Err(e) = sink.validate() {
+        return Err(match e.key {
+            Some(key) => Violation::value(&["sinks", name, key], None, e.message),
+            None => Violation::general(&["sinks", name], format!("{} in [sinks.{name}]", e.message)),
+        });
     }
     if sink.buffer().max_windows == 0 {
         return Err(Violation::value(&["sinks", name, "buffer", "max_windows"], None, "must be at least 1"));

@@ -15,6 +15,6 @@ pub use encode::{
     DISTRIBUTION_VALUES_PER_POINT, Endpoint, Fragment, Settings, TYPE_COUNT, TYPE_GAUGE, TYPE_RATE, encode,
 };
 pub use service::{
-    API_KEY_HEADER, BuildError, Datadog, MAX_POINT_AGE, MAX_POINT_AHEAD, Payload, RATE_LIMIT_RESET_HEADER, compress,
+    API_KEY_HEADER, Datadog, MAX_POINT_AGE, MAX_POINT_AHEAD, Payload, RATE_LIMIT_RESET_HEADER, compress,
     rate_limit_reset,
 };

@@ -2,7 +2,6 @@
 //! compress once in `encode`, then send → classify in `send`.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +13,7 @@ use super::encode::{Encoding, Endpoint, Fragment, Settings, encode, timestamp};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
+use crate::registry::BuildError;
 use crate::secret::Secret;
 
 /// Oldest point the API stores: one hour
@@ -48,27 +48,6 @@ pub struct Payload {
     pub split: bool,
 }
 
-/// Why a Datadog backend cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A key breaks a rule.
-    #[error("invalid value for key {key:?}: {message}")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// What to change.
-        message: String,
-    },
-    /// `api_key_file` cannot be read.
-    #[error("cannot read api_key_file {}: {source}", path.display())]
-    KeyFile {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-}
-
 /// Sends windows to the Datadog API.
 #[derive(Debug)]
 pub struct Datadog {
@@ -85,16 +64,16 @@ pub struct Datadog {
 impl Datadog {
     /// A backend for `config`, sending with the agent's shared `client`; reads `api_key_file`.
     pub fn new(config: &DatadogConfig, client: Client) -> Result<Self, BuildError> {
-        config.validate().map_err(|(key, message)| BuildError::Invalid { key, message })?;
+        config.validate()?;
         let api_key = match (&config.api_key, &config.api_key_file) {
             (Some(key), _) => Secret::new(key.expose().trim()),
             (None, Some(path)) => Secret::from_file(path)
                 .map(|key| Secret::new(key.expose().trim()))
-                .map_err(|source| BuildError::KeyFile { path: path.clone(), source })?,
+                .map_err(|e| BuildError::new(format!("cannot read api_key_file {}: {e}", path.display())))?,
             (None, None) => Secret::default(),
         };
         if api_key.is_blank() {
-            return Err(BuildError::Invalid { key: "api_key_file", message: "the file holds no key".to_owned() });
+            return Err(BuildError::at("api_key_file", "the file holds no key"));
         }
         Ok(Self {
             client,

@@ -1,5 +1,6 @@
 //! `[sinks.NAME]` with `type = "influxdb"`.
 
+use crate::registry::BuildError;
 use crate::secret::Secret;
 use serde::Deserialize;
 
@@ -122,34 +123,14 @@ pub enum Api<'a> {
     },
 }
 
-/// A rule an `influxdb` sink's keys break; `message` names the key and what to write.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidConfig {
-    /// The offending key, or `None` when a required key is missing.
-    pub key: Option<&'static str>,
-    /// What is wrong and what to change.
-    pub message: String,
-}
-
-impl InvalidConfig {
-    fn at(key: &'static str, message: impl Into<String>) -> Self {
-        Self { key: Some(key), message: message.into() }
-    }
-
-    fn missing(message: impl Into<String>) -> Self {
-        Self { key: None, message: message.into() }
-    }
-}
-
 impl InfluxDbConfig {
     /// Checks the keys and tells which API they select. Called by the config validation, so
     /// `sluice validate` reports a mixed or incomplete set with its key and line.
-    pub fn api(&self) -> Result<Api<'_>, InvalidConfig> {
+    pub fn api(&self) -> Result<Api<'_>, BuildError> {
         let url = reqwest::Url::parse(&self.url)
-            .map_err(|e| InvalidConfig::at("url", format!("{:?} is not a URL ({e})", self.url)))?;
+            .map_err(|e| BuildError::at("url", format!("{:?} is not a URL ({e})", self.url)))?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(InvalidConfig::at(
+            return Err(BuildError::at(
                 "url",
                 format!("{:?} must be an http:// or https:// URL with a host", self.url),
             ));
@@ -162,11 +143,11 @@ impl InfluxDbConfig {
             ("bucket", &self.bucket),
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                return Err(InvalidConfig::at(key, format!("{key:?} must not be empty; remove the key instead")));
+                return Err(BuildError::at(key, format!("{key:?} must not be empty; remove the key instead")));
             }
         }
         if self.token.as_ref().is_some_and(Secret::is_blank) {
-            return Err(InvalidConfig::at("token", "\"token\" must not be empty; remove the key instead"));
+            return Err(BuildError::at("token", "\"token\" must not be empty; remove the key instead"));
         }
         let v1_key =
             [("database", &self.database), ("retention_policy", &self.retention_policy), ("username", &self.username)]
@@ -178,14 +159,14 @@ impl InfluxDbConfig {
             .find_map(|(k, v)| v.is_some().then_some(k))
             .or(self.token.is_some().then_some("token"));
         match (v1_key, v2_key) {
-            (Some(one), Some(two)) => Err(InvalidConfig::at(
+            (Some(one), Some(two)) => Err(BuildError::at(
                 two,
                 format!(
                     "{two:?} (InfluxDB 2.x) cannot be combined with {one:?} (InfluxDB 1.x); keep either database \
                      [retention_policy, username, password] or org, bucket and token"
                 ),
             )),
-            (None, None) => Err(InvalidConfig::missing(
+            (None, None) => Err(BuildError::new(
                 "missing the target: set \"database\" (InfluxDB 1.x) or \"org\", \"bucket\" and \"token\" (InfluxDB 2.x)",
             )),
             (Some(_), None) => self.v1(),
@@ -193,20 +174,20 @@ impl InfluxDbConfig {
         }
     }
 
-    fn v1(&self) -> Result<Api<'_>, InvalidConfig> {
+    fn v1(&self) -> Result<Api<'_>, BuildError> {
         let database = self.database.as_deref().ok_or_else(|| {
-            InvalidConfig::missing("missing required key \"database\" (InfluxDB 1.x), which the other keys need")
+            BuildError::new("missing required key \"database\" (InfluxDB 1.x), which the other keys need")
         })?;
         let credentials = match (&self.username, &self.password) {
             (Some(user), Some(password)) => Some((user.as_str(), password)),
             (None, None) => None,
-            (Some(_), None) => return Err(InvalidConfig::at("username", "\"username\" needs \"password\" too")),
-            (None, Some(_)) => return Err(InvalidConfig::at("password", "\"password\" needs \"username\" too")),
+            (Some(_), None) => return Err(BuildError::at("username", "\"username\" needs \"password\" too")),
+            (None, Some(_)) => return Err(BuildError::at("password", "\"password\" needs \"username\" too")),
         };
         Ok(Api::V1 { database, retention_policy: self.retention_policy.as_deref(), credentials })
     }
 
-    fn v2(&self) -> Result<Api<'_>, InvalidConfig> {
+    fn v2(&self) -> Result<Api<'_>, BuildError> {
         if let (Some(org), Some(bucket), Some(token)) = (&self.org, &self.bucket, &self.token) {
             return Ok(Api::V2 { org, bucket, token });
         }
@@ -215,7 +196,7 @@ impl InfluxDbConfig {
             .find_map(|(k, v)| v.is_none().then_some(k))
             .or(self.token.is_none().then_some("token"))
             .unwrap_or("org");
-        Err(InvalidConfig::missing(format!(
+        Err(BuildError::new(format!(
             "missing required key {key:?}: InfluxDB 2.x needs \"org\", \"bucket\" and \"token\""
         )))
     }

@@ -7,6 +7,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Api, InfluxDbConfig, InvalidConfig, Precision};
+pub use config::{Api, InfluxDbConfig, Precision};
 pub use encode::{Encoding, Lines, MAX_LINES_PER_BATCH, encode};
 pub use service::{InfluxDb, Payload, partial_write_dropped};

@@ -9,11 +9,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::{Client, Url, header};
 
-use super::config::{Api, InfluxDbConfig, InvalidConfig, Precision};
+use super::config::{Api, InfluxDbConfig, Precision};
 use super::encode::{MAX_LINES_PER_BATCH, encode};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::{Refusal, execute};
 use crate::model::Window;
+use crate::registry::BuildError;
 use crate::secret::Secret;
 
 /// One write request: the line protocol and the body sent (gzip-compressed or the same text).
@@ -49,10 +50,9 @@ enum Auth {
 impl InfluxDb {
     /// A backend for `config`, sending with the agent's shared `client`. Fails when the keys
     /// break a rule (the config validation reports the same error earlier, with its line).
-    pub fn new(config: &InfluxDbConfig, client: Client) -> Result<Self, InvalidConfig> {
+    pub fn new(config: &InfluxDbConfig, client: Client) -> Result<Self, BuildError> {
         let api = config.api()?;
-        let mut url =
-            Url::parse(&config.url).map_err(|e| InvalidConfig { key: Some("url"), message: e.to_string() })?;
+        let mut url = Url::parse(&config.url).map_err(|e| BuildError::at("url", e.to_string()))?;
         // Keep a path prefix (a server behind a proxy): `http://h/influx` → `http://h/influx/write`.
         let prefix = url.path().trim_end_matches('/').to_owned();
         let precision = config.precision.query_value(&api);

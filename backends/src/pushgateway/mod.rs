@@ -14,5 +14,5 @@ pub use encode::{
     Encoder, Families, Family, FamilyType, Sample, counter_name, label_name, metric_name, protobuf, text,
 };
 pub use proto::MetricFamily;
-pub use service::{BuildError, Context, PROTOBUF_CONTENT_TYPE, Push, Pushgateway, TEXT_CONTENT_TYPE, group_url};
+pub use service::{Context, PROTOBUF_CONTENT_TYPE, Push, Pushgateway, TEXT_CONTENT_TYPE, group_url};
 pub use state::{State, bucket_counts};

@@ -15,6 +15,7 @@ use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
+use crate::registry::BuildError;
 use crate::secret::Secret;
 
 /// Content type of a delimited protobuf push, as the Pushgateway documents it.
@@ -22,32 +23,6 @@ pub const PROTOBUF_CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 /// Content type of a text-format push.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// Why the backend could not be built; each names the key to change.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A key has a value the backend cannot use.
-    #[error("invalid value for key {key:?}: {message}")]
-    Invalid {
-        /// The offending key of `[sinks.NAME]`.
-        key: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// A secret file could not be read.
-    #[error("cannot read {key:?} file {path}: {source}")]
-    SecretFile {
-        /// `password_file` or `bearer_token_file`.
-        key: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The cumulative state in `data_dir` could not be read.
-    #[error("pushgateway state: {0}")]
-    State(String),
-}
 
 /// What the agent hands every network backend it builds.
 #[derive(Debug, Clone)]
@@ -100,7 +75,7 @@ impl Pushgateway {
     /// start or a reload whose state file cannot be read; [`Backend::begin`] loads it again,
     /// as the sink this one replaces left it.
     pub fn new(name: &str, config: &PushgatewayConfig, context: Context) -> Result<Self, BuildError> {
-        config.validate().map_err(|(key, message)| BuildError::Invalid { key, message })?;
+        config.validate()?;
         let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
             (Some(username), _, _) => Auth::Basic {
                 username: username.clone(),
@@ -115,7 +90,8 @@ impl Pushgateway {
         let group_url = group_url(&config.url, &config.job, &grouping);
         let encoder = Encoder::new(std::iter::once("job").chain(grouping.keys().map(String::as_str)));
         let state_path = context.data_dir.join(format!("pushgateway-{name}.json"));
-        let state = State::load(&state_path, config.buckets.clone()).map_err(BuildError::State)?;
+        let state = State::load(&state_path, config.buckets.clone())
+            .map_err(|e| BuildError::new(format!("pushgateway state: {e}")))?;
         Ok(Self {
             client: context.client,
             group_url,
@@ -155,9 +131,8 @@ impl Pushgateway {
 fn secret(inline: Option<&Secret>, file: Option<&Path>, key: &'static str) -> Result<Secret, BuildError> {
     match (inline, file) {
         (Some(value), _) => Ok(value.clone()),
-        (None, Some(path)) => {
-            Secret::from_file(path).map_err(|source| BuildError::SecretFile { key, path: path.to_owned(), source })
-        }
+        (None, Some(path)) => Secret::from_file(path)
+            .map_err(|e| BuildError::new(format!("cannot read {key:?} file {}: {e}", path.display()))),
         (None, None) => Ok(Secret::default()),
     }
 }

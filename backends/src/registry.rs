@@ -1,0 +1,216 @@
+//! The sink registry: every backend named once. A `[sinks.NAME]` table's `type` chooses a
+//! variant of [`SinkConfig`]; the variant's config validates itself and builds its backend
+//! into a running delivery task. The agent's config, validation and topology name no backend:
+//! adding one is its directory, a line in each match below, and its docs.
+
+use std::cell::OnceCell;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::cloudwatch::{self, CloudWatchConfig};
+use crate::console::{Console, ConsoleConfig};
+use crate::datadog::{Datadog, DatadogConfig};
+use crate::delivery::http::{self, Client};
+use crate::delivery::{self, BufferConfig, DeliveryHandle, Handover, RetryConfig};
+use crate::file::{File, FileConfig};
+use crate::influxdb::{InfluxDb, InfluxDbConfig};
+use crate::pushgateway::{self, Pushgateway, PushgatewayConfig};
+use crate::statsd::{Statsd, StatsdSinkConfig};
+
+/// `[sinks.NAME]`: one backend, chosen by `type`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// Prints each window to standard output.
+    Console(ConsoleConfig),
+    /// Appends each window as a JSON line to a file.
+    File(FileConfig),
+    /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
+    Pushgateway(Box<PushgatewayConfig>),
+    /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
+    Influxdb(InfluxDbConfig),
+    /// Forwards each window to an upstream StatsD or DogStatsD server.
+    Statsd(StatsdSinkConfig),
+    /// Puts each window into Amazon CloudWatch with `PutMetricData`.
+    Cloudwatch(CloudWatchConfig),
+    /// Sends each window to the Datadog API.
+    Datadog(Box<DatadogConfig>),
+}
+
+/// Why a sink cannot be built: the key of `[sinks.NAME]` to fix, when one is to blame, and
+/// what is wrong. Every backend reports this one shape; the config validation shows it with
+/// the key's line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", match .key { Some(key) => format!("invalid value for key {key:?}: {}", .message), None => .message.clone() })]
+pub struct BuildError {
+    /// The key to fix; `None` when the problem is not one key's (a missing key, a file).
+    pub key: Option<&'static str>,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+impl BuildError {
+    /// A problem with the value of `key`.
+    pub fn at(key: &'static str, message: impl Into<String>) -> Self {
+        Self { key: Some(key), message: message.into() }
+    }
+
+    /// A problem that is not one key's.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { key: None, message: message.into() }
+    }
+}
+
+impl From<(&'static str, String)> for BuildError {
+    fn from((key, message): (&'static str, String)) -> Self {
+        Self::at(key, message)
+    }
+}
+
+/// What building a sink may use from the agent. Network backends share one HTTP client,
+/// built at the first that needs it.
+#[derive(Debug)]
+pub struct BuildContext<'a> {
+    /// `[agent] data_dir`: the spool and the cumulative state live under it.
+    pub data_dir: &'a Path,
+    /// `[agent] hostname` or the machine's.
+    pub hostname: &'a str,
+    client: OnceCell<Client>,
+}
+
+impl<'a> BuildContext<'a> {
+    /// A context for sinks of an agent with this `data_dir` and `hostname`.
+    pub fn new(data_dir: &'a Path, hostname: &'a str) -> Self {
+        Self { data_dir, hostname, client: OnceCell::new() }
+    }
+
+    fn client(&self) -> Result<Client, BuildError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let client = http::client().map_err(|e| BuildError::new(format!("cannot build the HTTP client: {e}")))?;
+        Ok(self.client.get_or_init(|| client).clone())
+    }
+}
+
+impl SinkConfig {
+    /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
+    pub const TYPES: &'static [&'static str] =
+        &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog"];
+
+    /// Deserializes the body of a `[sinks.NAME]` table, without its `type` key, as a sink of
+    /// type `kind`; `None` when `kind` is not one of [`SinkConfig::TYPES`].
+    ///
+    /// The loader uses this instead of the derived, internally tagged `Deserialize`: serde
+    /// buffers an internally tagged table before choosing the variant, which loses the
+    /// position of every error inside it.
+    pub fn from_body<'de, D: Deserializer<'de>>(kind: &str, body: D) -> Option<Result<Self, D::Error>> {
+        Some(match kind {
+            "console" => ConsoleConfig::deserialize(body).map(Self::Console),
+            "file" => FileConfig::deserialize(body).map(Self::File),
+            "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
+            "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
+            "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
+            "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
+            "datadog" => DatadogConfig::deserialize(body).map(|c| Self::Datadog(Box::new(c))),
+            _ => return None,
+        })
+    }
+
+    /// The `type` this sink is written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Console(_) => "console",
+            Self::File(_) => "file",
+            Self::Pushgateway(_) => "pushgateway",
+            Self::Influxdb(_) => "influxdb",
+            Self::Statsd(_) => "statsd",
+            Self::Cloudwatch(_) => "cloudwatch",
+            Self::Datadog(_) => "datadog",
+        }
+    }
+
+    /// How windows wait for this sink while it cannot take them.
+    pub fn buffer(&self) -> &BufferConfig {
+        match self {
+            Self::Console(c) => &c.buffer,
+            Self::File(c) => &c.buffer,
+            Self::Pushgateway(c) => &c.buffer,
+            Self::Influxdb(c) => &c.buffer,
+            Self::Statsd(c) => &c.buffer,
+            Self::Cloudwatch(c) => &c.buffer,
+            Self::Datadog(c) => &c.buffer,
+        }
+    }
+
+    /// How this sink retries a failed delivery.
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            Self::Console(c) => &c.retry,
+            Self::File(c) => &c.retry,
+            Self::Pushgateway(c) => &c.retry,
+            Self::Influxdb(c) => &c.retry,
+            Self::Statsd(c) => &c.retry,
+            Self::Cloudwatch(c) => &c.retry,
+            Self::Datadog(c) => &c.retry,
+        }
+    }
+
+    /// Checks the sink's own keys without touching the network or the disk; the first
+    /// problem names its key.
+    pub fn validate(&self) -> Result<(), BuildError> {
+        match self {
+            Self::Console(_) => Ok(()),
+            Self::File(c) => c.validate(),
+            Self::Pushgateway(c) => c.validate().map_err(BuildError::from),
+            Self::Influxdb(c) => c.api().map(drop),
+            Self::Statsd(c) => c.check().map_err(BuildError::from),
+            Self::Cloudwatch(c) => c.check().map_err(BuildError::from),
+            Self::Datadog(c) => c.validate().map_err(BuildError::from),
+        }
+    }
+
+    /// True when the backend reads the agent's `hostname` or `data_dir`, so a reload that
+    /// changes them rebuilds it (the Pushgateway's grouping key and state file).
+    pub fn reads_identity(&self) -> bool {
+        matches!(self, Self::Pushgateway(_))
+    }
+
+    /// Builds the backend of sink `name` and starts its delivery task; with `after`, the
+    /// backend starts once the sink it replaces has stopped.
+    pub fn spawn(
+        &self,
+        name: &str,
+        context: &BuildContext,
+        after: Option<Handover>,
+    ) -> Result<DeliveryHandle, BuildError> {
+        let at = delivery::Sink { name, data_dir: context.data_dir, buffer: self.buffer(), retry: self.retry(), after };
+        Ok(match self {
+            Self::Console(_) => delivery::spawn_at(at, Console::new()),
+            Self::File(c) => delivery::spawn_at(at, File::new(c)),
+            Self::Pushgateway(c) => {
+                let agent = pushgateway::Context {
+                    client: context.client()?,
+                    data_dir: context.data_dir.to_owned(),
+                    hostname: context.hostname.to_owned(),
+                };
+                delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)
+            }
+            Self::Influxdb(c) => delivery::spawn_at(at, InfluxDb::new(c, context.client()?)?),
+            Self::Statsd(c) => {
+                let backend = Statsd::new(c).map_err(|e| BuildError::at(e.key, e.message))?;
+                delivery::spawn_at(at, backend)
+            }
+            Self::Cloudwatch(c) => {
+                let env = cloudwatch::Env::process();
+                let backend = cloudwatch::CloudWatch::new(c, context.client()?, &env)
+                    .map_err(|e| BuildError::new(e.to_string()))?;
+                // Say where the keys come from, never the keys.
+                tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
+                delivery::spawn_at(at, backend)
+            }
+            Self::Datadog(c) => delivery::spawn_at(at, Datadog::new(c, context.client()?)?),
+        })
+    }
+}
