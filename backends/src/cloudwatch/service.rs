@@ -2,17 +2,15 @@
 //! then sign → send → classify in `send`.
 
 use std::io::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::{Client, Url, header};
 
 use super::config::CloudWatchConfig;
-use super::credentials::{CredentialsError, Env, Provider, Source};
+use super::credentials::{CredentialsError, Env, Provider, Source, post_headers};
 use super::encode::{Datum, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, Options, encode, form};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::{error_body, from_reqwest, retry_after};
@@ -83,7 +81,7 @@ impl CloudWatch {
     pub fn new(config: &CloudWatchConfig, client: Client, env: &Env) -> Result<Self, BuildError> {
         config.check().map_err(|(key, message)| BuildError::Invalid(key, message))?;
         let url = Url::parse(&config.url()).map_err(|e| BuildError::Invalid("endpoint", e.to_string()))?;
-        let credentials = Provider::resolve(env, config.profile.as_deref(), client.clone())?;
+        let credentials = Provider::resolve_in(env, config.profile.as_deref(), &config.region, client.clone())?;
         Ok(Self {
             client,
             url,
@@ -141,30 +139,8 @@ impl CloudWatch {
     /// `body` with `headers`.
     async fn signature(&mut self, headers: &[(&str, &str)], body: &[u8]) -> Result<Vec<(String, String)>, SendError> {
         let keys = self.credentials.credentials().await.map_err(|e| SendError::Connect(e.to_string()))?;
-        let identity = aws_credential_types::Credentials::new(
-            keys.access_key_id,
-            keys.secret_access_key,
-            keys.session_token,
-            keys.expires,
-            "sluice",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SIGNING_SERVICE)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?
-            .into();
-        let request =
-            SignableRequest::new("POST", self.url.as_str(), headers.iter().copied(), SignableBody::Bytes(body))
-                .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?;
-        let (instructions, _) = sign(request, &params)
-            .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?
-            .into_parts();
-        Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+        post_headers(&keys, &self.region, SIGNING_SERVICE, self.url.as_str(), headers, body)
+            .map_err(SendError::Rejected)
     }
 }
 
