@@ -119,3 +119,48 @@ impl Cached {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, SystemTime};
+
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::super::container::Container;
+    use super::super::tests::{iso, serve};
+    use super::{Cached, Fetch};
+
+    /// Keys four minutes from expiry are refreshed; when the refresh fails they are still
+    /// used, and the endpoint is not asked again for the next 30 seconds; expired keys and a
+    /// failing endpoint are an error.
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_keys_that_still_work() {
+        let down = Arc::new(AtomicBool::new(false));
+        let is_down = down.clone();
+        let expires = SystemTime::now() + Duration::from_mins(4);
+        let (url, seen) = serve(move |_, _| {
+            if is_down.load(Ordering::Relaxed) {
+                return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+            }
+            format!(r#"{{"AccessKeyId":"ASIAONE","SecretAccessKey":"s","Token":"t","Expiration":"{}"}}"#, iso(expires))
+                .into_response()
+        })
+        .await;
+        let client = crate::delivery::http::client().unwrap();
+        let mut cache = Cached::lazy(Fetch::Container(Container::relative(&url, "/creds", None).unwrap()));
+        assert_eq!(cache.credentials(&client).await.unwrap().access_key_id, "ASIAONE");
+        down.store(true, Ordering::Relaxed);
+        // Inside the margin: asked, failed, the current keys are used.
+        assert_eq!(cache.credentials(&client).await.unwrap().access_key_id, "ASIAONE");
+        // Within 30 seconds of the failure: not asked.
+        assert_eq!(cache.credentials(&client).await.unwrap().access_key_id, "ASIAONE");
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        // Once they have expired there is nothing to fall back to.
+        cache.current.as_mut().unwrap().expires = Some(SystemTime::now() - Duration::from_secs(1));
+        let err = cache.credentials(&client).await.unwrap_err();
+        assert_eq!(err.to_string(), format!("container credentials from {url}/creds: HTTP 503: down"));
+    }
+}

@@ -115,3 +115,115 @@ fn is_allowed_http_host(host: &str) -> bool {
         || LINK_LOCAL_HOSTS.contains(&bare)
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::super::tests::{iso, serve};
+    use super::super::{CredentialsError, Env, Provider, Source};
+    use super::{Container, Token};
+
+    fn answer(id: &str, expires: SystemTime) -> String {
+        format!(
+            r#"{{"AccessKeyId":"{id}","SecretAccessKey":"containersecret","Token":"containertoken","Expiration":"{}","RoleArn":"arn:aws:iam::1:role/task"}}"#,
+            iso(expires)
+        )
+    }
+
+    /// EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_FULL_URI` with the token read from
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` as `Authorization`; the file is read again on
+    /// refresh, so a rotated token is sent; a wrong token is refused with the server's words.
+    #[tokio::test]
+    async fn pod_identity_sends_the_token_file_as_authorization() {
+        let (url, seen) = serve(|request, n| {
+            match request.headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                Some("pod-token-1" | "pod-token-2") => {
+                    // The first keys are inside the refresh margin, so the second call asks again.
+                    let expires =
+                        SystemTime::now() + if n == 1 { Duration::from_mins(4) } else { Duration::from_hours(6) };
+                    answer(&format!("ASIAPOD{n}"), expires).into_response()
+                }
+                _ => (StatusCode::FORBIDDEN, "invalid token").into_response(),
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("eks-pod-identity-token");
+        std::fs::write(&token, "pod-token-1\n").unwrap();
+        let env = Env::from_pairs([
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".to_owned()),
+            ("AWS_CONFIG_FILE", "/nonexistent".to_owned()),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{url}/v1/credentials")),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token.display().to_string()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ignored-when-the-file-is-set".to_owned()),
+        ]);
+        let mut provider = Provider::resolve(&env, None, crate::delivery::http::client().unwrap()).unwrap();
+        assert_eq!(provider.source(), &Source::Container { url: format!("{url}/v1/credentials") });
+        let first = provider.credentials().await.unwrap();
+        assert_eq!(first.access_key_id, "ASIAPOD1");
+        assert_eq!(
+            (first.secret_access_key.as_str(), first.session_token.as_deref()),
+            ("containersecret", Some("containertoken"))
+        );
+        std::fs::write(&token, "pod-token-2").unwrap();
+        assert_eq!(provider.credentials().await.unwrap().access_key_id, "ASIAPOD2");
+        // Six hours from expiry: kept.
+        assert_eq!(provider.credentials().await.unwrap().access_key_id, "ASIAPOD2");
+        let sent: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{} {} {}", s.method, s.path, s.headers["authorization"].to_str().unwrap()))
+            .collect();
+        assert_eq!(sent, ["GET /v1/credentials pod-token-1", "GET /v1/credentials pod-token-2"]);
+        assert!(!format!("{provider:?}").contains("pod-token") && !format!("{provider:?}").contains("containersecret"));
+
+        std::fs::write(&token, "stolen").unwrap();
+        let mut fresh = Provider::resolve(&env, None, crate::delivery::http::client().unwrap()).unwrap();
+        let err = fresh.credentials().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("container credentials from {url}/v1/credentials: HTTP 403: invalid token")
+        );
+    }
+
+    /// ECS: the relative URI is joined to the endpoint and the token variable is sent.
+    #[tokio::test]
+    async fn ecs_joins_the_relative_uri_and_sends_the_token_variable() {
+        let (url, seen) =
+            serve(|_, _| answer("ASIAECS", SystemTime::now() + Duration::from_hours(1)).into_response()).await;
+        let container =
+            Container::relative(&url, "/v2/credentials/5f3c?x=1", Some(Token::Value("ecs-token".into()))).unwrap();
+        assert_eq!(container.display_url(), format!("{url}/v2/credentials/5f3c"));
+        let keys = container.fetch(&crate::delivery::http::client().unwrap()).await.unwrap();
+        assert_eq!(keys.access_key_id, "ASIAECS");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].path, "/v2/credentials/5f3c");
+        assert_eq!(seen[0].headers["authorization"], "ecs-token");
+    }
+
+    /// A full URI over plain http must be loopback or the ECS/EKS agent's address.
+    #[test]
+    fn a_full_uri_over_http_must_stay_on_the_host() {
+        let check = |uri: &str| Container::from_env(&Env::from_pairs([("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)]));
+        for ok in [
+            "http://127.0.0.1:9/c",
+            "http://[::1]:9/c",
+            "http://localhost/c",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials",
+            "https://creds.example.com/c",
+        ] {
+            assert!(check(ok).unwrap().is_some(), "{ok}");
+        }
+        let err = check("http://creds.example.com/c").unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::BadVariable { variable: "AWS_CONTAINER_CREDENTIALS_FULL_URI", .. }),
+            "{err}"
+        );
+    }
+}

@@ -241,3 +241,63 @@ mod tests {
         assert_eq!(err.to_string(), "AWS_ENDPOINT_URL_STS: \"ftp://x\" is not an http:// or https:// URL with a host");
     }
 }
+
+#[cfg(test)]
+mod signed {
+    use std::time::{Duration, SystemTime};
+
+    use axum::response::IntoResponse;
+
+    use super::super::tests::{form_value, serve, sts_answer};
+    use super::super::{Env, Provider};
+
+    /// `AssumeRole` is signed with SigV4 for `sts` in the profile's region with the source
+    /// profile's keys (session token included) and carries the role, session name, external
+    /// ID and duration of the profile.
+    #[tokio::test]
+    async fn assume_role_is_signed_with_the_source_profile_keys() {
+        let (url, seen) = serve(|_, _| {
+            sts_answer("AssumeRole", "ASIAROLE", SystemTime::now() + Duration::from_hours(1)).into_response()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (config, credentials) = (dir.path().join("config"), dir.path().join("credentials"));
+        std::fs::write(
+            &config,
+            "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nsource_profile = base\n\
+             external_id = ext-1\nduration_seconds = 900\nregion = eu-central-1\nrole_session_name = s\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &credentials,
+            "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\naws_session_token = basetoken\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([
+            ("AWS_CONFIG_FILE", config.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials.display().to_string()),
+            ("AWS_PROFILE", "deploy".to_owned()),
+            ("AWS_ENDPOINT_URL_STS", url),
+        ]);
+        let mut provider = Provider::resolve(&env, None, crate::delivery::http::client().unwrap()).unwrap();
+        let keys = provider.credentials().await.unwrap();
+        assert_eq!((keys.access_key_id.as_str(), keys.session_token.as_deref()), ("ASIAROLE", Some("ststoken")));
+        let seen = seen.lock().unwrap();
+        let request = &seen[0];
+        let authorization = request.headers["authorization"].to_str().unwrap();
+        assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDBASE/"), "{authorization}");
+        assert!(authorization.contains("/eu-central-1/sts/aws4_request"), "{authorization}");
+        assert_eq!(request.headers["x-amz-security-token"], "basetoken");
+        let field = |k| form_value(&request.body, k).unwrap();
+        assert_eq!(
+            [
+                field("Action"),
+                field("RoleArn"),
+                field("RoleSessionName"),
+                field("ExternalId"),
+                field("DurationSeconds")
+            ],
+            ["AssumeRole", "arn:aws:iam::123456789012:role/deploy", "s", "ext-1", "900"]
+        );
+    }
+}

@@ -76,3 +76,74 @@ pub fn read_token(path: &std::path::Path, what: &'static str) -> Result<Secret, 
     }
     Ok(token.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::super::tests::{form_value, serve, sts_answer};
+    use super::super::{Env, Provider};
+
+    /// `AssumeRoleWithWebIdentity` goes unsigned to `AWS_ENDPOINT_URL_STS` with the role, the
+    /// session name and the token file's token; keys two minutes from expiry are exchanged
+    /// again with the token the file holds by then; STS's error code reaches the message.
+    #[tokio::test]
+    async fn the_token_file_is_exchanged_and_exchanged_again_before_expiry() {
+        let (url, seen) = serve(|request, n| {
+            if form_value(&request.body, "WebIdentityToken").as_deref() == Some("expired-jwt") {
+                let xml = "<ErrorResponse><Error><Code>ExpiredTokenException</Code><Message>Token expired</Message></Error></ErrorResponse>";
+                return (StatusCode::BAD_REQUEST, xml).into_response();
+            }
+            let expires = SystemTime::now() + if n == 1 { Duration::from_mins(2) } else { Duration::from_hours(1) };
+            sts_answer("AssumeRoleWithWebIdentity", &format!("ASIAWEB{n}"), expires).into_response()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "jwt-1\n").unwrap();
+        let env = Env::from_pairs([
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".to_owned()),
+            ("AWS_CONFIG_FILE", "/nonexistent".to_owned()),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string()),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa".to_owned()),
+            ("AWS_ROLE_SESSION_NAME", "pod-abc".to_owned()),
+            ("AWS_ENDPOINT_URL_STS", url.clone()),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1".to_owned()),
+        ]);
+        let client = crate::delivery::http::client().unwrap();
+        let mut provider = Provider::resolve(&env, None, client.clone()).unwrap();
+        assert_eq!(provider.credentials().await.unwrap().access_key_id, "ASIAWEB1");
+        std::fs::write(&token, "jwt-2").unwrap();
+        let second = provider.credentials().await.unwrap();
+        assert_eq!((second.access_key_id.as_str(), second.secret_access_key.as_str()), ("ASIAWEB2", "stssecret"));
+        assert_eq!(provider.credentials().await.unwrap(), second);
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 2);
+            for (request, jwt) in seen.iter().zip(["jwt-1", "jwt-2"]) {
+                assert!(!request.headers.contains_key("authorization"));
+                let field = |k| form_value(&request.body, k).unwrap();
+                assert_eq!(
+                    [
+                        field("Action"),
+                        field("Version"),
+                        field("RoleArn"),
+                        field("RoleSessionName"),
+                        field("WebIdentityToken")
+                    ],
+                    ["AssumeRoleWithWebIdentity", "2011-06-15", "arn:aws:iam::123456789012:role/irsa", "pod-abc", jwt]
+                );
+            }
+        }
+        std::fs::write(&token, "expired-jwt").unwrap();
+        let err = Provider::resolve(&env, None, client).unwrap().credentials().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("STS AssumeRoleWithWebIdentity at {url}/: HTTP 400: ExpiredTokenException: Token expired")
+        );
+        assert!(!err.to_string().contains("jwt"));
+    }
+}
