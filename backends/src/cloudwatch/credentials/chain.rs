@@ -97,12 +97,14 @@ impl Provider {
     /// 5. the EC2 instance role, unless `AWS_EC2_METADATA_DISABLED=true`.
     ///
     /// Files and variables are read now; keys that must be fetched are fetched on first use.
-    /// STS requests go to `region` unless the profile names its own.
+    /// STS requests are signed for `us-east-1` unless the profile names its region; the sink
+    /// uses [`Provider::resolve_in`] with its own.
     pub fn resolve(env: &Env, profile: Option<&str>, client: Client) -> Result<Self, CredentialsError> {
         Self::resolve_in(env, profile, "us-east-1", client)
     }
 
-    /// [`Provider::resolve`] with the region of STS requests.
+    /// [`Provider::resolve`] with `region` for STS requests (and the regional STS endpoint)
+    /// of providers whose profile names none.
     pub fn resolve_in(
         env: &Env,
         profile: Option<&str>,
