@@ -166,6 +166,12 @@ impl Resolver<'_> {
             let source = Source::Profile { path: profile.path.clone(), name: name.to_owned() };
             return Ok(Some((source, Cached::fixed(keys(profile, name)?))));
         }
+        if get("sso_session").is_some() || get("sso_start_url").is_some() {
+            return Err(bad(format!(
+                "IAM Identity Center (SSO) profiles are not supported; use credential_process = aws configure \
+                 export-credentials --profile {name} --format process"
+            )));
+        }
         Ok(None)
     }
 

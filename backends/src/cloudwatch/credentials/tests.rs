@@ -152,14 +152,19 @@ fn the_chain_picks_providers_in_the_sdk_order() {
 }
 
 /// `~/.aws/config` under `HOME`: a `[default]` with only a region lets the chain go on, a
-/// named profile with only a region is an error, and a variable without its partner is
-/// refused naming both.
+/// named profile with only a region is an error, an SSO profile is refused with the
+/// `credential_process` that replaces it, and a variable without its partner is refused
+/// naming both.
 #[test]
 fn profiles_without_credentials_and_half_set_variables_are_told_apart() {
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir(home.path().join(".aws")).unwrap();
     let config = home.path().join(".aws").join("config");
-    std::fs::write(&config, "[default]\nregion = eu-west-1\n[profile settings]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &config,
+        "[default]\nregion = eu-west-1\n[profile settings]\nregion = eu-west-1\n[profile sso]\nsso_session = corp\n",
+    )
+    .unwrap();
     let env = |extra: &[(&'static str, &str)]| {
         let mut pairs = vec![("HOME", home.path().display().to_string()), ("AWS_EC2_METADATA_DISABLED", "true".into())];
         pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
@@ -168,6 +173,12 @@ fn profiles_without_credentials_and_half_set_variables_are_told_apart() {
     assert!(matches!(source(env(&[]), None), Err(CredentialsError::Missing)));
     let err = source(env(&[("AWS_PROFILE", "settings")]), None).unwrap_err();
     assert_eq!(err.to_string(), format!("profile \"settings\" in {} has no aws_access_key_id", config.display()));
+    let err = source(env(&[]), Some("sso")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "profile \"sso\": IAM Identity Center (SSO) profiles are not supported; use credential_process = aws \
+         configure export-credentials --profile sso --format process"
+    );
     let err = source(env(&[]), Some("absent")).unwrap_err();
     let credentials = home.path().join(".aws").join("credentials");
     assert_eq!(
