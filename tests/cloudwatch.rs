@@ -119,3 +119,164 @@ fn profile_credentials_and_plain_bodies_reach_moto() {
         Some(Statistics { sample_count: 1.0, sum: 5.0, minimum: 5.0, maximum: 5.0 })
     );
 }
+
+/// Every credential variable the agent could inherit from the test's environment, emptied
+/// (empty counts as unset), so only what a test sets is seen.
+const NO_AMBIENT_CREDENTIALS: [(&str, &str); 12] = [
+    ("AWS_ACCESS_KEY_ID", ""),
+    ("AWS_SECRET_ACCESS_KEY", ""),
+    ("AWS_SESSION_TOKEN", ""),
+    ("AWS_PROFILE", ""),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+    ("AWS_CONFIG_FILE", "/nonexistent/config"),
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", ""),
+    ("AWS_ROLE_ARN", ""),
+    ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ""),
+    ("AWS_CONTAINER_CREDENTIALS_FULL_URI", ""),
+    ("AWS_ENDPOINT_URL", ""),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// Starts the agent as [`Agent::start_with_env`] does, with its standard error (the log)
+/// written to `log`.
+fn start_logged(extra: &str, env: &[(&str, &str)], log: &std::path::Path) -> Agent {
+    let dir = tempfile::tempdir().unwrap();
+    let (udp, api) = (common::free_udp(), common::free_tcp());
+    let config = format!(
+        "[agent]\nflush_interval = \"1h\"\nshutdown_timeout = \"2s\"\ndata_dir = \"{d}\"\n[api]\nlisten = \"{api}\"\n\
+         [sinks.file]\ntype = \"file\"\npath = \"{d}/windows.jsonl\"\n[sources.statsd]\nudp = [\"{udp}\"]\n{extra}",
+        d = dir.path().display()
+    );
+    let path = dir.path().join("sluice.toml");
+    std::fs::write(&path, config).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .envs(NO_AMBIENT_CREDENTIALS)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let agent = Agent { child, dir, udp, api };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while common::http_get(api, "/ready").is_none_or(|(status, _)| status != 200) {
+        assert!(std::time::Instant::now() < deadline, "not ready: {}", std::fs::read_to_string(log).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    agent
+}
+
+/// EKS IRSA end to end: the agent exchanges its web identity token at moto's STS
+/// (`AWS_ENDPOINT_URL_STS`) for a role's keys, and the `PutMetricData` signed with them lands
+/// in moto with the exact counter total; the log names the provider and shows neither the
+/// token nor moto's session token.
+#[test]
+fn web_identity_keys_from_moto_sts_put_metrics_into_moto() {
+    let moto = Moto::start();
+    let secrets = tempfile::tempdir().unwrap();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.irsa-token-never-logged.sig\n").unwrap();
+    let log = secrets.path().join("agent.log");
+    let role = "arn:aws:iam::123456789012:role/sluice-irsa";
+    let env = [
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+        ("AWS_ROLE_ARN", role),
+        ("AWS_ENDPOINT_URL_STS", &moto.url()),
+    ];
+    let agent = start_logged(&sink(&moto, "SluiceWebIdentity", ""), &env, &log);
+    agent.send_udp(&["pods.started:4|c|#ns:prod", "pods.started:3|c|#ns:prod"]);
+    agent.wait_lines(2.0);
+    let (status, _) = agent.stop();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        moto.statistics("SluiceWebIdentity", "pods.started", &[("ns", "prod")]),
+        Some(Statistics { sample_count: 1.0, sum: 7.0, minimum: 7.0, maximum: 7.0 })
+    );
+    let log = read_log(&log);
+    let named = format!("credentials=web identity token {} for role {role}", token.display());
+    assert!(log.contains(&named), "{log}");
+    assert!(log.contains("access_key_id=ASIA") && log.contains("Fetched AWS credentials."), "{log}");
+    // moto's session tokens all start so.
+    assert!(!log.contains("irsa-token-never-logged") && !log.contains("FQoGZXIvYXdz"), "{log}");
+}
+
+/// The agent's log without its colour escapes (`ESC [ … m`).
+fn read_log(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('\x1b') {
+        plain.push_str(&rest[..at]);
+        rest = rest[at..].find('m').map_or("", |end| &rest[at + end + 1..]);
+    }
+    plain.push_str(rest);
+    plain
+}
+
+/// A container credentials endpoint for one test: answers every GET that carries
+/// `Authorization: {token}` with `keys`, anything else with 403; counts the answers given.
+fn container_endpoint(
+    token: &'static str,
+    keys: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v2/credentials/task", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut authorized = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                let header = line.trim_end().to_ascii_lowercase();
+                authorized |= header == format!("authorization: {token}");
+                line.clear();
+            }
+            let (status, body) = if authorized { ("200 OK", keys) } else { ("403 Forbidden", "bad token") };
+            count.fetch_add(usize::from(authorized), std::sync::atomic::Ordering::Relaxed);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, served)
+}
+
+/// ECS/EKS Pod Identity end to end: keys from a container credentials endpoint (full URI,
+/// authorization token from the variable) sign what lands in moto; the startup log names
+/// the endpoint and contains none of the secret key, the session token or the
+/// authorization token.
+#[test]
+fn container_credentials_put_metrics_into_moto_and_no_secret_is_logged() {
+    const KEYS: &str = r#"{"AccessKeyId":"ASIACONTAINERE2E","SecretAccessKey":"container-secret-key-never-logged","Token":"container-session-token-never-logged","Expiration":"2099-01-01T00:00:00Z"}"#;
+    let moto = Moto::start();
+    let (url, served) = container_endpoint("authorization-token-never-logged", KEYS);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("agent.log");
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "authorization-token-never-logged"),
+    ];
+    let agent = start_logged(&sink(&moto, "SluiceContainer", ""), &env, &log);
+    agent.send_udp(&["tasks.run:5|c", "tasks.run:6|c"]);
+    agent.wait_lines(2.0);
+    let (status, _) = agent.stop();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        moto.statistics("SluiceContainer", "tasks.run", &[]),
+        Some(Statistics { sample_count: 1.0, sum: 11.0, minimum: 11.0, maximum: 11.0 })
+    );
+    // Keys valid until 2099: fetched once.
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let log = read_log(&log);
+    assert!(log.contains(&format!("credentials=container credentials from {url}")), "{log}");
+    assert!(log.contains("access_key_id=ASIACONTAINERE2E"), "{log}");
+    assert!(!log.contains("never-logged"), "{log}");
+}

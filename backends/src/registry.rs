@@ -204,8 +204,7 @@ impl SinkConfig {
             }
             Self::Cloudwatch(c) => {
                 let env = cloudwatch::Env::process();
-                let backend = cloudwatch::CloudWatch::new(c, context.client()?, &env)
-                    .map_err(|e| BuildError::new(e.to_string()))?;
+                let backend = cloudwatch::CloudWatch::new(c, context.client()?, &env)?;
                 // Say where the keys come from, never the keys.
                 tracing::info!(sink = %name, credentials = %backend.credentials_source(), "CloudWatch credentials found.");
                 delivery::spawn_at(at, backend)

@@ -8,10 +8,10 @@ use crate::units::Duration;
 /// Sends every window to Amazon CloudWatch with `PutMetricData`, signed with Signature
 /// Version 4.
 ///
-/// Credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`), then the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE` or
-/// `~/.aws/credentials`, profile `profile`, else `AWS_PROFILE`, else `default`), then the EC2
-/// instance role (`IMDSv2`).
+/// Credentials come from the AWS SDKs' default chain (see
+/// [`Provider::resolve`](super::Provider::resolve)): the environment, then profile `profile`
+/// of the shared config and credentials files, then web identity, then the container
+/// endpoint, then the EC2 instance role.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudWatchConfig {
@@ -25,8 +25,9 @@ pub struct CloudWatchConfig {
     /// endpoint or a local emulator (`http://` works). Defaults to the regional endpoint.
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// The profile to read from the shared credentials file. Defaults to `AWS_PROFILE`, else
-    /// `"default"`.
+    /// The profile to read from the shared config and credentials files; when set it must
+    /// exist and hold credentials, and its `region` (if any) is the region of its STS
+    /// requests. Defaults to `AWS_PROFILE`, else `"default"`.
     #[serde(default)]
     pub profile: Option<String>,
     /// `StorageResolution` of every metric: `60` (standard) or `1` (high resolution, billed

@@ -14,4 +14,4 @@ pub use encode::{
     BARE_TAG_VALUE, Datum, Encoding, HOST_DIMENSION, MAX_DATUMS_PER_REQUEST, MAX_DIMENSIONS, MAX_DISTINCT_VALUES,
     MAX_MAGNITUDE, MAX_REQUEST_BYTES, Measure, Options, Request, Unit, encode, form,
 };
-pub use service::{BuildError, CloudWatch, Dropped, MAX_AGE, Payload, aws_error, classify};
+pub use service::{CloudWatch, Dropped, MAX_AGE, Payload, aws_error, classify};

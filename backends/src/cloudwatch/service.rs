@@ -2,21 +2,20 @@
 //! then sign → send → classify in `send`.
 
 use std::io::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::{Client, Url, header};
 
 use super::config::CloudWatchConfig;
-use super::credentials::{CredentialsError, Env, Provider, Source};
+use super::credentials::{Env, Provider, Source, post_headers};
 use super::encode::{Datum, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, Options, encode, form};
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::http::execute;
 use crate::model::Window;
+use crate::registry::BuildError;
 
 /// The SigV4 service name of CloudWatch metrics.
 /// The oldest point `PutMetricData` accepts: two weeks
@@ -53,17 +52,6 @@ pub struct Dropped {
     pub dimensions: u64,
 }
 
-/// Why a `cloudwatch` sink cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A key breaks a rule (the config validation reports the same earlier, with its line).
-    #[error("invalid value for {0:?}: {1}")]
-    Invalid(&'static str, String),
-    /// No credentials.
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
-}
-
 /// Puts windows into CloudWatch.
 #[derive(Debug)]
 pub struct CloudWatch {
@@ -81,9 +69,10 @@ impl CloudWatch {
     /// A backend for `config` that sends with the agent's shared `client` and finds its keys
     /// through the chain in [`super::credentials`] reading `env`.
     pub fn new(config: &CloudWatchConfig, client: Client, env: &Env) -> Result<Self, BuildError> {
-        config.check().map_err(|(key, message)| BuildError::Invalid(key, message))?;
-        let url = Url::parse(&config.url()).map_err(|e| BuildError::Invalid("endpoint", e.to_string()))?;
-        let credentials = Provider::resolve(env, config.profile.as_deref(), client.clone())?;
+        config.check()?;
+        let url = Url::parse(&config.url()).map_err(|e| BuildError::at("endpoint", e.to_string()))?;
+        let credentials = Provider::resolve_in(env, config.profile.as_deref(), &config.region, client.clone())
+            .map_err(|e| BuildError::new(e.to_string()))?;
         Ok(Self {
             client,
             url,
@@ -141,30 +130,8 @@ impl CloudWatch {
     /// `body` with `headers`.
     async fn signature(&mut self, headers: &[(&str, &str)], body: &[u8]) -> Result<Vec<(String, String)>, SendError> {
         let keys = self.credentials.credentials().await.map_err(|e| SendError::Connect(e.to_string()))?;
-        let identity = aws_credential_types::Credentials::new(
-            keys.access_key_id,
-            keys.secret_access_key,
-            keys.session_token,
-            keys.expires,
-            "sluice",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SIGNING_SERVICE)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?
-            .into();
-        let request =
-            SignableRequest::new("POST", self.url.as_str(), headers.iter().copied(), SignableBody::Bytes(body))
-                .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?;
-        let (instructions, _) = sign(request, &params)
-            .map_err(|e| SendError::Rejected(format!("cannot sign the request: {e}")))?
-            .into_parts();
-        Ok(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+        post_headers(&keys, &self.region, SIGNING_SERVICE, self.url.as_str(), headers, body)
+            .map_err(SendError::Rejected)
     }
 }
 

@@ -481,8 +481,8 @@ async fn credentials_come_from_a_profile_of_the_shared_file() {
     assert_eq!(default.credentials().await.unwrap().access_key_id, "AKIDDEFAULT");
     let mut ci = resolve(None, Some("ci")).unwrap();
     let keys = ci.credentials().await.unwrap();
-    assert_eq!((keys.access_key_id.as_str(), keys.secret_access_key.as_str()), ("AKIDCI", "c=c"));
-    assert_eq!(keys.session_token.as_deref(), Some("t"));
+    assert_eq!((keys.access_key_id.as_str(), keys.secret_access_key.expose()), ("AKIDCI", "c=c"));
+    assert_eq!(keys.session_token.as_ref().map(crate::Secret::expose), Some("t"));
     assert_eq!(
         resolve(Some("ci"), Some("nope")).unwrap().source(),
         &Source::Profile { path: path.clone(), name: "ci".into() }
@@ -532,7 +532,10 @@ async fn credentials_come_from_the_instance_metadata_service_and_are_refreshed()
     let mut provider = Provider::resolve(&env, None, crate::delivery::http::client().unwrap()).unwrap();
     assert_eq!(provider.source(), &Source::InstanceRole { endpoint: url.clone() });
     let first = provider.credentials().await.unwrap();
-    assert_eq!((first.access_key_id.as_str(), first.session_token.as_deref()), ("AKIDROLE3", Some("t")));
+    assert_eq!(
+        (first.access_key_id.as_str(), first.session_token.as_ref().map(crate::Secret::expose)),
+        ("AKIDROLE3", Some("t"))
+    );
     // Three minutes from expiry is inside the refresh margin: fetched again, now for an hour.
     *expiring.lock().unwrap() = SystemTime::now() + Duration::from_hours(1);
     let second = provider.credentials().await.unwrap();
