@@ -420,3 +420,17 @@ fn an_etsy_restart_under_load_loses_nothing_over_tcp() {
     // Reconnects were refused while Etsy was down (backoff 100 ms up to 500 ms over 5 s).
     assert!(refused >= 5.0, "failed sends during the outage: {refused}");
 }
+
+/// Under the same load over TCP, Etsy paused (SIGSTOP) for 5 s loses nothing: it stops
+/// reading, TCP holds sluice's lines until it runs again, and its totals are exact. (Over UDP
+/// a pause loses whatever overflows the upstream's receive buffer, unseen by any sender.)
+#[test]
+fn an_etsy_paused_under_load_loses_nothing_over_tcp() {
+    let errors = exact_under_load("tcp", 12, |etsy| {
+        std::thread::sleep(Duration::from_millis(3500));
+        etsy.pause();
+        std::thread::sleep(Duration::from_secs(5));
+        etsy.resume();
+    });
+    assert_eq!(errors, 0.0);
+}

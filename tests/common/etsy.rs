@@ -163,6 +163,24 @@ impl Etsy {
         }
     }
 
+    /// Pauses the server (SIGSTOP): it neither reads nor flushes until [`Etsy::resume`], and
+    /// its sockets stay open.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("Etsy StatsD is running");
+        let pid = i32::try_from(child.id()).unwrap();
+        // SAFETY: `pid` is our own child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
     /// Every flush so far, oldest first.
     pub fn flushes(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("flushes.jsonl")).unwrap_or_default();
