@@ -49,8 +49,9 @@ pub struct StatsdSinkConfig {
     /// Over a datagram transport, the part of a window's interval over which its datagrams
     /// are spread, so that the burst of one flush does not overflow the upstream's receive
     /// buffer: a window of 1 s with 200 datagrams and `pace = 0.5` sends one every 2.5 ms.
-    /// Below 1, so a backlog of windows drains faster than windows arrive; 0 sends each
-    /// window in one burst. Streams are not paced (TCP's flow control does it). Defaults to
+    /// Datagrams are never more than 5 ms apart, so a long window is not held back for
+    /// nothing. Below 1, so a backlog of windows drains faster than windows arrive; 0 sends
+    /// each window in one burst. Streams are not paced (TCP's flow control does it). Defaults to
     /// 0.5.
     #[serde(default = "default_pace")]
     pub pace: f64,

@@ -381,16 +381,18 @@ fn busy_window(start_ms: u64, end_ms: u64) -> Window {
 
 /// Over UDP a window's datagrams are spread over `pace` of its interval: 0.5 of 400 ms puts
 /// the last of n datagrams (n − 1)/n × 200 ms after the first, never sooner; every datagram
-/// arrives, in order.
+/// arrives, in order; a long window's datagrams go at most 5 ms apart.
 #[tokio::test]
 async fn udp_datagrams_of_a_window_are_spread_over_pace_of_its_interval() {
     let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut paced = config(Some(upstream.local_addr().unwrap()), None);
     paced.pace = 0.5;
+    // Small datagrams, so that 200 ms over all of them is below the 5 ms gap limit.
+    paced.max_datagram_bytes = Some(200);
     let mut backend = Statsd::new(&paced).unwrap();
     let batches = backend.encode(&busy_window(0, 400)).unwrap();
     let n = u32::try_from(batches.len()).unwrap();
-    assert!(n >= 8, "{n} datagrams");
+    assert!(n >= 40, "{n} datagrams");
     let started = std::time::Instant::now();
     let mut buf = vec![0; 65_536];
     for batch in &batches {
@@ -406,6 +408,17 @@ async fn udp_datagrams_of_a_window_are_spread_over_pace_of_its_interval() {
     let started = std::time::Instant::now();
     backend.send(&batches[0].payload).await.unwrap();
     assert!(started.elapsed() < std::time::Duration::from_millis(20), "{:?}", started.elapsed());
+    upstream.recv(&mut buf).await.unwrap();
+    // A window of an hour is not spread over half an hour: datagrams go 5 ms apart at most.
+    let batches = backend.encode(&busy_window(0, 3_600_000)).unwrap();
+    let started = std::time::Instant::now();
+    for batch in &batches {
+        backend.send(&batch.payload).await.unwrap();
+        upstream.recv(&mut buf).await.unwrap();
+    }
+    let spread = started.elapsed();
+    let least = super::transport::MAX_GAP * (n - 1);
+    assert!(spread >= least && spread < least * 4, "{n} datagrams of a long window in {spread:?}");
 }
 
 fn stream_config(

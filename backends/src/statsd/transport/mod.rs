@@ -6,5 +6,7 @@ mod pacer;
 pub(super) mod stream;
 
 pub(super) use datagram::Datagrams;
+#[cfg(test)]
+pub(super) use pacer::MAX_GAP;
 pub(super) use pacer::Pacer;
 pub(super) use stream::Stream;

@@ -18,6 +18,11 @@ use tokio::time::Instant;
 
 /// The most lateness sent as a burst to catch up with the schedule.
 const CATCH_UP: Duration = Duration::from_millis(5);
+/// The longest gap between two datagrams. 200 datagrams a second is far below what any
+/// upstream reads, so a longer gap protects nothing; it would only delay a long window (a
+/// `flush_interval` of minutes, the last window at shutdown, which must go within
+/// `shutdown_timeout`) for no gain.
+pub(crate) const MAX_GAP: Duration = Duration::from_millis(5);
 
 /// The pacing state of the window being sent.
 #[derive(Debug, Default)]
@@ -28,10 +33,11 @@ pub(crate) struct Pacer {
 
 impl Pacer {
     /// Starts a window of `datagrams` to be spread over `span`: the first goes at once, the
-    /// others one `span / datagrams` apart, so the last leaves before `span` has passed.
+    /// others one `span / datagrams` apart (at most [`MAX_GAP`]), so the last leaves before
+    /// `span` has passed.
     pub(crate) fn start(&mut self, datagrams: usize, span: Duration) {
         let datagrams = u32::try_from(datagrams).unwrap_or(u32::MAX).max(1);
-        self.gap = span / datagrams;
+        self.gap = (span / datagrams).min(MAX_GAP);
         self.next = None;
     }
 
