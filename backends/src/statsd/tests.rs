@@ -429,6 +429,13 @@ fn stream_config(
     StatsdSinkConfig { transport: Some(target), ..config(address, unix) }
 }
 
+/// The next connection to `listener`, or a failure after 2 s (a batch written into a dead
+/// connection never arrives on a new one).
+async fn accept(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream {
+    let accepted = tokio::time::timeout(std::time::Duration::from_secs(2), listener.accept()).await;
+    accepted.expect("the batch arrives on a new connection").unwrap().0
+}
+
 /// Reads from `stream` until `want` bytes arrived.
 async fn read_exact(stream: &mut (impl tokio::io::AsyncRead + Unpin), want: usize) -> Vec<u8> {
     use tokio::io::AsyncReadExt;
@@ -452,13 +459,13 @@ async fn tcp_batches_are_terminated_lines_and_a_closed_connection_is_replaced() 
     assert!(first.starts_with(b"app.hits:30|c|#env:prod,route:/\napp.sampled:"), "{}", String::from_utf8_lossy(first));
 
     backend.send(&batches[0].payload).await.unwrap();
-    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut conn = accept(&listener).await;
     assert_eq!(read_exact(&mut conn, first.len()).await, *first);
     // The upstream closes the connection while idle (a graceful restart).
     drop(conn);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     backend.send(&batches[0].payload).await.unwrap();
-    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut conn = accept(&listener).await;
     assert_eq!(read_exact(&mut conn, first.len()).await, *first);
 
     drop((conn, listener));
@@ -468,7 +475,7 @@ async fn tcp_batches_are_terminated_lines_and_a_closed_connection_is_replaced() 
     assert_eq!(err.to_string(), "I/O error: Connection refused (os error 111)");
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     backend.send(&batches[0].payload).await.unwrap();
-    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut conn = accept(&listener).await;
     assert_eq!(read_exact(&mut conn, first.len()).await, *first);
 }
 
