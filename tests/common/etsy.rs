@@ -1,6 +1,7 @@
 //! A real Etsy StatsD 0.9 for tests: started from `.test-servers/node_modules/statsd` (installed
 //! by `scripts/test`), with a flush backend written into a temporary directory that appends
-//! every flush as one JSON line. A missing server fails the test; it never skips.
+//! every flush as one JSON line. It reads lines over UDP and TCP (`servers/udp` and
+//! `servers/tcp`) on the same port. A missing server fails the test; it never skips.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -17,8 +18,16 @@ pub const FLUSH_INTERVAL_MS: u64 = 200;
 /// The flush backend: one JSON line per flush with the counters, gauges, timers and sets
 /// (Etsy's own `statsd.*` counters left out). Listeners run in registration order, so this
 /// one sees each flush before Etsy clears its counters, timers and sets.
+///
+/// SIGTERM becomes a graceful stop: Node's default for the signal exits without running
+/// `exit` handlers, so Etsy's own last flush (its `exit` handler) would never run and what it
+/// aggregated since its previous flush would be lost — a loss no sender can prevent, which
+/// would make a test of the sender's exactness across an outage meaningless. With
+/// `process.exit` the `exit` handlers run: Etsy flushes once more, this backend writes that
+/// flush synchronously, and the process exits.
 const JSON_BACKEND: &str = r"
 const fs = require('fs');
+process.on('SIGTERM', function () { process.exit(0); });
 exports.init = function (startupTime, config, events) {
   const own = (k) => k.startsWith('statsd.');
   events.on('flush', function (ts, m) {
@@ -38,7 +47,7 @@ exports.init = function (startupTime, config, events) {
 
 /// A running Etsy StatsD.
 pub struct Etsy {
-    /// The UDP address it reads metrics on.
+    /// The address it reads metrics on, over UDP and over TCP.
     pub addr: std::net::SocketAddr,
     mgmt_port: u16,
     dir: tempfile::TempDir,
@@ -98,6 +107,8 @@ impl Etsy {
         let config = format!(
             "{{ port: {port}, address: \"127.0.0.1\", mgmt_port: {mgmt_port}, mgmt_address: \"127.0.0.1\", \
              flushInterval: {FLUSH_INTERVAL_MS}, deleteIdleStats: true, backends: [{backend}], \
+             servers: [{{ server: \"./servers/udp\", address: \"127.0.0.1\", port: {port} }}, \
+             {{ server: \"./servers/tcp\", address: \"127.0.0.1\", port: {port} }}], \
              jsonOut: {out} }}\n",
             // JSON strings are JavaScript string literals.
             backend = js_string(&backend),
@@ -140,8 +151,9 @@ impl Etsy {
         Some(String::from_utf8_lossy(&buf[..n]).trim().to_owned())
     }
 
-    /// Stops the server by its PID (SIGTERM) and waits for it to exit. What it received since
-    /// its last flush is lost, as with any StatsD that stops.
+    /// Stops the server by its PID (SIGTERM) and waits for it to exit: a graceful stop, in
+    /// which Etsy flushes what it aggregated since its last flush (see [`JSON_BACKEND`]).
+    /// Lines still unread in its sockets' buffers are lost, as with any StatsD that stops.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = i32::try_from(child.id()).unwrap();
@@ -149,6 +161,24 @@ impl Etsy {
             unsafe { libc::kill(pid, libc::SIGTERM) };
             child.wait().unwrap();
         }
+    }
+
+    /// Pauses the server (SIGSTOP): it neither reads nor flushes until [`Etsy::resume`], and
+    /// its sockets stay open.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("Etsy StatsD is running");
+        let pid = i32::try_from(child.id()).unwrap();
+        // SAFETY: `pid` is our own child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     }
 
     /// Every flush so far, oldest first.

@@ -41,6 +41,9 @@ pub struct Encoder {
     pub pack_values: bool,
     /// Histograms and distributions as `ms`.
     pub summaries_as_timers: bool,
+    /// Ends every line with `\n`, as a stream needs (a line is complete only at its newline);
+    /// otherwise lines are separated by `\n`, as datagrams carry them.
+    pub terminate_lines: bool,
 }
 
 /// Why a series could not be encoded.
@@ -54,7 +57,7 @@ impl Encoder {
     /// series order; a last [`Batch::Unsendable`] counts the series that cannot be sent. A
     /// datagram's `series` counts the series whose last line it carries.
     pub fn encode(&self, window: &Window) -> Vec<Encoded<Batch>> {
-        let mut packer = Packer::new(self.max_datagram_bytes);
+        let mut packer = Packer::new(self.max_datagram_bytes, self.terminate_lines);
         let (mut too_long, mut longest, mut not_finite) = (0_u64, 0, 0_u64);
         let mut units = Vec::new();
         for series in &window.series {
@@ -135,7 +138,10 @@ impl Encoder {
             }
         }
         match out.iter().map(String::len).max() {
-            Some(len) if len > self.max_datagram_bytes => Err(Unsendable::TooLong(len)),
+            // A terminated line travels with its newline.
+            Some(len) if len + usize::from(self.terminate_lines) > self.max_datagram_bytes => {
+                Err(Unsendable::TooLong(len))
+            }
             _ => Ok(()),
         }
     }
@@ -230,19 +236,29 @@ fn sanitize(text: &str, forbidden: &[char]) -> String {
 /// Fills datagrams with units in order, never splitting one.
 struct Packer {
     limit: usize,
+    terminate: bool,
     current: Vec<u8>,
     series: u64,
     done: Vec<Encoded<Batch>>,
 }
 
 impl Packer {
-    fn new(limit: usize) -> Self {
-        Self { limit, current: Vec::with_capacity(limit), series: 0, done: Vec::new() }
+    fn new(limit: usize, terminate: bool) -> Self {
+        Self { limit, terminate, current: Vec::with_capacity(limit), series: 0, done: Vec::new() }
     }
 
-    /// Adds one series' units; each is at most `limit` bytes (checked by the caller).
+    /// Adds one series' units; each is at most `limit` bytes (checked by the caller; a
+    /// terminated line is checked with its newline).
     fn push_series(&mut self, units: &[String]) {
         for unit in units {
+            if self.terminate {
+                if self.current.len() + unit.len() + 1 > self.limit {
+                    self.flush();
+                }
+                self.current.extend_from_slice(unit.as_bytes());
+                self.current.push(b'\n');
+                continue;
+            }
             let needed = unit.len() + usize::from(!self.current.is_empty());
             if self.current.len() + needed > self.limit {
                 self.flush();

@@ -1,8 +1,9 @@
-//! `type = "statsd"`: forwards each window to an upstream StatsD or DogStatsD server over UDP
-//! or a Unix datagram socket, so that the upstream's totals equal what sluice received.
+//! `type = "statsd"`: forwards each window to an upstream StatsD or DogStatsD server over UDP,
+//! a Unix datagram socket, TCP or a Unix stream, so that the upstream's totals equal what
+//! sluice received.
 //!
 //! The exact mapping is in `docs/translation.md`; the timer sampling scheme and its error in
-//! [`samples`]; what "delivered" means for datagrams in [`service`].
+//! [`samples`]; what "delivered" means per transport, pacing and reconnects in `transport/`.
 //!
 //! Why not the `cadence` crate: it is a client for applications. Its counters and sets take
 //! integers (a window's counter sum is an `f64` once sample rates applied), it puts a sample
@@ -17,7 +18,8 @@ pub mod samples;
 pub mod service;
 #[cfg(test)]
 mod tests;
+mod transport;
 
-pub use config::{StatsdSinkConfig, TagFormat, Target};
+pub use config::{StatsdSinkConfig, TagFormat, Target, Transport};
 pub use encode::{Batch, Encoder};
 pub use service::{BuildError, Statsd};

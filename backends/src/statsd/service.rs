@@ -1,25 +1,13 @@
-//! The StatsD backend's task side: sends each datagram and classifies the outcome.
-//!
-//! What "delivered" means: datagrams carry no acknowledgement. A datagram counts as delivered
-//! when the kernel accepted it and reported no error for it. Over UDP the socket is connected,
-//! so the kernel reports the ICMP "port unreachable" an upstream host answers while nothing
-//! listens: the error is read right after each send (`SO_ERROR`), and the send fails as
-//! retriable so the same datagram goes again after backoff. On the loopback interface the ICMP
-//! arrives before `send` returns, so no datagram is lost to a stopped upstream; across a
-//! network the ICMP takes a round trip and the datagrams sent meanwhile are lost. Over a Unix
-//! socket the kernel refuses a datagram at once when nobody listens (`ENOENT`,
-//! `ECONNREFUSED`), retriable as well. A datagram lost after the upstream received it (a full
-//! receive buffer, an upstream crash before its flush) cannot be seen from here.
+//! The StatsD backend's task side: paces and sends each batch and classifies the outcome.
+//! What "delivered" means per transport is in [`super::transport`]: `datagram.rs` and
+//! `stream.rs`.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
-
-use tokio::net::{UdpSocket, UnixDatagram};
 
 use super::config::{StatsdSinkConfig, Target};
 use super::encode::{Batch, Encoder};
+use super::transport::{Datagrams, Pacer, Stream, datagram, stream};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::model::Window;
 
@@ -39,18 +27,20 @@ pub struct BuildError {
     pub message: String,
 }
 
-/// Forwards windows as StatsD datagrams over UDP or a Unix datagram socket.
+/// Forwards windows as StatsD lines over UDP, a Unix datagram socket, TCP or a Unix stream.
 #[derive(Debug)]
 pub struct Statsd {
-    target: Target,
     encoder: Encoder,
-    socket: Option<Socket>,
+    link: Link,
+    /// The part of a window's interval its datagrams are spread over (`pace`).
+    pace: f64,
+    pacer: Pacer,
 }
 
 #[derive(Debug)]
-enum Socket {
-    Udp(UdpSocket),
-    Unix(UnixDatagram),
+enum Link {
+    Datagrams(Datagrams),
+    Stream(Stream),
 }
 
 impl Statsd {
@@ -65,52 +55,29 @@ impl Statsd {
             max_samples: config.max_samples_per_series,
             pack_values: config.pack_values,
             summaries_as_timers: config.summaries_as_timers,
+            terminate_lines: target.is_stream(),
         };
-        Ok(Self { target, encoder, socket: None })
-    }
-
-    async fn socket(&mut self) -> io::Result<&Socket> {
-        if self.socket.is_none() {
-            let socket = match &self.target {
-                Target::Udp(addr) => {
-                    let local: SocketAddr = if addr.is_ipv4() {
-                        (Ipv4Addr::UNSPECIFIED, 0).into()
-                    } else {
-                        (Ipv6Addr::UNSPECIFIED, 0).into()
-                    };
-                    let socket = UdpSocket::bind(local).await?;
-                    // Connected, so the kernel reports ICMP errors for this destination.
-                    socket.connect(addr).await?;
-                    Socket::Udp(socket)
-                }
-                Target::Unix(_) => Socket::Unix(UnixDatagram::unbound()?),
-            };
-            self.socket = Some(socket);
-        }
-        Ok(self.socket.as_ref().expect("socket just set"))
-    }
-
-    async fn send_datagram(&mut self, datagram: &[u8]) -> io::Result<()> {
-        let path: Option<PathBuf> = match &self.target {
-            Target::Unix(path) => Some(path.clone()),
-            Target::Udp(_) => None,
+        let link = match target {
+            Target::Udp(addr) => Link::Datagrams(Datagrams::new(datagram::Peer::Udp(addr))),
+            Target::Unix(path) => Link::Datagrams(Datagrams::new(datagram::Peer::Unix(path))),
+            Target::Tcp(addr) => Link::Stream(Stream::new(stream::Peer::Tcp(addr))),
+            Target::UnixStream(path) => Link::Stream(Stream::new(stream::Peer::Unix(path))),
         };
-        match self.socket().await? {
-            Socket::Udp(socket) => {
-                socket.send(datagram).await?;
-                // An ICMP error for this datagram (or an earlier one) is pending here.
-                if let Some(err) = socket.take_error()? {
-                    return Err(err);
-                }
-            }
-            // Addressed by path at every send: an upstream that restarts binds a new socket
-            // at the same path, which a connected socket would never reach.
-            Socket::Unix(socket) => {
-                socket.send_to(datagram, path.expect("unix target")).await?;
-            }
-        }
-        Ok(())
+        Ok(Self { encoder, link, pace: config.pace, pacer: Pacer::default() })
     }
+}
+
+/// An I/O error as a delivery outcome.
+fn classify(err: io::Error) -> SendError {
+    if err.raw_os_error() == Some(EMSGSIZE) {
+        return SendError::Rejected(format!("{err}: lower max_datagram_bytes"));
+    }
+    if err.kind() == io::ErrorKind::TimedOut {
+        return SendError::Timeout;
+    }
+    // Connection refused, no buffer space, no such socket, network unreachable, a broken
+    // connection: the upstream (or the kernel) may take it later, so the batch is retried.
+    SendError::Io(err)
 }
 
 impl Backend for Statsd {
@@ -118,25 +85,45 @@ impl Backend for Statsd {
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Batch>>, SendError> {
         // normalize → batch → encode in one pass: lines are built per series and packed into
-        // datagrams of whole lines.
-        Ok(self.encoder.encode(window))
+        // datagrams (or writes) of whole lines.
+        let batches = self.encoder.encode(window);
+        // pace: the window's datagrams leave spread over part of its interval, so that the
+        // upstream reads them as they come instead of overflowing on one burst. Below one
+        // interval, so windows replayed after an outage catch up.
+        if matches!(self.link, Link::Datagrams(_)) {
+            let interval = Duration::from_millis(window.end_ms.saturating_sub(window.start_ms));
+            self.pacer.start(batches.len(), interval.mul_f64(self.pace));
+        }
+        Ok(batches)
     }
 
     async fn send(&mut self, batch: &Batch) -> Result<(), SendError> {
-        let datagram = match batch {
+        let bytes = match batch {
             Batch::Datagram(bytes) => bytes,
             // Refused for good: the delivery task logs the reason and counts the series.
             Batch::Unsendable(reason) => return Err(SendError::Rejected(reason.clone())),
         };
-        match tokio::time::timeout(SEND_TIMEOUT, self.send_datagram(datagram)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) if err.raw_os_error() == Some(EMSGSIZE) => {
-                Err(SendError::Rejected(format!("{err}: lower max_datagram_bytes")))
+        // send → classify.
+        match &mut self.link {
+            Link::Datagrams(datagrams) => {
+                self.pacer.wait().await;
+                let sent = match tokio::time::timeout(SEND_TIMEOUT, datagrams.send(bytes)).await {
+                    Ok(sent) => sent.map_err(classify),
+                    Err(_) => Err(SendError::Timeout),
+                };
+                if sent.is_err() {
+                    self.pacer.resume();
+                }
+                sent
             }
-            // Connection refused, no such socket, network unreachable: the upstream may come
-            // back, so the datagram is retried.
-            Ok(Err(err)) => Err(SendError::Io(err)),
-            Err(_) => Err(SendError::Timeout),
+            // Bounded by the stream's own timeouts, which also drop a half-written connection.
+            Link::Stream(stream) => stream.send(bytes).await.map_err(classify),
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Link::Stream(stream) = &mut self.link {
+            stream.close().await;
         }
     }
 }

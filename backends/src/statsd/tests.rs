@@ -57,6 +57,7 @@ fn encoder(max_datagram_bytes: usize) -> Encoder {
         max_samples: 4,
         pack_values: false,
         summaries_as_timers: false,
+        terminate_lines: false,
     }
 }
 
@@ -121,6 +122,7 @@ fn packed_untagged_window_encodes_to_the_documented_datagram() {
         max_samples: 4,
         pack_values: true,
         summaries_as_timers: true,
+        terminate_lines: false,
     };
     let got = datagrams(&encoder.encode(&golden_window()));
     let expected = "\
@@ -268,6 +270,9 @@ fn config(address: Option<std::net::SocketAddr>, unix: Option<std::path::PathBuf
     StatsdSinkConfig {
         address,
         unix,
+        transport: None,
+        // Unpaced, so that sends follow each other at once; pacing has its own tests.
+        pace: 0.0,
         tag_format: TagFormat::Dogstatsd,
         max_datagram_bytes: None,
         max_samples_per_series: 64,
@@ -335,4 +340,164 @@ fn config_errors_name_the_key() {
     assert_eq!(small.check().unwrap_err(), ("max_datagram_bytes", "10 is out of range: use 64 to 65507".to_owned()));
     assert_eq!(config(None, Some("/s".into())).datagram_limit(), 8192);
     assert_eq!(config(Some("127.0.0.1:1".parse().unwrap()), None).datagram_limit(), 1432);
+}
+
+/// `transport` goes with its destination, and `pace` must stay below one interval.
+#[test]
+fn transport_and_pace_errors_name_the_key() {
+    use super::config::{Target, Transport};
+    let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let mut tcp = config(Some(addr), None);
+    tcp.transport = Some(Transport::Tcp);
+    assert_eq!(tcp.target(), Ok(Target::Tcp(addr)));
+    assert_eq!(tcp.datagram_limit(), 16_384);
+    let mut stream = config(None, Some("/s".into()));
+    stream.transport = Some(Transport::Stream);
+    assert_eq!(stream.target(), Ok(Target::UnixStream("/s".into())));
+    stream.transport = Some(Transport::Tcp);
+    assert_eq!(stream.check().unwrap_err().0, "transport");
+    tcp.transport = Some(Transport::Datagram);
+    assert_eq!(tcp.check().unwrap_err().0, "transport");
+    let mut paced = config(Some(addr), None);
+    paced.pace = 1.0;
+    assert_eq!(
+        paced.check().unwrap_err(),
+        ("pace", "1 is out of range: use a fraction of the interval from 0 up to (not including) 1".to_owned())
+    );
+    paced.pace = -0.1;
+    assert_eq!(paced.check().unwrap_err().0, "pace");
+}
+
+/// A window with many datagrams, as one flush of a busy agent.
+fn busy_window(start_ms: u64, end_ms: u64) -> Window {
+    let series = (0..400)
+        .map(|i| Series {
+            key: key(&format!("busy.counter.{i:03}"), &[]),
+            value: Value::Counter { sum: 1.0, rate: 1.0 },
+        })
+        .collect();
+    Window { start_ms, end_ms, ..window(series) }
+}
+
+/// Over UDP a window's datagrams are spread over `pace` of its interval: 0.5 of 400 ms puts
+/// the last of n datagrams (n − 1)/n × 200 ms after the first, never sooner; every datagram
+/// arrives, in order; a long window's datagrams go at most 5 ms apart.
+#[tokio::test]
+async fn udp_datagrams_of_a_window_are_spread_over_pace_of_its_interval() {
+    let upstream = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut paced = config(Some(upstream.local_addr().unwrap()), None);
+    paced.pace = 0.5;
+    // Small datagrams, so that 200 ms over all of them is below the 5 ms gap limit.
+    paced.max_datagram_bytes = Some(200);
+    let mut backend = Statsd::new(&paced).unwrap();
+    let batches = backend.encode(&busy_window(0, 400)).unwrap();
+    let n = u32::try_from(batches.len()).unwrap();
+    assert!(n >= 40, "{n} datagrams");
+    let started = std::time::Instant::now();
+    let mut buf = vec![0; 65_536];
+    for batch in &batches {
+        backend.send(&batch.payload).await.unwrap();
+        let len = upstream.recv(&mut buf).await.unwrap();
+        assert_eq!(Batch::Datagram(buf[..len].to_vec()), batch.payload);
+    }
+    let spread = started.elapsed();
+    let least = std::time::Duration::from_millis(200) * (n - 1) / n;
+    assert!(spread >= least, "{n} datagrams in {spread:?}, expected at least {least:?}");
+    // A second window starts its own schedule: its first datagram goes at once.
+    let batches = backend.encode(&busy_window(400, 800)).unwrap();
+    let started = std::time::Instant::now();
+    backend.send(&batches[0].payload).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(20), "{:?}", started.elapsed());
+    upstream.recv(&mut buf).await.unwrap();
+    // A window of an hour is not spread over half an hour: datagrams go 5 ms apart at most.
+    let batches = backend.encode(&busy_window(0, 3_600_000)).unwrap();
+    let started = std::time::Instant::now();
+    for batch in &batches {
+        backend.send(&batch.payload).await.unwrap();
+        upstream.recv(&mut buf).await.unwrap();
+    }
+    let spread = started.elapsed();
+    let least = super::transport::MAX_GAP * (n - 1);
+    assert!(spread >= least && spread < least * 4, "{n} datagrams of a long window in {spread:?}");
+}
+
+fn stream_config(
+    target: super::config::Transport,
+    address: Option<std::net::SocketAddr>,
+    unix: Option<std::path::PathBuf>,
+) -> StatsdSinkConfig {
+    StatsdSinkConfig { transport: Some(target), ..config(address, unix) }
+}
+
+/// The next connection to `listener`, or a failure after 2 s (a batch written into a dead
+/// connection never arrives on a new one).
+async fn accept(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream {
+    let accepted = tokio::time::timeout(std::time::Duration::from_secs(2), listener.accept()).await;
+    accepted.expect("the batch arrives on a new connection").unwrap().0
+}
+
+/// Reads from `stream` until `want` bytes arrived.
+async fn read_exact(stream: &mut (impl tokio::io::AsyncRead + Unpin), want: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = vec![0; want];
+    stream.read_exact(&mut got).await.unwrap();
+    got
+}
+
+/// Over TCP every batch is whole lines, each ending in `\n`; a refused connection is
+/// retriable; after the upstream closed the connection, the next batch goes on a new
+/// connection rather than into the closed one, so nothing is lost.
+#[tokio::test]
+async fn tcp_batches_are_terminated_lines_and_a_closed_connection_is_replaced() {
+    use super::config::Transport;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut backend = Statsd::new(&stream_config(Transport::Tcp, Some(addr), None)).unwrap();
+    let batches = backend.encode(&golden_window()).unwrap();
+    let Batch::Datagram(first) = &batches[0].payload else { panic!("a sendable batch") };
+    assert_eq!(first.last(), Some(&b'\n'));
+    assert!(first.starts_with(b"app.hits:30|c|#env:prod,route:/\napp.sampled:"), "{}", String::from_utf8_lossy(first));
+
+    backend.send(&batches[0].payload).await.unwrap();
+    let mut conn = accept(&listener).await;
+    assert_eq!(read_exact(&mut conn, first.len()).await, *first);
+    // The upstream closes the connection while idle (a graceful restart).
+    drop(conn);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    backend.send(&batches[0].payload).await.unwrap();
+    let mut conn = accept(&listener).await;
+    assert_eq!(read_exact(&mut conn, first.len()).await, *first);
+
+    drop((conn, listener));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let err = backend.send(&batches[0].payload).await.unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+    assert_eq!(err.to_string(), "I/O error: Connection refused (os error 111)");
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    backend.send(&batches[0].payload).await.unwrap();
+    let mut conn = accept(&listener).await;
+    assert_eq!(read_exact(&mut conn, first.len()).await, *first);
+}
+
+/// Over a Unix stream a missing socket is retriable, and a listener created later at the
+/// same path receives the whole batch.
+#[tokio::test]
+async fn unix_stream_batches_reach_a_listener_that_appears_later() {
+    use super::config::Transport;
+    let dir = std::env::temp_dir().join(format!("sluice-statsd-stream-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("upstream.sock");
+    let _ = std::fs::remove_file(&path);
+    let mut backend = Statsd::new(&stream_config(Transport::Stream, None, Some(path.clone()))).unwrap();
+    let batches = backend.encode(&golden_window()).unwrap();
+    let err = backend.send(&batches[0].payload).await.unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+    assert_eq!(err.to_string(), "I/O error: No such file or directory (os error 2)");
+
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    backend.send(&batches[0].payload).await.unwrap();
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let Batch::Datagram(first) = &batches[0].payload else { panic!("a sendable batch") };
+    assert_eq!(read_exact(&mut conn, first.len()).await, *first);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
