@@ -37,7 +37,11 @@ struct Slot {
 impl Slot {
     /// The value moved by `t`: toward `lower` for `t < 0`, toward `upper` for `t > 0`.
     fn at(&self, t: f64) -> f64 {
-        let moved = if t < 0.0 { self.value + t * (self.value - self.lower) } else { self.value + t * (self.upper - self.value) };
+        let moved = if t < 0.0 {
+            self.value + t * (self.value - self.lower)
+        } else {
+            self.value + t * (self.upper - self.value)
+        };
         moved.clamp(self.lower, self.upper)
     }
 }

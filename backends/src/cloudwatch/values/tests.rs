@@ -55,16 +55,7 @@ fn summary(samples: &[Sample]) -> Summary {
         max = max.max(value);
         sketch.add(value, 1.0 / rate);
     }
-    Summary {
-        kind: SummaryKind::Timer,
-        count,
-        sum,
-        min,
-        max,
-        percentiles: Vec::new(),
-        buckets: Vec::new(),
-        sketch,
-    }
+    Summary { kind: SummaryKind::Timer, count, sum, min, max, percentiles: Vec::new(), buckets: Vec::new(), sketch }
 }
 
 /// `SampleCount`, `Sum`, `Minimum`, `Maximum` as moto computes them from a datum: each value
@@ -183,4 +174,146 @@ fn a_sampled_timer_reads_back_with_its_exact_count_sum_minimum_and_maximum() {
     assert_eq!((values[0], counts[0], values[5], counts[5]), (10.0, 1.0, 97.25, 1.0));
     // 10 @0.5 leaves a weight of 1 in its bin, 97.25 none; 40 and 40.1 @0.5 share a bin.
     assert_eq!(counts, &[1.0, 1.0, 1.0, 10.0, 3.0, 1.0][..]);
+}
+
+/// Identical samples are one value carrying the whole weight.
+#[test]
+fn identical_samples_are_one_value_with_the_whole_weight() {
+    let measure = check(&samples(&[(7.5, 1.0), (7.5, 0.1), (7.5, 0.5)])).unwrap();
+    assert_eq!(measure, Measure::Values { values: vec![7.5], counts: vec![13.0] });
+}
+
+/// A minimum and a maximum in one bin split it into three values: the minimum, the rest of the
+/// bin, the maximum.
+#[test]
+fn a_minimum_and_maximum_in_one_bin_split_it_into_three_values() {
+    let samples = samples(&[(100.0, 1.0), (100.4, 0.5), (100.2, 0.25)]);
+    assert_eq!(summary(&samples).sketch.bin_count(), 1);
+    let measure = check(&samples).unwrap();
+    let (values, counts) = values_of(&measure);
+    assert_eq!((values.len(), values[0], values[2]), (3, 100.0, 100.4));
+    assert_eq!(counts, &[1.0, 5.0, 1.0][..]);
+}
+
+/// Samples crowding the low end of their bins (`t = −1`) and the high end (`t = +1`) still sum
+/// exactly: the values land on the bounds, here the minimum and the maximum themselves.
+#[test]
+fn samples_at_the_ends_of_their_bins_still_sum_exactly() {
+    let low = check(&samples(&[(50.0, 1.0), (50.0, 0.1), (50.0, 1.0), (900.0, 1.0)])).unwrap();
+    assert_eq!(low, Measure::Values { values: vec![50.0, 900.0], counts: vec![12.0, 1.0] });
+    let high = check(&samples(&[(3.0, 1.0), (60.0, 0.5), (60.0, 0.1), (60.0, 1.0)])).unwrap();
+    assert_eq!(high, Measure::Values { values: vec![3.0, 60.0], counts: vec![1.0, 13.0] });
+}
+
+/// Negative values, zero and values closer to zero than the sketch indexes sum exactly.
+#[test]
+fn negative_values_and_zero_sum_exactly() {
+    let measure = check(&samples(&[
+        (-250.5, 1.0),
+        (-3.001, 0.5),
+        (-0.001, 0.1),
+        (0.0, 1.0),
+        (0.0, 0.25),
+        (0.001, 1.0),
+        (12.0, 0.5),
+    ]))
+    .unwrap();
+    let (values, counts) = values_of(&measure);
+    assert_eq!((values[0], *values.last().unwrap()), (-250.5, 12.0));
+    assert_eq!(values.iter().filter(|v| v.abs() <= 1e-9).count(), 1, "the zero bin stays in its bin: {values:?}");
+    assert_eq!(counts.iter().sum::<f64>(), 1.0 + 2.0 + 10.0 + 1.0 + 4.0 + 1.0 + 2.0);
+}
+
+/// A sketch spanning more than its 2048 bins folds its smallest values into its lowest bin;
+/// that bin's bounds reach down to them, so the sum is still exact.
+#[test]
+fn values_folded_into_the_lowest_bin_still_sum_exactly() {
+    // 0.001 to 10¹⁵ is about 2417 bins at 1 %: the lowest ones fold.
+    let samples = samples(&[(0.001, 1.0), (0.002, 1.0), (0.003, 0.5), (1e15, 1.0), (5e14, 0.1), (1e15, 1.0)]);
+    let measure = check(&samples).unwrap();
+    let (values, _) = values_of(&measure);
+    assert_eq!((values[0], *values.last().unwrap()), (0.001, 1e15));
+}
+
+/// The minimum and maximum use two of the 150 values: 150 bins of one sample each fit (their
+/// end bins empty out), but when the lowest of 150 bins holds two samples they need 151 and go
+/// as exact `StatisticValues`.
+#[test]
+fn the_minimum_and_maximum_count_against_the_150_values() {
+    // 1.1^k lands in a bin of its own for every k.
+    let distinct = || (0..150).map(|k| ((1.1_f64.powi(k) * 1000.0).round() / 1000.0, 1.0)).collect::<Vec<_>>();
+    let measure = check(&samples(&distinct())).unwrap();
+    assert_eq!(values_of(&measure).0.len(), 150);
+    let mut over = distinct();
+    over.push((1.0, 1.0));
+    let samples = samples(&over);
+    let summary = summary(&samples);
+    assert_eq!(summary.sketch.bin_count(), 150);
+    assert_eq!(
+        check(&samples).unwrap(),
+        Measure::Statistics { count: 151.0, sum: summary.sum, min: 1.0, max: summary.max }
+    );
+}
+
+/// One sample, sampled or not, is sent as itself.
+#[test]
+fn a_single_sample_is_sent_as_itself() {
+    let measure = check(&samples(&[(-42.125, 0.1)])).unwrap();
+    assert_eq!(measure, Measure::Values { values: vec![-42.125], counts: vec![10.0] });
+}
+
+/// Sample sets as timers see them: latencies over several decades, negatives, zeros and
+/// repeats, unsampled or sampled at 1/2, 1/4 and 1/10.
+fn sample_sets() -> impl Strategy<Value = Vec<Sample>> {
+    let rate = prop::sample::select(vec![1.0, 1.0, 0.5, 0.25, 0.1]);
+    let spread = (0i64..1000, 0u32..10, prop::bool::weighted(0.1))
+        .prop_map(|(m, decade, negative)| if negative { -m } else { m } * 10_i64.pow(decade));
+    let spread = (spread, rate.clone()).prop_map(|(thousandths, rate)| Sample { thousandths, rate });
+    let repeats = (prop::sample::select(vec![0_i64, 1, 1500, 1501, 20_000, 99_999]), rate)
+        .prop_map(|(thousandths, rate)| Sample { thousandths, rate });
+    prop_oneof![
+        prop::collection::vec(spread.clone(), 1..400),
+        prop::collection::vec(repeats.clone(), 1..50),
+        (prop::collection::vec(spread, 1..200), prop::collection::vec(repeats, 1..50)).prop_map(|(mut a, b)| {
+            a.extend(b);
+            a
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// For any sample set and rates, `SampleCount`, `Minimum` and `Maximum` read back exact,
+    /// `Sum` within float rounding of the integer truth, and each percentile of the sent values
+    /// within one bin of the true one.
+    #[test]
+    fn count_sum_minimum_and_maximum_read_back_exact_and_percentiles_stay_in_their_bin(samples in sample_sets()) {
+        check(&samples).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// For 2000 realistic timers (log-normal latencies, 5 to 400 samples, half at `@0.5` or `@0.1`), the
+/// exact sum moves the values little: the median timer's worst percentile is within the
+/// sketch's own 1 % (0.91 %), and no percentile is off by more than 1.75 % (1.64 %; the bound
+/// is one bin, 2.02 %).
+#[test]
+fn realistic_timers_keep_their_percentiles_near_the_sketch_accuracy() {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut worst = Vec::new();
+    for _ in 0..2000 {
+        let median = rng.f64() * 500.0 + 1.0;
+        let set: Vec<Sample> = (0..rng.usize(5..400))
+            .map(|_| {
+                let v = median * (rng.f64() * 3.0 - 1.5).exp();
+                Sample { thousandths: (v * 1000.0).round() as i64, rate: [1.0, 1.0, 0.5, 0.1][rng.usize(0..4)] }
+            })
+            .collect();
+        let measure = check(&set).unwrap();
+        let (values, counts) = values_of(&measure);
+        worst.push(percentile_error(&set, values, counts).unwrap());
+    }
+    worst.sort_by(f64::total_cmp);
+    let (median, max) = (worst[worst.len() / 2], worst[worst.len() - 1]);
+    assert!(median <= RELATIVE_ACCURACY && max <= 0.0175, "median {median}, max {max}");
 }
