@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use backends::Sketch;
 use common::Agent;
@@ -254,10 +255,10 @@ fn random_sampled_timers_read_back_from_moto_with_exact_statistics() {
     agent.wait_flush();
     agent.send_udp(&["load.end:1|c"]);
     agent.wait_lines(sent + 1.0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     while moto.statistics("SluiceLoad", "load.end", &[]).is_none() {
-        assert!(std::time::Instant::now() < deadline, "the load never reached moto: {}", moto.log());
-        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(Instant::now() < deadline, "the load never reached moto: {}", moto.log());
+        std::thread::sleep(Duration::from_millis(250));
     }
     let (status, _) = agent.stop();
     assert!(status.success(), "{status}");

@@ -48,7 +48,7 @@ impl Slot {
 
 /// `Values`/`Counts` with an exact count, sum, minimum and maximum, or `StatisticValues` when
 /// they do not fit in [`MAX_DISTINCT_VALUES`] values (or the sketch has no bins, or its bins
-/// cannot carry the sum: only for a sketch that does not match its summary).
+/// cannot carry the count or the sum: only for a sketch that does not match its summary).
 pub(super) fn summary_measure(summary: &Summary) -> Measure {
     exact_values(summary).unwrap_or(Measure::Statistics {
         count: summary.count,
@@ -77,6 +77,12 @@ fn exact_values(summary: &Summary) -> Option<Measure> {
             Slot { value: bin.value.clamp(lower, upper), lower, upper, weight: bin.weight }
         })
         .collect();
+    // A sketch that does not hold the summary's weight (a spool record from elsewhere) cannot
+    // carry its count: the summary's own numbers go instead.
+    let weight: f64 = slots.iter().map(|s| s.weight).sum();
+    if (weight - summary.count).abs() > SOLVE_SLACK * summary.count {
+        return None;
+    }
     // The minimum is a sample of the lowest bin and the maximum of the highest (they may be
     // one bin); each takes a count of 1 from it. `w − 1` is exact for 1 ≤ w < 2⁵³.
     let last = slots.len() - 1;
@@ -128,7 +134,8 @@ fn solve(slots: &[Slot], target: f64) -> Option<f64> {
     if room <= 0.0 {
         return Some(0.0);
     }
-    Some((gap / room).clamp(-1.0, 1.0))
+    let t = gap / room;
+    t.is_finite().then_some(t.clamp(-1.0, 1.0))
 }
 
 #[cfg(test)]

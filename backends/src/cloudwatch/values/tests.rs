@@ -255,6 +255,18 @@ fn the_minimum_and_maximum_count_against_the_150_values() {
     );
 }
 
+/// A sketch that does not hold what its summary counted (a count or a sum from elsewhere) sends
+/// the summary's exact numbers as `StatisticValues`, never a wrong count or sum.
+#[test]
+fn a_sketch_that_disagrees_with_its_summary_sends_the_summary() {
+    let samples = samples(&[(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]);
+    let statistics = |s: &Summary| Measure::Statistics { count: s.count, sum: s.sum, min: s.min, max: s.max };
+    let wrong_count = Summary { count: 4.0, ..summary(&samples) };
+    assert_eq!(summary_measure(&wrong_count), statistics(&wrong_count));
+    let wrong_sum = Summary { sum: 9.0, ..summary(&samples) };
+    assert_eq!(summary_measure(&wrong_sum), statistics(&wrong_sum));
+}
+
 /// One sample, sampled or not, is sent as itself.
 #[test]
 fn a_single_sample_is_sent_as_itself() {
@@ -283,6 +295,26 @@ fn sample_sets() -> impl Strategy<Value = Vec<Sample>> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Every value added to a sketch lies within the bounds of the bin whose weight it raised,
+    /// over the whole range CloudWatch takes (±2³⁶⁰) and when the sketch folds its smallest
+    /// values.
+    #[test]
+    fn every_value_lies_within_the_bounds_of_its_bin(
+        values in prop::collection::vec((1.0f64..10.0, -12i32..108, prop::bool::ANY), 1..64),
+    ) {
+        let mut sketch = Sketch::new();
+        for (m, e, negative) in values {
+            let v = if negative { -m } else { m } * 10f64.powi(e);
+            let before: Vec<_> = sketch.bounded_bins().collect();
+            sketch.add(v, 1.0);
+            let raised: Vec<_> = sketch
+                .bounded_bins()
+                .filter(|b| !before.iter().any(|o| o.value == b.value && o.weight >= b.weight))
+                .collect();
+            prop_assert!(raised.iter().any(|b| b.lower <= v && v <= b.upper), "{v} in none of {raised:?}");
+        }
+    }
 
     /// For any sample set and rates, `SampleCount`, `Minimum` and `Maximum` read back exact,
     /// `Sum` within float rounding of the integer truth, and each percentile of the sent values
