@@ -198,10 +198,7 @@ impl SinkConfig {
                 delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)
             }
             Self::Influxdb(c) => delivery::spawn_at(at, InfluxDb::new(c, context.client()?)?),
-            Self::Statsd(c) => {
-                let backend = Statsd::new(c).map_err(|e| BuildError::at(e.key, e.message))?;
-                delivery::spawn_at(at, backend)
-            }
+            Self::Statsd(c) => delivery::spawn_at(at, Statsd::new(c)?),
             Self::Cloudwatch(c) => {
                 let env = cloudwatch::Env::process();
                 let backend = cloudwatch::CloudWatch::new(c, context.client()?, &env)?;

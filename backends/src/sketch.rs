@@ -18,6 +18,22 @@ pub const MAX_BINS: usize = 2048;
 pub const MIN_INDEXABLE: f64 = 1e-9;
 
 const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
+/// How much [`Bin`]'s bounds are widened, relative, beyond `γⁱ⁻¹` and `γⁱ`: far more than the
+/// float error of `ln` and `powi` in the index (a few 10⁻¹² at ±10³⁰⁸), far less than a bin.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// One non-empty bin with the interval every value added to it lies in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Bin {
+    /// The representative [`Sketch::bins`] reports.
+    pub value: f64,
+    /// No value in the bin is below this.
+    pub lower: f64,
+    /// No value in the bin is above this.
+    pub upper: f64,
+    /// The bin's weight.
+    pub weight: f64,
+}
 
 /// A sketch's state borrowed as plain numbers (see [`Sketch::raw_parts`]).
 pub(crate) struct RawParts<'a> {
@@ -110,6 +126,17 @@ impl Store {
 
     fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, f64)> + '_ {
         self.bins.iter().enumerate().filter(|(_, w)| **w != 0.0).map(|(k, &w)| (self.offset + k as i32, w))
+    }
+
+    /// The magnitudes every value in bin `index` lies between: `(γⁱ⁻¹, γⁱ]`, widened by
+    /// [`BOUND_SLACK`]. A full store's lowest bin also holds every value folded into it (see
+    /// [`Store::fit`]; merges keep that bin lowest), so its lower bound is [`MIN_INDEXABLE`].
+    fn magnitude_bounds(&self, index: i32) -> (f64, f64) {
+        let upper = GAMMA.powi(index) * (1.0 + BOUND_SLACK);
+        if index == self.offset && self.bins.len() >= MAX_BINS {
+            return (MIN_INDEXABLE, upper);
+        }
+        (GAMMA.powi(index - 1) * (1.0 - BOUND_SLACK), upper)
     }
 }
 
@@ -220,6 +247,25 @@ impl Sketch {
         let negative = self.negative.iter().rev().map(|(i, w)| (-value_of(i), w));
         let zero = (self.zero > 0.0).then_some((0.0, self.zero));
         let positive = self.positive.iter().map(|(i, w)| (value_of(i), w));
+        negative.chain(zero).chain(positive)
+    }
+
+    /// Each non-empty bin with its bounds, in increasing value order, as [`Sketch::bins`].
+    pub(crate) fn bounded_bins(&self) -> impl Iterator<Item = Bin> + '_ {
+        let negative = self.negative.iter().rev().map(|(i, weight)| {
+            let (lower, upper) = self.negative.magnitude_bounds(i);
+            Bin { value: -value_of(i), lower: -upper, upper: -lower, weight }
+        });
+        let zero = (self.zero > 0.0).then_some(Bin {
+            value: 0.0,
+            lower: -MIN_INDEXABLE,
+            upper: MIN_INDEXABLE,
+            weight: self.zero,
+        });
+        let positive = self.positive.iter().map(|(i, weight)| {
+            let (lower, upper) = self.positive.magnitude_bounds(i);
+            Bin { value: value_of(i), lower, upper, weight }
+        });
         negative.chain(zero).chain(positive)
     }
 

@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Series, Summary, SummaryKind, Value, Window, split_tag};
+use super::values::summary_measure;
+use crate::model::{Series, SummaryKind, Value, Window, split_tag};
 use crate::units::iso8601;
 
 /// Datums (`MetricData` members) in one request: "up to 1000 different metrics".
@@ -58,14 +59,15 @@ impl Unit {
 pub enum Measure {
     /// `Value`: one number (counters, gauges, sets).
     Value(f64),
-    /// `Values` and `Counts`: the distinct values of a window and how often each occurred.
+    /// `Values` and `Counts`: the distinct values of a window and how often each occurred,
+    /// chosen so that their count, sum, minimum and maximum are the window's (see `values.rs`).
     Values {
         /// Distinct values, increasing.
         values: Vec<f64>,
         /// The weight of each value (`1 / rate` per sample, so it can be fractional).
         counts: Vec<f64>,
     },
-    /// `StatisticValues`: when a window has more than [`MAX_DISTINCT_VALUES`] distinct values.
+    /// `StatisticValues`: when the window's values do not fit in [`MAX_DISTINCT_VALUES`].
     Statistics {
         /// `SampleCount`.
         count: f64,
@@ -133,7 +135,8 @@ pub struct Encoding {
     /// Dimensions dropped beyond [`MAX_DIMENSIONS`].
     pub dropped_dimensions: u64,
     /// Timers, histograms and distributions sent as `StatisticValues` because their window had
-    /// more than [`MAX_DISTINCT_VALUES`] distinct values.
+    /// more distinct values than fit in [`MAX_DISTINCT_VALUES`] with the exact minimum and
+    /// maximum.
     pub statistic_values: u64,
 }
 
@@ -212,31 +215,6 @@ fn datum(series: &Series, window: &Window, options: &Options, out: &mut Encoding
     let (dimensions, dropped) = dimensions(series, window, options);
     out.dropped_dimensions += dropped;
     Some(Datum { name: name.into(), dimensions, measure, unit })
-}
-
-/// `Values`/`Counts` from the window's sketch, or `StatisticValues` when the sketch has more
-/// than [`MAX_DISTINCT_VALUES`] bins (or none).
-///
-/// A bin's value is its representative (within the sketch's 1 % relative error of every
-/// sample in it), except that the lowest bin reports the exact minimum and the highest the
-/// exact maximum, so CloudWatch's `Minimum` and `Maximum` are exact and `SampleCount` is the
-/// exact weighted count; `Sum` is within 1 %.
-fn summary_measure(summary: &Summary) -> Measure {
-    let statistics =
-        || Measure::Statistics { count: summary.count, sum: summary.sum, min: summary.min, max: summary.max };
-    let bins = summary.sketch.bin_count();
-    if bins == 0 || bins > MAX_DISTINCT_VALUES {
-        return statistics();
-    }
-    let (mut values, counts): (Vec<f64>, Vec<f64>) = summary.sketch.bins().unzip();
-    let last = values.len() - 1;
-    if last == 0 {
-        values[0] = values[0].clamp(summary.min.min(summary.max), summary.max.max(summary.min));
-    } else {
-        values[0] = summary.min;
-        values[last] = summary.max;
-    }
-    Measure::Values { values, counts }
 }
 
 fn is_sendable(measure: &Measure) -> bool {

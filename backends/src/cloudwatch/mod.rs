@@ -7,6 +7,7 @@ mod encode;
 mod service;
 #[cfg(test)]
 mod tests;
+mod values;
 
 pub use config::CloudWatchConfig;
 pub use credentials::{Credentials, CredentialsError, Env, Provider, Source};

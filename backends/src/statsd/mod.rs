@@ -22,4 +22,4 @@ mod transport;
 
 pub use config::{StatsdSinkConfig, TagFormat, Target, Transport};
 pub use encode::{Batch, Encoder};
-pub use service::{BuildError, Statsd};
+pub use service::Statsd;

@@ -10,22 +10,13 @@ use super::encode::{Batch, Encoder};
 use super::transport::{Datagrams, Pacer, Stream, datagram, stream};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::model::Window;
+use crate::registry::BuildError;
 
 /// How long one datagram may wait for room in the socket (a Unix receiver that does not read).
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// `EMSGSIZE` (Linux): the datagram is larger than the socket or the route allows; resending
 /// cannot help.
 const EMSGSIZE: i32 = 90;
-
-/// Why a StatsD sink cannot be built.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid {key}: {message}")]
-pub struct BuildError {
-    /// The config key to fix.
-    pub key: &'static str,
-    /// What is wrong with it.
-    pub message: String,
-}
 
 /// Forwards windows as StatsD lines over UDP, a Unix datagram socket, TCP or a Unix stream.
 #[derive(Debug)]
@@ -47,8 +38,8 @@ impl Statsd {
     /// A StatsD backend for a checked `config`. The socket is opened at the first send, so
     /// building needs no runtime and an absent upstream is not an error.
     pub fn new(config: &StatsdSinkConfig) -> Result<Self, BuildError> {
-        config.check().map_err(|(key, message)| BuildError { key, message })?;
-        let target = config.target().map_err(|(key, message)| BuildError { key, message })?;
+        config.check()?;
+        let target = config.target()?;
         let encoder = Encoder {
             tag_format: config.tag_format,
             max_datagram_bytes: config.datagram_limit(),
