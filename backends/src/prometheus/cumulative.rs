@@ -18,7 +18,7 @@ use crate::delivery::Position;
 use crate::model::{Summary, SummaryKind, Value, Window};
 use crate::sketch::RELATIVE_ACCURACY;
 
-/// Version of the state file's layout; a file of another version is ignored with a warning.
+/// Version of the state file's layout; a file of another version is refused (`StateError::Version`).
 const FILE_VERSION: u32 = 1;
 
 /// What a cumulative series is, as kept in the state file.
