@@ -11,6 +11,7 @@
 //! - [`registry`]: [`SinkConfig`], every backend named once, and the one [`BuildError`].
 //! - [`secret`]: [`Secret`], a credential that is never printed.
 //! - [`console`], [`file`]: the local backends.
+//! - [`prometheus`]: naming, families, cumulative state and encoders of every Prometheus output.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
@@ -29,6 +30,7 @@ pub mod delivery;
 pub mod file;
 pub mod influxdb;
 pub mod model;
+pub mod prometheus;
 pub mod pushgateway;
 pub mod registry;
 pub mod secret;

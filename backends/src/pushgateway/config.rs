@@ -133,7 +133,7 @@ impl PushgatewayConfig {
             return Err(("job", "must not be empty".to_owned()));
         }
         for name in self.grouping.keys() {
-            if !super::encode::is_label_name(name) || name.starts_with("__") {
+            if !crate::prometheus::is_label_name(name) || name.starts_with("__") {
                 return Err(("grouping", format!("{name:?} is not a label name (letters, digits, _; no leading __)")));
             }
             if name == "job" {

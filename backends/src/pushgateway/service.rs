@@ -9,12 +9,11 @@ use base64::Engine as _;
 use reqwest::{Client, RequestBuilder, header};
 
 use super::config::{Format, PushgatewayConfig};
-use super::encode::{Encoder, protobuf, text};
-use super::state::State;
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
+use crate::prometheus::{Encoder, State, protobuf, text};
 use crate::registry::BuildError;
 use crate::secret::Secret;
 
@@ -113,7 +112,8 @@ impl Pushgateway {
     }
 
     /// The cumulative state, as last advanced by [`Backend::encode`].
-    pub fn state(&self) -> &State {
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 

@@ -1,57 +1,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use prost::Message as _;
 
-use super::encode::{Encoder, Families, FamilyType, Sample, counter_name, label_name, metric_name, protobuf, text};
-use super::proto;
 use super::service::group_url;
-use super::state::{State, bucket_counts};
 use super::{Context, Format, Pushgateway, PushgatewayConfig};
 use crate::backend::Backend;
 use crate::delivery::Position;
-use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
-use crate::sketch::Sketch;
-
-fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
-    Arc::new(SeriesKey { name: name.into(), tags: tags.iter().map(|t| (*t).into()).collect(), hash: 0 })
-}
-
-/// A summary of `(value, weight)` samples, with the aggregator's buckets at `aggregator_bounds`.
-fn summary(kind: SummaryKind, samples: &[(f64, f64)], aggregator_bounds: &[f64]) -> Value {
-    let mut sketch = Sketch::new();
-    for &(v, w) in samples {
-        sketch.add(v, w);
-    }
-    let count = samples.iter().map(|s| s.1).sum();
-    let sum = samples.iter().map(|s| s.0 * s.1).sum();
-    let buckets =
-        aggregator_bounds.iter().map(|&b| (b, samples.iter().filter(|s| s.0 <= b).map(|s| s.1).sum())).collect();
-    Value::Summary(Box::new(Summary {
-        kind,
-        count,
-        sum,
-        min: samples.iter().map(|s| s.0).fold(f64::INFINITY, f64::min),
-        max: samples.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max),
-        percentiles: Vec::new(),
-        buckets,
-        sketch,
-    }))
-}
-
-fn window(id: u64, series: Vec<Series>) -> Window {
-    Window {
-        id,
-        start_ms: (id - 1) * 10_000,
-        end_ms: id * 10_000,
-        hostname: "web-1".into(),
-        tags: Arc::new(["env:prod".into()]),
-        series,
-        events: Vec::new(),
-        service_checks: Vec::new(),
-    }
-}
+use crate::model::{Series, SummaryKind, Value, Window};
+use crate::prometheus::tests::{key, summary, window};
+use crate::prometheus::{State, proto};
 
 /// The first window of the golden test: one series of every kind.
 fn first_window() -> Window {
@@ -185,19 +143,6 @@ fn protobuf_body_is_delimited_metric_families_without_timestamps() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Names and label names are sanitised as Prometheus requires.
-#[test]
-fn names_are_sanitised_to_prometheus_rules() {
-    assert_eq!(metric_name("app.req-latency"), "app_req_latency");
-    assert_eq!(metric_name("1st:metric/é"), "_1st:metric__");
-    assert_eq!(metric_name(""), "_");
-    assert_eq!(counter_name("hits"), "hits_total");
-    assert_eq!(counter_name("hits_total"), "hits_total");
-    assert_eq!(label_name("a:b.c"), "a_b_c");
-    assert_eq!(label_name("__meta"), "_meta");
-    assert_eq!(label_name("9lives"), "_9lives");
-}
-
 /// The grouping key is in the URL path; a value with a `/` or an empty one is URL-safe base64.
 #[test]
 fn grouping_key_uses_base64_for_slashes_and_empty_values() {
@@ -210,24 +155,6 @@ fn grouping_key_uses_base64_for_slashes_and_empty_values() {
         group_url("http://127.0.0.1:9091/", "sluice", &grouping),
         "http://127.0.0.1:9091/metrics/job/sluice/instance/web-1.example/path@base64/L3Zhci90bXA=/zone@base64/="
     );
-}
-
-/// With the aggregator's buckets at the same bounds (milliseconds for timers) the counts are
-/// the aggregator's exact ones; otherwise a sample exactly on a bound counts at that bound.
-#[test]
-fn bucket_counts_are_exact_from_aggregator_buckets_and_on_bounds() {
-    let Value::Summary(exact) =
-        summary(SummaryKind::Timer, &[(5.0, 1.0), (5.05, 1.0), (99.0, 2.0), (300.0, 1.0)], &[5.0, 100.0])
-    else {
-        unreachable!()
-    };
-    assert_eq!(bucket_counts(&exact, &[0.005, 0.1], 1000.0), [1.0, 4.0]);
-    let Value::Summary(sketched) =
-        summary(SummaryKind::Histogram, &[(1.0, 1.0), (5.0, 3.0), (10.0, 1.0), (50.0, 1.0)], &[])
-    else {
-        unreachable!()
-    };
-    assert_eq!(bucket_counts(&sketched, &[0.5, 1.0, 5.0, 10.0, 20.0, 50.0], 1.0), [0.0, 1.0, 4.0, 5.0, 5.0, 6.0]);
 }
 
 /// Totals saved after a window are loaded by the next backend; histograms saved with other
@@ -293,35 +220,6 @@ fn a_replayed_window_already_in_the_saved_totals_is_not_counted_twice() {
     let fresh = String::from_utf8(second.encode_spooled(&window, other).unwrap().remove(0).payload.body).unwrap();
     assert!(fresh.contains("app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 90\n"), "{fresh}");
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A family whose name collides with another of a different type (or with a histogram's
-/// `_count`) is left out of the push instead of making the gateway refuse all of it; two
-/// StatsD counters that become one Prometheus series add up.
-#[test]
-fn colliding_names_are_dropped_or_merged_deterministically() {
-    let w = window(
-        1,
-        vec![
-            Series { key: key("x", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
-            Series { key: key("x_total", &[]), value: Value::Gauge { value: 7.0 } },
-            Series { key: key("a.b", &[]), value: Value::Counter { sum: 2.0, rate: 0.2 } },
-            Series { key: key("a_b", &[]), value: Value::Counter { sum: 3.0, rate: 0.3 } },
-            Series { key: key("lat", &[]), value: summary(SummaryKind::Histogram, &[(1.0, 1.0)], &[]) },
-            Series { key: key("lat_count", &[]), value: Value::Gauge { value: 1.0 } },
-        ],
-    );
-    let mut state = State::new(vec![1.0]);
-    state.apply(&w, None);
-    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"]).families(&w, &state);
-    assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
-    assert_eq!(families["x_total"].kind, FamilyType::Counter);
-    let env = vec![("env".to_owned(), "prod".to_owned())];
-    assert_eq!(families["a_b_total"].metrics[&env], Sample::Value(5.0));
-    assert_eq!(dropped.series, 2);
-    assert_eq!(dropped.names, ["x_total", "lat_count"]);
-    assert!(text(&families).ends_with('\n'));
-    assert!(!protobuf(&families).is_empty());
 }
 
 /// The example keys parse, unknown keys are refused, and validation names the key to fix.

@@ -1,10 +1,12 @@
-//! The cumulative state behind the Pushgateway's counters, histograms and sets, and its file
-//! in `data_dir`, so totals continue across restarts of the agent.
+//! The cumulative state behind a Prometheus output's counters, histograms and sets, and its
+//! file in `data_dir`, so totals continue across restarts of the agent.
 //!
 //! Prometheus counters and histograms are totals since the series was first seen, while a
-//! window carries only what happened during it. The state adds each window once (in
-//! `encode`) and is written to disk after each window was handled (in `delivered`), atomically:
-//! a temporary file renamed over the old one, so a crash leaves either file, never half of one.
+//! window carries only what happened during it. An output adds each window once (when it
+//! encodes it) and writes the state to disk after each window was handled, atomically: a
+//! temporary file renamed over the old one, so a crash leaves either file, never half of one.
+//! The state is keyed by series and carries the spool position of the last window it counted,
+//! so a window replayed from a disk spool is never counted twice.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -16,13 +18,13 @@ use crate::delivery::Position;
 use crate::model::{Summary, SummaryKind, Value, Window};
 use crate::sketch::RELATIVE_ACCURACY;
 
-/// Version of the state file's layout; a file of another version is ignored with a warning.
+/// Version of the state file's layout; a file of another version is refused (`StateError::Version`).
 const FILE_VERSION: u32 = 1;
 
 /// What a cumulative series is, as kept in the state file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A StatsD counter: its running total.
     Counter,
     /// A StatsD set: the distinct count of the last window (0 when the last window saw none).
@@ -47,7 +49,7 @@ impl Kind {
 
 /// The identity of a cumulative series: its kind, StatsD name and tags as received.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Key {
+pub(crate) struct Key {
     /// Counter, set or one of the histogram kinds.
     pub kind: Kind,
     /// The metric name as received.
@@ -58,7 +60,7 @@ pub struct Key {
 
 /// The running value of one cumulative series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// End of the last window that updated the series, Unix milliseconds (for expiry).
     pub seen_ms: u64,
     /// Counter total, or the set's last distinct count.
@@ -75,10 +77,9 @@ pub struct Entry {
     pub buckets: Vec<f64>,
 }
 
-/// Every cumulative series sluice has pushed to this gateway, and the bucket bounds their
-/// histograms use.
+/// Every cumulative series an output has sent, and the bucket bounds their histograms use.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct State {
+pub(crate) struct State {
     /// Bucket upper bounds, in seconds for timers (the `buckets` key).
     pub bounds: Vec<f64>,
     /// The series and their totals.
@@ -88,6 +89,35 @@ pub struct State {
     pub applied: Option<Position>,
     /// True when the entries changed since the last [`State::save`].
     dirty: bool,
+}
+
+/// Why a state file cannot be loaded; the agent refuses to start rather than lose totals.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// The file is not a state file (or is damaged).
+    #[error("{} is not a sluice state file ({source}); move it away to start from zero", path.display())]
+    Parse {
+        /// The state file.
+        path: PathBuf,
+        /// What the JSON parser refused.
+        source: serde_json::Error,
+    },
+    /// The file was written by a sluice with another layout.
+    #[error("{} has state version {found}, this sluice reads {FILE_VERSION}; move it away to start from zero", path.display())]
+    Version {
+        /// The state file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+    },
 }
 
 /// The file form of [`State`].
@@ -111,28 +141,23 @@ struct StateFileRef<'a> {
 
 impl State {
     /// An empty state for histograms with `bounds`.
-    pub fn new(bounds: Vec<f64>) -> Self {
+    pub(crate) fn new(bounds: Vec<f64>) -> Self {
         Self { bounds, entries: HashMap::new(), applied: None, dirty: false }
     }
 
     /// Loads `path`, or starts empty when it does not exist. Histograms saved with other
     /// bounds than `bounds` restart from zero (their buckets cannot be re-cut); an unreadable
     /// or foreign file is an error, so an operator never loses totals silently.
-    pub fn load(path: &Path, bounds: Vec<f64>) -> Result<Self, String> {
+    pub(crate) fn load(path: &Path, bounds: Vec<f64>) -> Result<Self, StateError> {
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new(bounds)),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(StateError::Read { path: path.to_owned(), source }),
         };
-        let file: StateFile = serde_json::from_slice(&text).map_err(|e| {
-            format!("{} is not a pushgateway state file ({e}); move it away to start from zero", path.display())
-        })?;
+        let file: StateFile =
+            serde_json::from_slice(&text).map_err(|source| StateError::Parse { path: path.to_owned(), source })?;
         if file.version != FILE_VERSION {
-            return Err(format!(
-                "{} has state version {}, this sluice reads {FILE_VERSION}; move it away to start from zero",
-                path.display(),
-                file.version
-            ));
+            return Err(StateError::Version { path: path.to_owned(), found: file.version });
         }
         let same_bounds = file.bounds == bounds;
         let mut entries = HashMap::with_capacity(file.series.len());
@@ -156,7 +181,7 @@ impl State {
 
     /// Writes the state to `path` atomically (a temporary file renamed over it), if it changed
     /// since the last save.
-    pub fn save(&mut self, path: &Path) -> std::io::Result<()> {
+    pub(crate) fn save(&mut self, path: &Path) -> std::io::Result<()> {
         if !self.dirty {
             return Ok(());
         }
@@ -183,7 +208,7 @@ impl State {
     /// Adds one window: counters add their sum, histograms their count, sum and buckets, sets
     /// take their distinct count; sets the window did not update fall to 0. Then forgets the
     /// series not updated since `expire_before_ms`.
-    pub fn apply(&mut self, window: &Window, expire_before_ms: Option<u64>) {
+    pub(crate) fn apply(&mut self, window: &Window, expire_before_ms: Option<u64>) {
         for set in self.entries.iter_mut().filter(|(k, _)| k.kind == Kind::Set) {
             set.1.value = 0.0;
         }
@@ -234,7 +259,7 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// What a summary's values are divided by to reach the pushed unit: timers go from
 /// milliseconds to seconds, the others keep their unit.
-pub fn unit_divisor(kind: SummaryKind) -> f64 {
+fn unit_divisor(kind: SummaryKind) -> f64 {
     if kind == SummaryKind::Timer { 1000.0 } else { 1.0 }
 }
 
@@ -247,7 +272,7 @@ pub fn unit_divisor(kind: SummaryKind) -> f64 {
 /// whose bins are 2 % wide: a bin that straddles a bound counts as at or below it, so a
 /// sample up to 2 % above a bound may be counted in that bound's bucket. A sample exactly on
 /// a bound (`le` is inclusive) is always counted right.
-pub fn bucket_counts(summary: &Summary, bounds: &[f64], divisor: f64) -> Vec<f64> {
+pub(crate) fn bucket_counts(summary: &Summary, bounds: &[f64], divisor: f64) -> Vec<f64> {
     if let Some(exact) = aggregator_buckets(summary, bounds, divisor) {
         return exact;
     }

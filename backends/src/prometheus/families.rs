@@ -1,0 +1,64 @@
+//! The families form every Prometheus encoder takes: families by name, each with its type and
+//! its metrics by sorted label set.
+
+use std::collections::BTreeMap;
+
+/// The type of a Prometheus metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FamilyType {
+    /// A cumulative total.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Cumulative buckets, sum and count.
+    Histogram,
+}
+
+impl FamilyType {
+    /// The type as the text format's `# TYPE` line names it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// The value of one metric (one label set) of a family.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Sample {
+    /// A counter or gauge value.
+    Value(f64),
+    /// A histogram: weighted count, sum, and `(upper bound, cumulative count)` per bound.
+    Histogram {
+        /// Samples since first seen.
+        count: f64,
+        /// Sum of the samples since first seen.
+        sum: f64,
+        /// Cumulative count at or below each bound, `+Inf` excluded.
+        buckets: Vec<(f64, f64)>,
+    },
+}
+
+/// Sorted label pairs of one metric.
+pub(crate) type Labels = Vec<(String, String)>;
+
+/// One metric family: its type and its metrics by label set.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Family {
+    /// Counter, gauge or histogram.
+    pub kind: FamilyType,
+    /// Each metric, keyed by its sorted labels.
+    pub metrics: BTreeMap<Labels, Sample>,
+}
+
+/// Every family of one output, by name (so the body is sorted and reproducible).
+pub(crate) type Families = BTreeMap<String, Family>;
+
+/// A histogram count as encoded: Prometheus classic histograms count in integers, so the
+/// (possibly fractional, sample-rate weighted) cumulative count is rounded to the nearest
+/// integer. Rounding the running total keeps the error below 0.5 however long it runs.
+pub(crate) fn whole(count: f64) -> u64 {
+    count.max(0.0).round() as u64
+}

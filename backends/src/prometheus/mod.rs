@@ -1,0 +1,23 @@
+//! Prometheus outputs' shared parts: naming, the families form, cumulative state with its
+//! file, and the text and protobuf encoders. The Pushgateway uses them now, the agent's own
+//! `/metrics` writes through [`TextWriter`], and every further Prometheus output (remote
+//! write, a scrape endpoint, a textfile) takes the same naming and type translation.
+
+mod cumulative;
+mod families;
+mod names;
+pub(crate) mod proto;
+mod protobuf;
+#[cfg(test)]
+pub(crate) mod tests;
+mod text;
+mod translate;
+
+pub use families::FamilyType;
+pub use text::{Number, TextWriter};
+
+pub(crate) use cumulative::State;
+pub(crate) use names::is_label_name;
+pub(crate) use protobuf::protobuf;
+pub(crate) use text::text;
+pub(crate) use translate::Encoder;
