@@ -43,7 +43,7 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control, Retire};
 use crate::config::{Config, SinkConfig};
-use crate::sources::statsd::batch::BatchPool;
+use crate::aggregator::input::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
 use crate::tap;

@@ -1,4 +1,4 @@
-//! The aggregator task: `select!` over the flush tick and the listeners' batches.
+//! The aggregator task: `select!` over the flush tick and the sources' input.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,7 +9,7 @@ use tokio::sync::mpsc::Receiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::window::{WindowSettings, WindowState};
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use super::input::{BatchPool, Input};
 use crate::tap::Publisher;
 use crate::telemetry::{ListenerStats, Telemetry};
 use backends::delivery::{DeliveryHandle, Predecessor};
@@ -69,7 +69,7 @@ impl Aggregator {
     /// fan-out (for the shutdown to finish) and the number of windows flushed.
     pub async fn run(
         mut self,
-        mut input: Receiver<Batch>,
+        mut input: Receiver<Input>,
         mut control: Receiver<Control>,
         mut fanout: Fanout,
     ) -> (Fanout, u64) {
@@ -79,8 +79,8 @@ impl Aggregator {
         loop {
             tokio::select! {
                 biased;
-                batch = input.recv() => match batch {
-                    Some(batch) => self.ingest(batch),
+                next = input.recv() => match next {
+                    Some(next) => self.ingest(next),
                     // Every listener has stopped and drained the kernel: flush what is left.
                     None => break,
                 },
@@ -122,16 +122,29 @@ impl Aggregator {
         (fanout, self.telemetry.flushes.load(Relaxed))
     }
 
-    fn ingest(&mut self, batch: Batch) {
-        let mut lines = 0;
-        for datagram in batch.datagrams() {
-            lines += self.state.ingest(datagram).lines;
-        }
-        if batch.listener >= self.listeners.len() {
+    fn ingest(&mut self, input: Input) {
+        let (listener, lines) = match input {
+            Input::Statsd(batch) => {
+                let mut lines = 0;
+                for datagram in batch.datagrams() {
+                    lines += self.state.ingest(datagram).lines;
+                }
+                let listener = batch.listener;
+                self.pool.give(batch);
+                (listener, lines)
+            }
+            Input::Samples(samples) => {
+                for sample in &samples.samples {
+                    self.state.insert_sample(sample);
+                }
+                (samples.listener, samples.samples.len() as u64)
+            }
+        };
+        if listener >= self.listeners.len() {
             self.listeners = self.telemetry.listeners();
         }
         // Entries are only appended, so a listener's index stays its own across reloads.
-        if let Some(stats) = self.listeners.get(batch.listener) {
+        if let Some(stats) = self.listeners.get(listener) {
             stats.lines.fetch_add(lines, Relaxed);
         }
         let counts = self.state.take_counts();
@@ -143,7 +156,6 @@ impl Aggregator {
         }
         self.telemetry.events.fetch_add(counts.events, Relaxed);
         self.telemetry.service_checks.fetch_add(counts.service_checks, Relaxed);
-        self.pool.give(batch);
     }
 
     /// Flushes `[start, now)` and returns `now`, the next window's start.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use super::StartError;
 use crate::config::{Config, HostConfig};
 use crate::sources::host;
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::aggregator::input::{BatchPool, Input};
 use crate::sources::statsd::{stream, udp, unix};
 use crate::systemd::Activation;
 use crate::telemetry::Telemetry;
@@ -200,12 +200,12 @@ pub struct Listeners {
     pool: Arc<BatchPool>,
     /// Held until [`Listeners::shutdown`], so the aggregator's input stays open across a reload
     /// even while, for a moment, no listener runs.
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Input>,
 }
 
 impl Listeners {
     /// An empty set whose listeners will count in `telemetry` and send to `tx`.
-    pub fn new(telemetry: Arc<Telemetry>, pool: Arc<BatchPool>, tx: mpsc::Sender<Batch>) -> Self {
+    pub fn new(telemetry: Arc<Telemetry>, pool: Arc<BatchPool>, tx: mpsc::Sender<Input>) -> Self {
         Self { running: Vec::new(), telemetry, pool, tx }
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 
-use crate::sources::statsd::batch::Batch;
+use crate::aggregator::input::Batch;
 
 /// The one signature of a collector: read what it samples under [`Context::proc`] and write
 /// gauges and counters to the emitter.

@@ -7,7 +7,7 @@
 //! reads the file and writes gauges and counters to an [`Emitter`]. Kernel counters are
 //! monotonic totals; the [`Emitter`] keeps the previous value of each and emits the delta.
 //!
-//! [`Batch`]: crate::sources::statsd::batch::Batch
+//! [`Batch`]: crate::aggregator::input::Batch
 
 mod agent;
 mod cpu;

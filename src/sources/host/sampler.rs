@@ -11,7 +11,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::emit::{Collect, Context, Deltas, Emitter};
 use super::{agent, cpu, disk, diskio, load, memory, net, processes, uptime};
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::aggregator::input::{Batch, BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// The `listener` label of the host source in sluice's own telemetry.
@@ -82,7 +82,7 @@ impl HostSource {
         listener: usize,
         stats: Arc<ListenerStats>,
         pool: Arc<BatchPool>,
-        tx: Sender<Batch>,
+        tx: Sender<Input>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name("sluice-host".to_owned()).spawn(move || {
@@ -95,7 +95,7 @@ impl HostSource {
                     let mut batch = pool.take(listener);
                     self.sampler.sample(&mut batch);
                     stats.bytes.fetch_add(batch.data.len() as u64, Relaxed);
-                    if tx.blocking_send(batch).is_err() {
+                    if tx.blocking_send(batch.into()).is_err() {
                         break;
                     }
                 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{Context, Sampler};
 use crate::config::HostConfig;
-use crate::sources::statsd::batch::Batch;
+use crate::aggregator::input::Batch;
 
 /// One rendered line: name, tags as written, value, StatsD type.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
-//! The StatsD/DogStatsD source: one parser for every dialect, and its listeners.
+//! The StatsD/DogStatsD source: one parser for every dialect, its listeners, and the fast
+//! path that folds parsed lines into the window on the aggregator's thread.
 
-pub mod batch;
+mod ingest;
 pub mod kernel;
 pub mod parser;
 pub mod stream;
