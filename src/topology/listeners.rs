@@ -222,7 +222,7 @@ impl Listeners {
         let thread = match bound {
             Bound::Udp(l) => l.run(index, stats, pool, tx, Arc::clone(&flag)),
             Bound::Unix(l) => l.run(index, stats, pool, tx, Arc::clone(&flag)),
-            Bound::Host(h) => h.run(index, stats, pool, tx, Arc::clone(&flag)),
+            Bound::Host(h) => h.run(index, tx, Arc::clone(&flag)),
             Bound::Stream(l) => {
                 let (stop, stopped) = watch::channel(false);
                 let task = tokio::spawn(l.run(index, stats, pool, tx, stopped));
