@@ -5,4 +5,4 @@ pub mod input;
 mod task;
 pub mod window;
 
-pub use task::{Aggregator, Control, Retire};
+pub use task::{Aggregator, Control};

@@ -47,7 +47,7 @@ impl WindowState {
     /// Folds one parsed metric line into its series, creating the series if there is room.
     /// Packed values (`name:1:2:3|ms`) look the series up once.
     pub fn insert(&mut self, metric: &Metric<'_>) {
-        let samples = metric.sample_count() as u64;
+        let samples = || metric.sample_count() as u64;
         let Some(mut fold) = self.fold(metric.name, metric.tags(), metric.tag_count(), kind(metric.kind), samples)
         else {
             return;
