@@ -105,6 +105,8 @@ impl Aggregator {
         }
         self.telemetry.events.fetch_add(counts.events, Relaxed);
         self.telemetry.service_checks.fetch_add(counts.service_checks, Relaxed);
+        // Live between flushes too: a new series counts from the input that created it.
+        self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
     }
 
     /// Flushes `[start, now)` and returns `now`, the next window's start.
