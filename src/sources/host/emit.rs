@@ -156,7 +156,11 @@ mod tests {
                     other => panic!("the host source emits gauges and counters only: {other:?}"),
                 };
                 let tags = s.tags().collect::<Vec<_>>().join(",");
-                if tags.is_empty() { format!("{}:{value}|{kind}", s.name()) } else { format!("{}:{value}|{kind}|#{tags}", s.name()) }
+                if tags.is_empty() {
+                    format!("{}:{value}|{kind}", s.name())
+                } else {
+                    format!("{}:{value}|{kind}|#{tags}", s.name())
+                }
             })
             .collect()
     }
@@ -204,7 +208,10 @@ mod tests {
         let mut out = Emitter::new(&mut samples, &mut deltas);
         out.gauge("disk", &[("mountpoint", "/mnt/a,b|c#d"), ("device", "sd#1")], 1.5);
         out.gauge("system.temperature.delta", &[("zone", "x|y")], -3.25);
-        assert_eq!(lines(&samples), ["disk:1.5|g|#mountpoint:/mnt/a,b|c#d,device:sd#1", "system.temperature.delta:-3.25|g|#zone:x|y"]);
+        assert_eq!(
+            lines(&samples),
+            ["disk:1.5|g|#mountpoint:/mnt/a,b|c#d,device:sd#1", "system.temperature.delta:-3.25|g|#zone:x|y"]
+        );
 
         let mut state = WindowState::new(WindowSettings {
             percentiles: vec![],

@@ -19,6 +19,7 @@ mod memory;
 mod net;
 mod processes;
 mod sampler;
+mod spec;
 mod uptime;
 
 #[cfg(test)]
@@ -26,3 +27,4 @@ mod tests;
 
 pub use emit::{Collect, Context, Emitter};
 pub use sampler::{HostSource, LABEL, Sampler};
+pub use spec::HostSpec;

@@ -76,7 +76,12 @@ impl HostSource {
     /// runtime): once at start, then every `interval`. Each sample goes to `tx` as one
     /// [`Samples`] stamped with `listener`. Returns when `stop` is set (checked every 100 ms)
     /// or the aggregator is gone, dropping its sender.
-    pub fn run(mut self, listener: usize, tx: Sender<Input>, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<io::Result<()>>> {
+    pub fn run(
+        mut self,
+        listener: usize,
+        tx: Sender<Input>,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name("sluice-host".to_owned()).spawn(move || {
             let mut next = Instant::now();
             let mut capacity = 0;

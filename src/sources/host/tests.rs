@@ -4,8 +4,8 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use super::{Context, Sampler};
-use crate::config::HostConfig;
 use crate::aggregator::input::SampleValue;
+use crate::config::HostConfig;
 
 /// One sample: name, tags joined by commas, value, StatsD type letter.
 #[derive(Debug)]

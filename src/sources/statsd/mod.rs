@@ -4,6 +4,9 @@
 mod ingest;
 pub mod kernel;
 pub mod parser;
+mod spec;
 pub mod stream;
 pub mod udp;
 pub mod unix;
+
+pub use spec::{StreamSpec, UdpSpec, UnixSpec};

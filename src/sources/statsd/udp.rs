@@ -16,8 +16,8 @@ use std::thread::JoinHandle;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use crate::aggregator::input::{BatchPool, Input};
 use super::kernel::{self, Output};
+use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// A bound UDP socket, not yet receiving.

@@ -24,8 +24,8 @@ use std::thread::JoinHandle;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use crate::aggregator::input::{BatchPool, Input};
 use super::kernel::{self, Output};
+use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// A bound Unix datagram socket, not yet receiving.
