@@ -42,10 +42,10 @@ use backends::{cloudwatch, datadog, influxdb, pushgateway, statsd};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::aggregator::input::BatchPool;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control};
 use crate::config::{Config, SinkConfig};
-use crate::aggregator::input::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
 use crate::tap;

@@ -45,7 +45,12 @@ impl Aggregator {
     /// the interval (wall clock), and once more at the end so nothing received is left behind.
     /// Applies [`Control`] messages between inputs. Returns the number of windows flushed;
     /// dropping `fanout` on return tells the fan-out no window follows.
-    pub async fn run(mut self, mut input: Receiver<Input>, mut control: Receiver<Control>, fanout: WindowSender) -> u64 {
+    pub async fn run(
+        mut self,
+        mut input: Receiver<Input>,
+        mut control: Receiver<Control>,
+        fanout: WindowSender,
+    ) -> u64 {
         let mut window_start = now_ms();
         let mut tick = ticker(self.interval);
         loop {

@@ -1,7 +1,7 @@
 //! [`Input`]: one message on the aggregator's input channel.
 
-use crate::aggregator::input::Batch;
 use super::sample::Sample;
+use crate::aggregator::input::Batch;
 
 /// One message from a source to the aggregator.
 #[derive(Debug)]

@@ -195,6 +195,9 @@ mod tests {
         let rate = Sample::new("x", &[], SampleValue::Timer(1.0)).unwrap().with_rate(0.0);
         assert_eq!(rate, Err(SampleError::BadRate { name: "x".into(), rate: 0.0 }));
         let tags = vec![("k", "v"); MAX_TAGS + 1];
-        assert_eq!(Sample::new("x", &tags, SampleValue::Gauge(1.0)), Err(SampleError::TooManyTags { name: "x".into() }));
+        assert_eq!(
+            Sample::new("x", &tags, SampleValue::Gauge(1.0)),
+            Err(SampleError::TooManyTags { name: "x".into() })
+        );
     }
 }
