@@ -101,16 +101,18 @@ impl Fanout {
         let mut retiring = Vec::new();
         loop {
             tokio::select! {
+                // Windows first: one published before a change was asked for reaches the
+                // backends that ran when it was flushed.
                 biased;
+                window = windows.recv() => match window {
+                    Some(window) => self.publish(&window),
+                    None => break,
+                },
                 Some(apply) = changes.recv() => {
                     retiring.extend(self.apply(apply.changes, apply.deadline));
                     // The reload may have given up waiting: nothing to tell then.
                     let _ = apply.reply.send(self.stats());
                 }
-                window = windows.recv() => match window {
-                    Some(window) => self.publish(&window),
-                    None => break,
-                },
             }
         }
         for task in retiring {
