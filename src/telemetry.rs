@@ -75,7 +75,7 @@ impl CounterFamily {
 #[derive(Debug)]
 pub struct Telemetry {
     /// One entry per listener label ever run, indexed by
-    /// [`crate::sources::statsd::batch::Batch::listener`]. Only ever appended to, so an index
+    /// [`crate::aggregator::input::Batch::listener`]. Only ever appended to, so an index
     /// stays valid across reloads; see [`Telemetry::listener`].
     pub listeners: RwLock<Vec<Arc<ListenerStats>>>,
     /// `sluice_parse_errors_total{reason}`.

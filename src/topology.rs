@@ -5,9 +5,10 @@
 //!
 //! Shutdown: raise every listener's stop signal; each drains what the kernel already holds and
 //! drops its sender, then the topology drops the one it kept for reloads. When the last
-//! sender is gone the aggregator sees the end of its input,
-//! flushes the open window and returns once the backends a reload is retiring have stopped;
-//! the backends then deliver what they hold, all within one `[agent].shutdown_timeout`; a
+//! sender is gone the aggregator sees the end of its input, flushes the open window and
+//! returns, which ends the fan-out's input; the fan-out publishes that window and returns
+//! once the backends a reload is retiring have stopped; the backends then deliver what they
+//! hold, all within one `[agent].shutdown_timeout`; a
 //! disk buffer keeps what is left in its spool (every window was spooled before it was sent)
 //! and syncs it. The aggregator's end also ends every `/tap` stream, after the final window.
 //! The API goes last so `/metrics` can be read until the end, with a short deadline for a tap
@@ -16,7 +17,8 @@
 //! Reload (a new, already validated [`Config`] on the `reloads` channel, sent on SIGHUP):
 //! window settings (`[agent]` flush interval, hostname, tags, limits; percentiles and buckets)
 //! apply to the open window, which is kept; sinks whose table changed are rebuilt, added or
-//! removed — a replaced backend first delivers what it holds, in the background, while its
+//! removed through the fan-out's control channel (the aggregator only publishes windows) — a
+//! replaced backend first delivers what it holds, in the background, while its
 //! successor's queue takes the next windows; the successor starts (opens the spool, reads its
 //! state, sends) once the replaced one has stopped (see [`backends::delivery::Handover`]).
 //! Listeners (and the host sampler) whose kind, address or options changed are replaced, the
@@ -32,15 +34,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
-use backends::delivery::{DeliveryHandle, Fanout, Handover, Predecessor};
+use backends::delivery::{Change, DeliveryHandle, Fanout, FanoutControl, Handover, Predecessor};
 use backends::{BuildContext, BuildError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::aggregator::input::BatchPool;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
-use crate::aggregator::{Aggregator, Control, Retire};
+use crate::aggregator::{Aggregator, Control};
 use crate::config::{Config, SinkConfig};
-use crate::sources::statsd::batch::BatchPool;
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
 use crate::tap;
@@ -122,7 +124,9 @@ pub async fn run(
         ready: AtomicBool::new(false),
         started: std::time::Instant::now(),
     });
-    let fanout = Fanout::new(handles);
+    // The fan-out runs on its own: the aggregator only publishes windows to it, and a reload
+    // changes its sinks through `sinks`.
+    let (windows, sinks, fanout) = Fanout::new(handles).spawn();
 
     let (tap, taps) = tap::channel();
     let (api_stop, api_stopped) = watch::channel(false);
@@ -149,7 +153,7 @@ pub async fn run(
         tap,
     };
     let (control, control_rx) = mpsc::channel(4);
-    let aggregate = tokio::spawn(aggregator.run(rx, control_rx, fanout));
+    let aggregate = tokio::spawn(aggregator.run(rx, control_rx, windows));
 
     telemetry.ready.store(true, Relaxed);
     tracing::info!(
@@ -166,25 +170,29 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(next) = reloads.recv() => {
-                if let Err(e) = reload(&mut current, next, &control, &mut listeners).await {
+                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry };
+                if let Err(e) = reload(&mut current, next, parts).await {
                     tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
                 }
             }
         }
     }
     let config = current;
+    // No reload comes any more: the aggregator and the fan-out end with their inputs.
     drop(control);
+    drop(sinks);
     tracing::info!("Shutting down: draining listeners.");
     telemetry.ready.store(false, Relaxed);
     // Each listener drains and drops its sender, then `listeners` drops the last one.
     listeners.shutdown().await;
 
-    // One deadline for every backend from here. The aggregator flushes the last window, then
-    // waits for the sinks a reload is retiring (their deadline began at the reload, so they
-    // stop within this one) and lets their successors start; every backend then delivers
-    // what it holds in the time left.
+    // One deadline for every backend from here. The aggregator flushes the last window and
+    // drops its sender; the fan-out publishes it, then waits for the sinks a reload is
+    // retiring (their deadline began at the reload, so they stop within this one) and lets
+    // their successors start; every backend then delivers what it holds in the time left.
     let deadline = tokio::time::Instant::now() + config.agent.shutdown_timeout.0;
-    let (fanout, flushes) = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
+    let flushes = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
+    let fanout = fanout.await.map_err(|e| StartError::Invalid(format!("fan-out failed: {e}")))?;
     tracing::info!(flushes, "Final window flushed; delivering what the backends hold.");
     let undelivered = fanout.finish(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
     // Every tap ended with the aggregator; a watcher that stopped reading can still hold its
@@ -216,17 +224,24 @@ fn build_backend(
     sink.spawn(name, context, after).map_err(|source| StartError::Backend { sink: name.to_owned(), source })
 }
 
+/// What a reload changes in the running agent.
+struct Running<'a> {
+    /// The aggregator's window settings.
+    control: &'a mpsc::Sender<Control>,
+    /// The fan-out's sinks.
+    sinks: &'a FanoutControl,
+    listeners: &'a mut Listeners,
+    /// Where the new set of backends is shown.
+    telemetry: &'a Telemetry,
+}
+
 /// Applies `next` to the running agent and makes it `current`: the changed listeners first,
 /// then window settings, then the changed sinks. A listener that cannot be bound or a sink
 /// that cannot be built refuses the whole reload with the running listeners and sinks as they
 /// were. `[api]` and `[log]` are bound once: a change to them is reported as waiting for a
 /// restart.
-async fn reload(
-    current: &mut Config,
-    next: Config,
-    control: &mpsc::Sender<Control>,
-    listeners: &mut Listeners,
-) -> Result<(), StartError> {
+async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Result<(), StartError> {
+    let Running { control, sinks, listeners, telemetry } = running;
     let hostname = agent_hostname(&next);
     let next_listeners = listeners::keys(&next)?;
     let changed: Vec<&String> = current
@@ -242,7 +257,7 @@ async fn reload(
     let context = BuildContext::new(&next.agent.data_dir, &hostname);
     let mut add = Vec::new();
     // A rebuilt sink starts once the one it replaces has stopped: the two share a spool and
-    // a state file. Its side of each hand-over goes to the aggregator with the retiring sink.
+    // a state file. Its side of each hand-over goes to the fan-out with the retiring sink.
     let mut predecessors = BTreeMap::new();
     for (name, sink) in &next.sinks {
         let rebuild = changed.contains(&name) || (identity_changed && sink.reads_identity());
@@ -255,7 +270,7 @@ async fn reload(
             handover
         });
         match build_backend(&context, name, sink, after) {
-            Ok(handle) => add.push(handle),
+            Ok(handle) => add.push((name.clone(), handle)),
             Err(e) => {
                 discard(add, predecessors).await;
                 return Err(e);
@@ -273,21 +288,32 @@ async fn reload(
             }
         }
     }
-    let mut remove = Vec::new();
+    // Removals (a sink gone or rebuilt) first, then additions in config order; a rebuilt sink
+    // is one replacement, its hand-over inside.
+    let mut changes = Vec::new();
     for name in current.sinks.keys() {
-        let handover = predecessors.remove(name);
-        if handover.is_some() || changed.contains(&name) {
-            remove.push(Retire { name: name.clone(), handover });
+        if changed.contains(&name) && !next.sinks.contains_key(name) {
+            changes.push(Change::Remove(name.clone()));
         }
+    }
+    let (mut removed, added) = (changes.len(), add.len());
+    for (name, handle) in add {
+        changes.push(match predecessors.remove(&name) {
+            Some(predecessor) => {
+                removed += 1;
+                Change::Replace { name, successor: handle, predecessor }
+            }
+            None => Change::Add(handle),
+        });
     }
     let settings = window_settings(&next, &hostname);
     let interval = next.agent.flush_interval.0;
     let closed = || StartError::Invalid("the aggregator has stopped".to_owned());
     control.send(Control::Settings(settings, interval)).await.map_err(|_| closed())?;
-    if !remove.is_empty() || !add.is_empty() {
+    if !changes.is_empty() {
         let deadline = next.agent.shutdown_timeout.0;
-        let (removed, added) = (remove.len(), add.len());
-        control.send(Control::Sinks { remove, add, deadline }).await.map_err(|_| closed())?;
+        let stats = sinks.apply(changes, deadline).await.map_err(|_| closed())?;
+        telemetry.set_backends(stats);
         tracing::info!(removed, added, "Sinks changed by the reload.");
     }
     for (part, same) in [("[api]", current.api == next.api), ("[log]", current.log == next.log)] {
@@ -306,9 +332,9 @@ async fn reload(
 
 /// Retires the sinks a refused reload built, unused. Their hand-overs are cancelled first, so
 /// none of them opens a spool or reads a state file the running sinks still hold.
-async fn discard(built: Vec<DeliveryHandle>, predecessors: BTreeMap<String, Predecessor>) {
+async fn discard(built: Vec<(String, DeliveryHandle)>, predecessors: BTreeMap<String, Predecessor>) {
     drop(predecessors);
-    for handle in built {
+    for (_, handle) in built {
         handle.finish(std::time::Duration::ZERO).await;
     }
 }

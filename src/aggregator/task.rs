@@ -1,45 +1,24 @@
-//! The aggregator task: `select!` over the flush tick and the listeners' batches.
+//! The aggregator task: `select!` over the flush tick and the sources' input.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backends::delivery::Fanout;
+use backends::delivery::WindowSender;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::input::{BatchPool, Input};
 use super::window::{WindowSettings, WindowState};
-use crate::sources::statsd::batch::{Batch, BatchPool};
 use crate::tap::Publisher;
 use crate::telemetry::{ListenerStats, Telemetry};
-use backends::delivery::{DeliveryHandle, Predecessor};
 
-/// A change to a running aggregator, from a config reload.
+/// A change to a running aggregator, from a config reload. Sinks are not its business: the
+/// fan-out owns their lifecycles (see [`backends::delivery::FanoutControl`]).
 #[derive(Debug)]
 pub enum Control {
     /// New window settings and window length; the open window and every series are kept.
     Settings(WindowSettings, Duration),
-    /// Sinks removed or rebuilt: the backends named in `remove` stop receiving windows and
-    /// deliver what they hold within `deadline` (in the background); `add` start receiving
-    /// with the next flush (a rebuilt one holds them until the one it replaces has stopped).
-    Sinks {
-        /// The backends to retire.
-        remove: Vec<Retire>,
-        /// New backends.
-        add: Vec<DeliveryHandle>,
-        /// How long a retired backend may take to deliver what it holds.
-        deadline: Duration,
-    },
-}
-
-/// A backend a reload retires, and the backend that replaces it, if the sink was rebuilt.
-#[derive(Debug)]
-pub struct Retire {
-    /// The sink's name.
-    pub name: String,
-    /// The retiring side of the hand-over to the sink's successor: signalled once the
-    /// retiring backend has stopped (its spool synced and unlocked, its state saved).
-    pub handover: Option<Predecessor>,
 }
 
 /// Owns the window state; the only writer of it.
@@ -62,76 +41,64 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    /// Consumes batches until every sender is dropped, flushing a window to `fanout` at every
-    /// multiple of the interval (wall clock), and once more at the end so nothing received is
-    /// left behind. Applies [`Control`] messages between batches. Before returning, waits for
-    /// the backends a reload retired to stop, which lets their successors start. Returns the
-    /// fan-out (for the shutdown to finish) and the number of windows flushed.
+    /// Consumes input until every sender is dropped, publishing a window at every multiple of
+    /// the interval (wall clock), and once more at the end so nothing received is left behind.
+    /// Applies [`Control`] messages between inputs. Returns the number of windows flushed;
+    /// dropping `fanout` on return tells the fan-out no window follows.
     pub async fn run(
         mut self,
-        mut input: Receiver<Batch>,
+        mut input: Receiver<Input>,
         mut control: Receiver<Control>,
-        mut fanout: Fanout,
-    ) -> (Fanout, u64) {
+        fanout: WindowSender,
+    ) -> u64 {
         let mut window_start = now_ms();
         let mut tick = ticker(self.interval);
-        let mut retiring = Vec::new();
         loop {
             tokio::select! {
                 biased;
-                batch = input.recv() => match batch {
-                    Some(batch) => self.ingest(batch),
+                next = input.recv() => match next {
+                    Some(next) => self.ingest(next),
                     // Every listener has stopped and drained the kernel: flush what is left.
                     None => break,
                 },
-                Some(change) = control.recv() => match change {
-                    Control::Settings(settings, interval) => {
-                        self.state.reconfigure(settings);
-                        if interval != self.interval {
-                            // The open window keeps its start; it closes at the new boundary.
-                            self.interval = interval;
-                            tick = ticker(interval);
-                        }
+                Some(Control::Settings(settings, interval)) = control.recv() => {
+                    self.state.reconfigure(settings);
+                    if interval != self.interval {
+                        // The open window keeps its start; it closes at the new boundary.
+                        self.interval = interval;
+                        tick = ticker(interval);
                     }
-                    Control::Sinks { remove, add, deadline } => {
-                        for Retire { name, handover } in remove {
-                            let old = fanout.take(&name);
-                            retiring.push(tokio::spawn(async move {
-                                // Nothing runs under that name: nothing to wait for.
-                                if let Some(old) = old {
-                                    old.finish(deadline).await;
-                                }
-                                if let Some(handover) = handover {
-                                    handover.stopped();
-                                }
-                            }));
-                        }
-                        for handle in add {
-                            fanout.push(handle);
-                        }
-                        self.telemetry.set_backends(fanout.stats());
-                    }
-                },
-                _ = tick.tick() => window_start = self.flush(window_start, &fanout),
+                }
+                _ = tick.tick() => window_start = self.flush(window_start, &fanout).await,
             }
         }
-        self.flush(window_start, &fanout);
-        for task in retiring {
-            let _ = task.await;
-        }
-        (fanout, self.telemetry.flushes.load(Relaxed))
+        self.flush(window_start, &fanout).await;
+        self.telemetry.flushes.load(Relaxed)
     }
 
-    fn ingest(&mut self, batch: Batch) {
-        let mut lines = 0;
-        for datagram in batch.datagrams() {
-            lines += self.state.ingest(datagram).lines;
-        }
-        if batch.listener >= self.listeners.len() {
+    fn ingest(&mut self, input: Input) {
+        let (listener, lines) = match input {
+            Input::Statsd(batch) => {
+                let mut lines = 0;
+                for datagram in batch.datagrams() {
+                    lines += self.state.ingest(datagram).lines;
+                }
+                let listener = batch.listener;
+                self.pool.give(batch);
+                (listener, lines)
+            }
+            Input::Samples(samples) => {
+                for sample in &samples.samples {
+                    self.state.insert_sample(sample);
+                }
+                (samples.listener, samples.samples.len() as u64)
+            }
+        };
+        if listener >= self.listeners.len() {
             self.listeners = self.telemetry.listeners();
         }
         // Entries are only appended, so a listener's index stays its own across reloads.
-        if let Some(stats) = self.listeners.get(batch.listener) {
+        if let Some(stats) = self.listeners.get(listener) {
             stats.lines.fetch_add(lines, Relaxed);
         }
         let counts = self.state.take_counts();
@@ -143,17 +110,20 @@ impl Aggregator {
         }
         self.telemetry.events.fetch_add(counts.events, Relaxed);
         self.telemetry.service_checks.fetch_add(counts.service_checks, Relaxed);
-        self.pool.give(batch);
+        // Live between flushes too: a new series counts from the input that created it.
+        self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
     }
 
     /// Flushes `[start, now)` and returns `now`, the next window's start.
-    fn flush(&mut self, start_ms: u64, fanout: &Fanout) -> u64 {
+    async fn flush(&mut self, start_ms: u64, fanout: &WindowSender) -> u64 {
         let end_ms = now_ms().max(start_ms + 1);
         let window = Arc::new(self.state.flush(start_ms, end_ms));
         self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
         self.telemetry.flushes.fetch_add(1, Relaxed);
         tracing::debug!(window = window.id, series = window.series.len(), "Flushed window.");
-        fanout.publish(&window);
+        if fanout.publish(Arc::clone(&window)).await.is_err() {
+            tracing::error!("The fan-out has stopped; this window reaches no backend.");
+        }
         self.tap.publish(&window);
         end_ms
     }

@@ -1,4 +1,6 @@
-//! Where samples come from.
+//! Where samples come from: each source in its own directory, every one named once in the
+//! [`registry`]. Sources hand the aggregator [`crate::aggregator::input::Input`].
 
 pub mod host;
+pub mod registry;
 pub mod statsd;

@@ -16,7 +16,7 @@ mod tests;
 
 pub use backoff::Backoff;
 pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
-pub use fanout::Fanout;
+pub use fanout::{Change, Fanout, FanoutControl, Stopped, WindowSender};
 pub use handover::{Cancelled, Handover, Predecessor};
 pub use queue::{DROP_LOG_INTERVAL, Front, WindowQueue};
 pub use spool::Position;

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
-    BufferConfig, BufferMode, BufferType, DeliveryHandle, Fanout, Handover, RetryConfig, Sink, spawn, spawn_at,
+    BufferConfig, BufferMode, BufferType, Change, DeliveryHandle, Fanout, Handover, RetryConfig, Sink, spawn, spawn_at,
 };
 use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::model::{Series, SeriesKey, Value, Window};
@@ -619,4 +619,45 @@ async fn a_memory_successor_holds_its_windows_until_the_predecessor_stopped() {
     assert_eq!(new.finish(Duration::from_secs(5)).await, 0);
     assert_eq!(delivered_ids(&backend), [1, 2]);
     assert_eq!(*backend.begins.lock().unwrap(), [0]);
+}
+
+/// The running fan-out applies a reload's changes on its own control channel: a removed sink
+/// gets the windows published before the change and none after; a replaced sink's successor
+/// shares its spool, starts only once it has stopped, and gets every later window; an added
+/// sink gets every later window.
+#[tokio::test]
+async fn a_running_fanout_removes_replaces_and_adds_sinks_on_its_control_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (removed, replaced, successor, added) =
+        (Scripted::new(10, vec![]), Scripted::new(10, vec![]), Scripted::new(10, vec![]), Scripted::new(10, vec![]));
+    let handles = vec![
+        spawn("a", removed.clone(), &buffer(8), &fast_retry()),
+        on_disk(dir.path(), replaced.clone(), 1 << 20, None),
+    ];
+    let (windows, control, task) = Fanout::new(handles).spawn();
+    windows.publish(window(1, 3)).await.unwrap();
+
+    let (predecessor, after) = Handover::new();
+    let changes = vec![
+        Change::Remove("a".to_owned()),
+        Change::Replace {
+            name: "b".to_owned(),
+            successor: on_disk(dir.path(), successor.clone(), 1 << 20, Some(after)),
+            predecessor,
+        },
+        Change::Add(spawn("c", added.clone(), &buffer(8), &fast_retry())),
+    ];
+    let stats = control.apply(changes, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(stats.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+    windows.publish(window(2, 3)).await.unwrap();
+
+    // The producer's end ends the fan-out once the retired sinks have stopped.
+    drop(windows);
+    let fanout = task.await.unwrap();
+    assert_eq!(fanout.finish(Duration::from_secs(5)).await, 0);
+    assert_eq!(delivered_ids(&removed), [1]);
+    assert_eq!(delivered_ids(&replaced), [1]);
+    assert_eq!(delivered_ids(&successor), [2], "the successor replays nothing its predecessor delivered");
+    assert_eq!(delivered_ids(&added), [2]);
+    assert_eq!(control.apply(Vec::new(), Duration::ZERO).await.err(), Some(super::Stopped));
 }

@@ -1,13 +1,16 @@
-//! What ingest counts: accepted lines, parse errors by reason, and refused samples by reason.
+//! What ingest counts: accepted lines and samples, parse errors by reason, and refused samples
+//! by reason.
 
-use crate::sources::statsd::parser::ParseError;
+/// Room for every reason a decoder counts malformed input by (the StatsD parser has fewer);
+/// [`IngestCounts::parse_errors`] is indexed by the decoder's own reason index.
+pub const PARSE_ERROR_REASONS: usize = 16;
 
 /// Why samples (or events) were refused after parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// The line would have created a series beyond `max_series`.
     MaxSeries,
-    /// The series exists with another StatsD type.
+    /// The series exists with another kind (another StatsD type).
     TypeConflict,
     /// A set already counts [`MAX_SET_MEMBERS`](super::MAX_SET_MEMBERS) distinct members this
     /// window.
@@ -64,8 +67,8 @@ impl DropReason {
 pub struct IngestCounts {
     /// Valid lines: metrics, events and service checks (whether kept or dropped later).
     pub lines: u64,
-    /// Malformed lines, indexed by [`ParseError::index`].
-    pub parse_errors: [u64; ParseError::COUNT],
+    /// Malformed lines, indexed by the decoder's reason (for StatsD, `ParseError::index`).
+    pub parse_errors: [u64; PARSE_ERROR_REASONS],
     /// Refused samples (or events), indexed by [`DropReason::index`].
     pub dropped: [u64; DropReason::COUNT],
     /// Events received (kept or dropped).

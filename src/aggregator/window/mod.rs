@@ -1,6 +1,8 @@
-//! The pure window state: parsed lines in, one [`Window`] out per flush. No tokio, no clock:
-//! the aggregator task owns a [`WindowState`], feeds it datagrams and calls
-//! [`WindowState::flush`] on its tick.
+//! The pure window state: samples in, one [`Window`] out per flush. No tokio, no clock, no
+//! wire format: the aggregator task owns a [`WindowState`], feeds it typed samples
+//! ([`WindowState::insert_sample`]) and StatsD datagrams (`WindowState::ingest`, which the
+//! StatsD source defines next to its parser and which folds each parsed line in place), and
+//! calls [`WindowState::flush`] on its tick.
 //!
 //! # Semantics (per window)
 //!
@@ -41,6 +43,7 @@
 //! [`Window`]: backends::Window
 
 mod counts;
+mod fold;
 mod key;
 mod series;
 mod settings;
@@ -53,7 +56,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use counts::{DatagramCounts, DropReason, IngestCounts};
+pub use counts::{DatagramCounts, DropReason, IngestCounts, PARSE_ERROR_REASONS};
 pub use key::series_hash;
 pub use settings::{MAX_EVENTS_PER_WINDOW, MAX_SERVICE_CHECKS_PER_WINDOW, MAX_SET_MEMBERS, WindowSettings};
 pub use state::WindowState;

@@ -7,7 +7,7 @@ use backends::{SeriesKey, Sketch, Summary, SummaryKind};
 use hashbrown::HashTable;
 
 use super::settings::WindowSettings;
-use crate::sources::statsd::parser::MetricType;
+use crate::aggregator::input::Kind;
 
 #[derive(Debug)]
 pub(super) struct Slot {
@@ -19,7 +19,7 @@ pub(super) struct Slot {
     pub(super) state: State,
 }
 
-/// One variant per StatsD type, so the type check needs no pointer chase.
+/// One variant per [`Kind`], so the kind check needs no pointer chase.
 #[derive(Debug)]
 pub(super) enum State {
     Counter(f64),
@@ -31,25 +31,25 @@ pub(super) enum State {
 }
 
 impl State {
-    pub(super) fn new(kind: MetricType, buckets: usize) -> Self {
+    pub(super) fn new(kind: Kind, buckets: usize) -> Self {
         match kind {
-            MetricType::Counter => Self::Counter(0.0),
-            MetricType::Gauge => Self::Gauge(0.0),
-            MetricType::Timer => Self::Timer(Box::new(SummaryState::new(buckets))),
-            MetricType::Histogram => Self::Histogram(Box::new(SummaryState::new(buckets))),
-            MetricType::Distribution => Self::Distribution(Box::new(SummaryState::new(buckets))),
-            MetricType::Set => Self::Set(Box::default()),
+            Kind::Counter => Self::Counter(0.0),
+            Kind::Gauge => Self::Gauge(0.0),
+            Kind::Timer => Self::Timer(Box::new(SummaryState::new(buckets))),
+            Kind::Histogram => Self::Histogram(Box::new(SummaryState::new(buckets))),
+            Kind::Distribution => Self::Distribution(Box::new(SummaryState::new(buckets))),
+            Kind::Set => Self::Set(Box::default()),
         }
     }
 
-    pub(super) fn kind(&self) -> MetricType {
+    pub(super) fn kind(&self) -> Kind {
         match self {
-            Self::Counter(_) => MetricType::Counter,
-            Self::Gauge(_) => MetricType::Gauge,
-            Self::Timer(_) => MetricType::Timer,
-            Self::Histogram(_) => MetricType::Histogram,
-            Self::Distribution(_) => MetricType::Distribution,
-            Self::Set(_) => MetricType::Set,
+            Self::Counter(_) => Kind::Counter,
+            Self::Gauge(_) => Kind::Gauge,
+            Self::Timer(_) => Kind::Timer,
+            Self::Histogram(_) => Kind::Histogram,
+            Self::Distribution(_) => Kind::Distribution,
+            Self::Set(_) => Kind::Set,
         }
     }
 }

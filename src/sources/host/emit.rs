@@ -1,12 +1,11 @@
-//! What every collector writes to: StatsD lines in a batch, and the previous value of every
-//! kernel counter so that a counter is emitted as the delta since the last sample.
+//! What every collector writes to: typed samples, and the previous value of every kernel
+//! counter so that a counter is emitted as the delta since the last sample.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 
-use crate::sources::statsd::batch::Batch;
+use crate::aggregator::input::{Sample, SampleValue};
 
 /// The one signature of a collector: read what it samples under [`Context::proc`] and write
 /// gauges and counters to the emitter.
@@ -50,7 +49,7 @@ impl Context {
     }
 }
 
-/// The previous value of every counter, keyed by its rendered name and tags.
+/// The previous value of every counter, keyed by its name and tags.
 #[derive(Debug, Default)]
 pub struct Deltas {
     previous: HashMap<String, (f64, u64)>,
@@ -86,77 +85,84 @@ impl Deltas {
     }
 }
 
-/// Renders samples as StatsD lines, one datagram each, into a batch.
+/// Turns what collectors read into typed samples: gauges as they are, kernel counters as the
+/// increase since the last sample.
 #[derive(Debug)]
 pub struct Emitter<'a> {
-    batch: &'a mut Batch,
+    samples: &'a mut Vec<Sample>,
     deltas: &'a mut Deltas,
-    line: String,
+    key: String,
 }
 
 impl<'a> Emitter<'a> {
-    /// Writes into `batch`, computing counter deltas against `deltas`.
-    pub fn new(batch: &'a mut Batch, deltas: &'a mut Deltas) -> Self {
-        Self { batch, deltas, line: String::new() }
+    /// Appends to `samples`, computing counter deltas against `deltas`.
+    pub fn new(samples: &'a mut Vec<Sample>, deltas: &'a mut Deltas) -> Self {
+        Self { samples, deltas, key: String::new() }
     }
 
-    /// A gauge: the value now.
+    /// A gauge: the value now, whatever its sign.
     pub fn gauge(&mut self, name: &str, tags: &[(&str, &str)], value: f64) {
         if value.is_finite() {
-            self.push(name, tags, value, "g");
+            self.push(name, tags, SampleValue::Gauge(value));
         }
     }
 
     /// A kernel counter given as its monotonic `total`: emits the increase since the last
-    /// sample as a StatsD counter and returns it (see [`Deltas`] for when nothing is emitted).
+    /// sample as a counter and returns it (see [`Deltas`] for when nothing is emitted).
     pub fn counter(&mut self, name: &str, tags: &[(&str, &str)], total: f64) -> Option<f64> {
         if !total.is_finite() {
             return None;
         }
-        self.line.clear();
-        render_key(&mut self.line, name, tags);
-        let delta = self.deltas.delta(&self.line, total)?;
-        self.push(name, tags, delta, "c");
+        // NUL cannot occur in a name or tag read from /proc, so keys of distinct series differ.
+        self.key.clear();
+        self.key.push_str(name);
+        for (key, value) in tags {
+            for part in [key, value] {
+                self.key.push('\0');
+                self.key.push_str(part);
+            }
+        }
+        let delta = self.deltas.delta(&self.key, total)?;
+        self.push(name, tags, SampleValue::Counter(delta));
         Some(delta)
     }
 
-    fn push(&mut self, name: &str, tags: &[(&str, &str)], value: f64, kind: &str) {
-        // A gauge written with a sign would be a delta; host gauges are never negative.
-        let value = if kind == "g" { value.max(0.0) } else { value };
-        self.line.clear();
-        let _ = write!(self.line, "{name}:{value}|{kind}");
-        if !tags.is_empty() {
-            self.line.push_str("|#");
-            render_tags(&mut self.line, tags);
+    fn push(&mut self, name: &str, tags: &[(&str, &str)], value: SampleValue) {
+        match Sample::new(name, tags, value) {
+            Ok(sample) => self.samples.push(sample),
+            // Names are constants and values finite: only a bug in a collector gets here.
+            Err(e) => tracing::warn!(error = %e, "Host sample refused."),
         }
-        self.batch.push(self.line.as_bytes());
-    }
-}
-
-fn render_key(out: &mut String, name: &str, tags: &[(&str, &str)]) {
-    out.push_str(name);
-    out.push('|');
-    render_tags(out, tags);
-}
-
-/// `k:v,k2:v2`, with the characters that delimit StatsD fields replaced by `_` in values.
-fn render_tags(out: &mut String, tags: &[(&str, &str)]) {
-    for (i, (key, value)) in tags.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(key);
-        out.push(':');
-        out.extend(value.chars().map(|c| if matches!(c, ',' | '|' | '#' | '\n' | '\r') { '_' } else { c }));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn lines(batch: &Batch) -> Vec<String> {
-        batch.datagrams().map(|d| String::from_utf8(d.to_vec()).unwrap()).collect()
+    use backends::Value;
+
+    use super::*;
+    use crate::aggregator::window::{WindowSettings, WindowState};
+
+    /// Each sample as the StatsD line it used to be rendered as, tags as given.
+    fn lines(samples: &[Sample]) -> Vec<String> {
+        samples
+            .iter()
+            .map(|s| {
+                let (value, kind) = match s.value() {
+                    SampleValue::Counter(v) => (*v, "c"),
+                    SampleValue::Gauge(v) => (*v, "g"),
+                    other => panic!("the host source emits gauges and counters only: {other:?}"),
+                };
+                let tags = s.tags().collect::<Vec<_>>().join(",");
+                if tags.is_empty() {
+                    format!("{}:{value}|{kind}", s.name())
+                } else {
+                    format!("{}:{value}|{kind}|#{tags}", s.name())
+                }
+            })
+            .collect()
     }
 
     /// A counter is emitted as the increase between samples, never on first sight and never
@@ -166,11 +172,11 @@ mod tests {
         let mut deltas = Deltas::default();
         let mut emitted = Vec::new();
         for total in [100.0, 150.0, 10.0, 25.0] {
-            let mut batch = Batch::default();
+            let mut samples = Vec::new();
             deltas.begin();
-            Emitter::new(&mut batch, &mut deltas).counter("x", &[("device", "sda")], total);
+            Emitter::new(&mut samples, &mut deltas).counter("x", &[("device", "sda")], total);
             deltas.sweep();
-            emitted.extend(lines(&batch));
+            emitted.extend(lines(&samples));
         }
         assert_eq!(emitted, ["x:50|c|#device:sda", "x:15|c|#device:sda"]);
     }
@@ -180,13 +186,13 @@ mod tests {
     fn counter_that_disappears_starts_from_a_new_baseline() {
         let mut deltas = Deltas::default();
         let mut sample = |present: bool, total: f64| {
-            let mut batch = Batch::default();
+            let mut samples = Vec::new();
             deltas.begin();
             if present {
-                Emitter::new(&mut batch, &mut deltas).counter("net", &[], total);
+                Emitter::new(&mut samples, &mut deltas).counter("net", &[], total);
             }
             deltas.sweep();
-            lines(&batch)
+            lines(&samples)
         };
         assert!(sample(true, 10.0).is_empty());
         assert!(sample(false, 0.0).is_empty());
@@ -194,11 +200,45 @@ mod tests {
         assert_eq!(sample(true, 501.0), ["net:1|c"]);
     }
 
-    /// Tag values cannot break the line: StatsD delimiters become `_`.
+    /// Tag values that would break a StatsD line and negative gauges reach the window's
+    /// series exactly: no wire format stands between the host source and the window.
     #[test]
-    fn tag_values_with_delimiters_are_escaped() {
-        let (mut batch, mut deltas) = (Batch::default(), Deltas::default());
-        Emitter::new(&mut batch, &mut deltas).gauge("disk", &[("mountpoint", "/mnt/a,b|c#d")], 1.5);
-        assert_eq!(lines(&batch), ["disk:1.5|g|#mountpoint:/mnt/a_b_c_d"]);
+    fn tags_with_delimiters_and_negative_gauges_survive_into_the_window() {
+        let (mut samples, mut deltas) = (Vec::new(), Deltas::default());
+        let mut out = Emitter::new(&mut samples, &mut deltas);
+        out.gauge("disk", &[("mountpoint", "/mnt/a,b|c#d"), ("device", "sd#1")], 1.5);
+        out.gauge("system.temperature.delta", &[("zone", "x|y")], -3.25);
+        assert_eq!(
+            lines(&samples),
+            ["disk:1.5|g|#mountpoint:/mnt/a,b|c#d,device:sd#1", "system.temperature.delta:-3.25|g|#zone:x|y"]
+        );
+
+        let mut state = WindowState::new(WindowSettings {
+            percentiles: vec![],
+            buckets: vec![],
+            max_series: 10,
+            expire_after_windows: 3,
+            hostname: Arc::from("h"),
+            tags: Arc::from(Vec::new()),
+        });
+        for sample in &samples {
+            state.insert_sample(sample);
+        }
+        let window = state.flush(0, 1000);
+        let series: Vec<(&str, Vec<&str>, f64)> = window
+            .series
+            .iter()
+            .map(|s| match s.value {
+                Value::Gauge { value } => (&*s.key.name, s.key.tags.iter().map(|t| &**t).collect(), value),
+                ref other => panic!("not a gauge: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            series,
+            [
+                ("disk", vec!["device:sd#1", "mountpoint:/mnt/a,b|c#d"], 1.5),
+                ("system.temperature.delta", vec!["zone:x|y"], -3.25)
+            ]
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The sampler (every collector once, counters kept between samples) and the thread that runs
-//! it every `interval` and hands each sample to the aggregator like a listener's batch.
+//! it every `interval` and hands each sample's typed values to the aggregator.
 
 use std::io;
 use std::sync::Arc;
@@ -11,8 +11,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::emit::{Collect, Context, Deltas, Emitter};
 use super::{agent, cpu, disk, diskio, load, memory, net, processes, uptime};
-use crate::sources::statsd::batch::{Batch, BatchPool};
-use crate::telemetry::ListenerStats;
+use crate::aggregator::input::{Input, Sample, Samples};
 
 /// The `listener` label of the host source in sluice's own telemetry.
 pub const LABEL: &str = "host";
@@ -44,11 +43,11 @@ impl Sampler {
         Self { context, deltas: Deltas::default(), failing: [false; COLLECTORS.len()] }
     }
 
-    /// Appends one sample of every collector to `batch`, one StatsD line per datagram. A
-    /// collector that fails is logged once (until it works again) and the others still run.
-    pub fn sample(&mut self, batch: &mut Batch) {
+    /// Appends one sample of every collector to `samples`. A collector that fails is logged
+    /// once (until it works again) and the others still run.
+    pub fn sample(&mut self, samples: &mut Vec<Sample>) {
         self.deltas.begin();
-        let mut out = Emitter::new(batch, &mut self.deltas);
+        let mut out = Emitter::new(samples, &mut self.deltas);
         for (i, (name, collect)) in COLLECTORS.iter().enumerate() {
             match collect(&self.context, &mut out) {
                 Ok(()) => self.failing[i] = false,
@@ -74,28 +73,27 @@ pub struct HostSource {
 
 impl HostSource {
     /// Samples on a dedicated thread (a `statvfs` on a hung network mount must not stall the
-    /// runtime): once at start, then every `interval`. Each sample goes to `tx` as one batch
-    /// stamped with `listener`. Returns when `stop` is set (checked every 100 ms) or the
-    /// aggregator is gone, dropping its sender.
+    /// runtime): once at start, then every `interval`. Each sample goes to `tx` as one
+    /// [`Samples`] stamped with `listener`. Returns when `stop` is set (checked every 100 ms)
+    /// or the aggregator is gone, dropping its sender.
     pub fn run(
         mut self,
         listener: usize,
-        stats: Arc<ListenerStats>,
-        pool: Arc<BatchPool>,
-        tx: Sender<Batch>,
+        tx: Sender<Input>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name("sluice-host".to_owned()).spawn(move || {
             let mut next = Instant::now();
+            let mut capacity = 0;
             while !stop.load(Relaxed) {
                 let now = Instant::now();
                 if now >= next {
                     // A sample that overran its slot is not caught up with a burst.
                     next = (next + self.interval).max(now);
-                    let mut batch = pool.take(listener);
-                    self.sampler.sample(&mut batch);
-                    stats.bytes.fetch_add(batch.data.len() as u64, Relaxed);
-                    if tx.blocking_send(batch).is_err() {
+                    let mut samples = Samples { listener, samples: Vec::with_capacity(capacity) };
+                    self.sampler.sample(&mut samples.samples);
+                    capacity = samples.samples.len();
+                    if tx.blocking_send(samples.into()).is_err() {
                         break;
                     }
                 }

@@ -4,10 +4,10 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use super::{Context, Sampler};
+use crate::aggregator::input::SampleValue;
 use crate::config::HostConfig;
-use crate::sources::statsd::batch::Batch;
 
-/// One rendered line: name, tags as written, value, StatsD type.
+/// One sample: name, tags joined by commas, value, StatsD type letter.
 #[derive(Debug)]
 struct Line {
     name: String,
@@ -22,18 +22,18 @@ fn sampler() -> Sampler {
 }
 
 fn sample(sampler: &mut Sampler) -> Vec<Line> {
-    let mut batch = Batch::default();
-    sampler.sample(&mut batch);
-    batch
-        .datagrams()
-        .map(|d| {
-            let text = std::str::from_utf8(d).unwrap();
-            let (name, rest) = text.split_once(':').unwrap();
-            let mut fields = rest.split('|');
-            let value = fields.next().unwrap().parse().unwrap();
-            let kind = fields.next().unwrap().to_owned();
-            let tags = fields.next().map(|t| t.trim_start_matches('#').to_owned()).unwrap_or_default();
-            Line { name: name.to_owned(), tags, value, kind }
+    let mut samples = Vec::new();
+    sampler.sample(&mut samples);
+    samples
+        .iter()
+        .map(|s| {
+            let (value, kind) = match s.value() {
+                SampleValue::Gauge(v) => (*v, "g"),
+                SampleValue::Counter(v) => (*v, "c"),
+                other => panic!("the host source emits gauges and counters only: {other:?}"),
+            };
+            let tags = s.tags().collect::<Vec<_>>().join(",");
+            Line { name: s.name().to_owned(), tags, value, kind: kind.to_owned() }
         })
         .collect()
 }

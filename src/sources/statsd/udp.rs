@@ -16,8 +16,8 @@ use std::thread::JoinHandle;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use super::batch::{Batch, BatchPool};
 use super::kernel::{self, Output};
+use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// A bound UDP socket, not yet receiving.
@@ -92,7 +92,7 @@ impl UdpListener {
         listener: usize,
         stats: Arc<ListenerStats>,
         pool: Arc<BatchPool>,
-        tx: Sender<Batch>,
+        tx: Sender<Input>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         stats.udp_inode.store(self.inode, Ordering::Relaxed);
@@ -132,7 +132,7 @@ mod tests {
     fn start(
         listener: UdpListener,
         stop: &Arc<AtomicBool>,
-    ) -> (Arc<ListenerStats>, mpsc::Receiver<Batch>, JoinHandle<io::Result<()>>) {
+    ) -> (Arc<ListenerStats>, mpsc::Receiver<Input>, JoinHandle<io::Result<()>>) {
         let stats = Arc::new(ListenerStats::new(listener.label()));
         let (tx, rx) = mpsc::channel(16);
         let handle = listener.run(3, Arc::clone(&stats), Arc::new(BatchPool::default()), tx, Arc::clone(stop)).unwrap();

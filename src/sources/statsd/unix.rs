@@ -24,8 +24,8 @@ use std::thread::JoinHandle;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use super::batch::{Batch, BatchPool};
 use super::kernel::{self, Output};
+use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// A bound Unix datagram socket, not yet receiving.
@@ -83,7 +83,7 @@ impl UnixListener {
         listener: usize,
         stats: Arc<ListenerStats>,
         pool: Arc<BatchPool>,
-        tx: Sender<Batch>,
+        tx: Sender<Input>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name(format!("sluice-unix-{listener}")).spawn(move || {
@@ -206,7 +206,7 @@ mod tests {
     fn start(
         listener: UnixListener,
         stop: &Arc<AtomicBool>,
-    ) -> (Arc<ListenerStats>, mpsc::Receiver<Batch>, JoinHandle<io::Result<()>>) {
+    ) -> (Arc<ListenerStats>, mpsc::Receiver<Input>, JoinHandle<io::Result<()>>) {
         let stats = Arc::new(ListenerStats::new(listener.label()));
         // Room for every test's batches: a blocked listener would block the test's sender too,
         // since a full Unix datagram queue makes senders wait.

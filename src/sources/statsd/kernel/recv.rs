@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use socket2::Socket;
 use tokio::sync::mpsc::Sender;
 
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::aggregator::input::{Batch, BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// Datagrams received per `recvmmsg` call.
@@ -110,7 +110,7 @@ pub(crate) struct Output<'a> {
     /// Where batches come from.
     pub pool: &'a BatchPool,
     /// Where batches go.
-    pub tx: &'a Sender<Batch>,
+    pub tx: &'a Sender<Input>,
     /// After a wake-up that found fewer than [`SLOTS`] datagrams, how long to wait once the
     /// socket is readable again before reading: a steady trickle is then read, parsed and
     /// handed on many datagrams at a time instead of one wake-up of two threads each. Zero
@@ -165,7 +165,7 @@ fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<us
             Ok(n) => n,
             Err(e) => {
                 // Hand on what was read before the error; nothing read is ever dropped.
-                if !batch.is_empty() && out.tx.blocking_send(batch).is_err() {
+                if !batch.is_empty() && out.tx.blocking_send(batch.into()).is_err() {
                     return Ok(None);
                 }
                 return Err(e);
@@ -186,7 +186,7 @@ fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<us
         // Fewer than SLOTS means recvmmsg met an empty queue: this wake-up's work is done.
         let empty = received < SLOTS;
         if (empty || batch.data.len() >= BATCH_BYTES) && !batch.is_empty() {
-            if out.tx.blocking_send(batch).is_err() {
+            if out.tx.blocking_send(batch.into()).is_err() {
                 return Ok(None);
             }
             batch = out.pool.take(out.listener);

@@ -1,6 +1,6 @@
 //! [`LineFramer`]: a byte stream cut into datagrams of complete lines.
 
-use crate::sources::statsd::batch::Batch;
+use crate::aggregator::input::Batch;
 
 /// Longest line accepted, in bytes, not counting its newline.
 pub const MAX_LINE: usize = 64 * 1024;

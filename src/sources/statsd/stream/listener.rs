@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::framer::{LineFramer, MAX_LINE};
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::aggregator::input::{Batch, BatchPool, Input};
 use crate::sources::statsd::kernel::warn_due;
 use crate::sources::statsd::unix::{SocketFile, bind_path};
 use crate::telemetry::ListenerStats;
@@ -63,7 +63,7 @@ impl StreamListener {
         listener: usize,
         stats: Arc<ListenerStats>,
         pool: Arc<BatchPool>,
-        tx: Sender<Batch>,
+        tx: Sender<Input>,
         mut stop: watch::Receiver<bool>,
     ) -> io::Result<()> {
         let StreamListener { listener: std_listener, file } = self;
@@ -118,7 +118,7 @@ struct Out {
     listener: usize,
     stats: Arc<ListenerStats>,
     pool: Arc<BatchPool>,
-    tx: Sender<Batch>,
+    tx: Sender<Input>,
 }
 
 impl Out {
@@ -144,7 +144,7 @@ impl Out {
             self.pool.give(batch);
             return true;
         }
-        self.tx.send(batch).await.is_ok()
+        self.tx.send(batch.into()).await.is_ok()
     }
 
     fn count_discarded(&self, discarded: u64) {

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::framer::LineFramer;
 use super::*;
-use crate::sources::statsd::batch::{Batch, BatchPool};
+use crate::aggregator::input::{Batch, BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
 /// Feeds `chunks` through a framer as if each were one read; returns the datagrams and the
@@ -74,7 +74,7 @@ fn framer_skips_a_chunk_of_only_a_newline() {
 
 struct Running {
     stats: Arc<ListenerStats>,
-    rx: mpsc::Receiver<Batch>,
+    rx: mpsc::Receiver<Input>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<io::Result<()>>,
 }
@@ -87,15 +87,16 @@ fn start(listener: StreamListener, capacity: usize) -> Running {
     Running { stats, rx, stop, task }
 }
 
-async fn next(rx: &mut mpsc::Receiver<Batch>) -> Vec<Vec<u8>> {
-    let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+async fn next(rx: &mut mpsc::Receiver<Input>) -> Vec<Vec<u8>> {
+    let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap().into_batch();
     assert_eq!(batch.listener, 2);
     batch.datagrams().map(<[u8]>::to_vec).collect()
 }
 
-async fn rest(rx: &mut mpsc::Receiver<Batch>) -> Vec<Vec<u8>> {
+async fn rest(rx: &mut mpsc::Receiver<Input>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(batch) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap() {
+    while let Some(input) = tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap() {
+        let batch = input.into_batch();
         out.extend(batch.datagrams().map(<[u8]>::to_vec));
     }
     out

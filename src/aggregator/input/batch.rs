@@ -1,4 +1,4 @@
-//! Batches of received datagrams, handed from a listener to the aggregator, and a pool that
+//! Batches of received StatsD datagrams, handed from a listener to the aggregator, and a pool that
 //! recycles their buffers so steady-state ingest allocates nothing.
 
 use std::sync::{Mutex, PoisonError};
