@@ -14,9 +14,7 @@ fn replay(target: &str, entry: fn(&[u8])) -> usize {
     files.sort();
     for file in &files {
         let input = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        if std::panic::catch_unwind(|| entry(&input)).is_err() {
-            panic!("corpus input {} panics", file.display());
-        }
+        assert!(std::panic::catch_unwind(|| entry(&input)).is_ok(), "corpus input {} panics", file.display());
     }
     files.len()
 }
