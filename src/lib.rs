@@ -18,6 +18,8 @@
 pub mod aggregator;
 pub mod api;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod sources;
 pub mod systemd;
 pub mod tap;

@@ -28,6 +28,8 @@ pub mod console;
 pub mod datadog;
 pub mod delivery;
 pub mod file;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod influxdb;
 pub mod model;
 pub mod prometheus;

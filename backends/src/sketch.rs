@@ -144,6 +144,16 @@ fn index_of(magnitude: f64) -> i32 {
     (magnitude.ln() / GAMMA.ln()).ceil() as i32
 }
 
+/// Whether `len` bins from index `offset` are a store some sequence of [`Sketch::add`] can
+/// build: at most [`MAX_BINS`], every index between those of [`MIN_INDEXABLE`] and
+/// `f64::MAX`. An empty store's offset is never read.
+fn store_fits(offset: i32, len: usize) -> bool {
+    len == 0
+        || (len <= MAX_BINS
+            && offset >= index_of(MIN_INDEXABLE)
+            && i64::from(offset) + len as i64 - 1 <= i64::from(index_of(f64::MAX)))
+}
+
 fn value_of(index: i32) -> f64 {
     2.0 * GAMMA.powi(index) / (GAMMA + 1.0)
 }
@@ -190,14 +200,15 @@ impl Sketch {
     }
 
     /// A sketch rebuilt from [`Sketch::raw_parts`], bin for bin. `None` when a store holds
-    /// more than [`MAX_BINS`] bins, which no sketch of this build produces.
+    /// more than [`MAX_BINS`] bins, or bins at indexes no finite value has (the index
+    /// arithmetic of a store would overflow on them), which no sketch of this build produces.
     pub(crate) fn from_raw_parts(
         positive: (i32, Vec<f64>),
         negative: (i32, Vec<f64>),
         zero: f64,
         count: f64,
     ) -> Option<Self> {
-        if positive.1.len() > MAX_BINS || negative.1.len() > MAX_BINS {
+        if !store_fits(positive.0, positive.1.len()) || !store_fits(negative.0, negative.1.len()) {
             return None;
         }
         Some(Self {

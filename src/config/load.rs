@@ -41,7 +41,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
 
 /// [`parse`] with the environment given as a function, so tests need not touch the process
 /// environment.
-pub(super) fn parse_with_env(text: &str, origin: &str, lookup: Lookup<'_>) -> Result<Config, ConfigError> {
+pub(crate) fn parse_with_env(text: &str, origin: &str, lookup: Lookup<'_>) -> Result<Config, ConfigError> {
     let source = Source { text, origin };
     let mut root = DeTable::parse(text)
         .map_err(|e| ConfigError::Syntax { at: source.at(e.span()), message: syntax_message(&e) })?;

@@ -13,6 +13,7 @@ mod tests;
 
 pub use backends::units::{ByteSize, Duration};
 pub use error::{ConfigError, Location, Table};
+pub(crate) use load::parse_with_env;
 pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, api_listen, load, parse, parse_api_listen};
 pub use schema::{
     AgentConfig, ApiConfig, Config, DEFAULT_EXCLUDE_FSTYPES, HostConfig, LogConfig, LogFormat, SinkConfig,

@@ -103,6 +103,33 @@ fn a_window_round_trips_exactly_through_its_binary_form() {
     }
 }
 
+/// A spooled sketch is rebuilt only with bins at indexes a finite value can have: the
+/// extremes a real sketch reaches come back, an offset beyond them (which made iterating
+/// the bins overflow; found by the `spool_decode` fuzzer) is refused.
+#[test]
+fn a_spooled_sketch_with_bins_beyond_any_value_is_refused() {
+    let mut extremes = Sketch::new();
+    for v in [f64::MAX, -f64::MAX, crate::sketch::MIN_INDEXABLE, -crate::sketch::MIN_INDEXABLE] {
+        extremes.add(v, 1.0);
+    }
+    let raw = extremes.raw_parts();
+    let (positive, negative) = ((raw.positive.0, raw.positive.1.to_vec()), (raw.negative.0, raw.negative.1.to_vec()));
+    let rebuilt = Sketch::from_raw_parts(positive.clone(), negative, raw.zero, raw.count);
+    assert_eq!(rebuilt.as_ref(), Some(&extremes), "the widest real sketch comes back");
+
+    let (offset, bins) = positive;
+    let past_top = offset + i32::try_from(bins.len()).unwrap();
+    assert_eq!(Sketch::from_raw_parts((offset, [bins.clone(), vec![1.0]].concat()), (0, vec![]), 0.0, 1.0), None);
+    assert_eq!(Sketch::from_raw_parts((past_top, vec![1.0]), (0, vec![]), 0.0, 1.0), None);
+    let mut smallest = Sketch::new();
+    smallest.add(crate::sketch::MIN_INDEXABLE, 1.0);
+    let bottom = smallest.raw_parts().positive.0;
+    assert!(Sketch::from_raw_parts((bottom, vec![1.0]), (0, vec![]), 0.0, 1.0).is_some());
+    assert_eq!(Sketch::from_raw_parts((bottom - 1, vec![1.0]), (0, vec![]), 0.0, 1.0), None);
+    assert_eq!(Sketch::from_raw_parts((i32::MAX, vec![1.0, 1.0]), (0, vec![]), 0.0, 2.0), None);
+    assert_eq!(Sketch::from_raw_parts((0, vec![]), (i32::MIN, vec![1.0]), 0.0, 1.0), None);
+}
+
 fn open(dir: &Path) -> (Spool, super::Recovered) {
     Spool::open(dir, 1 << 20, Fsync::EveryWindow).unwrap()
 }
