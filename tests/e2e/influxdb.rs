@@ -1,7 +1,7 @@
 //! End to end through the binary: StatsD lines into sluice, exact sums read back from a real
 //! InfluxDB 1.6 — across windows, an outage of the server, and a partial write it refuses.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

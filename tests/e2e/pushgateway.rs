@@ -1,7 +1,7 @@
 //! End to end through the binary: StatsD lines into sluice, exact cumulative totals read back
 //! from a real Pushgateway 1.5 — across windows, a gateway outage and a restart of sluice.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

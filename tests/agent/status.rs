@@ -1,7 +1,7 @@
 //! `sluice status` against a running agent: the summary, the JSON, and the exit status a
 //! health check reads.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -1,6 +1,6 @@
 //! A stuck backend must not block ingestion or the other backends.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::process::Stdio;

@@ -1,6 +1,6 @@
 //! The command line: `--version`, `validate`, `send`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The host source through the binary: samples arrive in the windows with their documented
 //! names, tags and values.
 
-mod common;
+use crate::common;
 
 use common::{Setup, last_gauge, series};
 

@@ -2,7 +2,7 @@
 //! (Query protocol, gzip, SigV4) into a real moto server, read back with
 //! `GetMetricStatistics` and `ListMetrics`.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

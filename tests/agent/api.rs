@@ -1,6 +1,6 @@
 //! The HTTP API: health, readiness, status and the agent's own telemetry.
 
-mod common;
+use crate::common;
 
 use common::Agent;
 

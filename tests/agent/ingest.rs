@@ -1,6 +1,6 @@
 //! End to end: StatsD/DogStatsD lines in over real sockets, exact aggregates out of the binary.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::net::{UnixDatagram, UnixStream};

@@ -2,7 +2,7 @@
 //! notifications on `$NOTIFY_SOCKET`, sockets inherited through socket activation, and a
 //! config reload on SIGHUP.
 
-mod common;
+use crate::common;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;

@@ -2,7 +2,7 @@
 //! does not give on demand, a small in-process server): exact totals read back from the
 //! gateway's JSON API.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};

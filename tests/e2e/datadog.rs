@@ -1,7 +1,7 @@
 //! The Datadog backend against an in-process intake that enforces the documented API
 //! contract: through the sluice binary with UDP traffic, and library-level edge cases.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! windows carried — also through the binary at 30 000 lines a second, over UDP and TCP, and
 //! across an Etsy restart.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -2,7 +2,7 @@
 //! replaces has stopped, so it takes over the disk spool (replaying what the old one left,
 //! then the windows flushed meanwhile) and the Pushgateway totals the old one saved last.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};

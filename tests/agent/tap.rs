@@ -1,6 +1,6 @@
 //! `GET /tap` and `sluice tap`: every window as the agent flushes it.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

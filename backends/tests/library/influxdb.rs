@@ -1,7 +1,7 @@
 //! The InfluxDB backend against a real InfluxDB 1.6 (`influxd` on loopback ports), and the
 //! InfluxDB 2.x write API against an in-process server that checks its documented contract.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::sync::atomic::Ordering::Relaxed;

@@ -1,6 +1,6 @@
 //! Shutdown: SIGTERM drains the sockets, flushes the open window and exits 0.
 
-mod common;
+use crate::common;
 
 use common::{Agent, counter_total};
 

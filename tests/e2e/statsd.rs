@@ -1,7 +1,7 @@
 //! End to end through the binary: StatsD lines into sluice, forwarded to a real Etsy StatsD
 //! 0.9, whose flushes add up exactly to what sluice received — also across an outage.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,17 @@
+//! The agent through its binary: the HTTP API, the command line, ingestion over real sockets,
+//! reloads, shutdown, `sluice status` and `sluice tap`, the host source, backpressure and
+//! running under systemd. One test binary for the area, so the agent's tests link once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod backpressure;
+mod cli;
+mod host;
+mod ingest;
+mod reload;
+mod service;
+mod shutdown;
+mod status;
+mod tap;

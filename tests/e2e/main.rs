@@ -1,0 +1,16 @@
+//! Real servers end to end: StatsD lines into the `sluice` binary, exact totals read back from
+//! Etsy StatsD, InfluxDB, Pushgateway, moto's CloudWatch and a Datadog intake. One test binary
+//! for the area, so these tests link once.
+//!
+//! The backends' library-level tests against the same servers live in the `backends` crate
+//! (`cargo test -p sluice-backends`); the files here also drive the binary.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cloudwatch;
+mod datadog;
+mod influxdb;
+mod pushgateway;
+mod statsd;
+mod statsd_forward;
