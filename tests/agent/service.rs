@@ -208,15 +208,15 @@ fn sighup_with_a_listener_that_cannot_bind_changes_nothing() {
 #[test]
 fn sighup_applies_a_new_host_interval() {
     let agent = Agent::start("[sources.host]\ninterval = \"1h\"\n");
-    let bytes = "sluice_received_bytes_total{listener=\"host\"}";
-    let first = agent.wait_metric(bytes, 1.0);
+    let samples = "sluice_received_lines_total{listener=\"host\"}";
+    let first = agent.wait_metric(samples, 1.0);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(agent.metric(bytes), Some(first), "one sample an hour");
+    assert_eq!(agent.metric(samples), Some(first), "one sample an hour");
 
     agent.reload_with(|c| c.replace("\ninterval = \"1h\"", "\ninterval = \"1s\""));
     // The restarted sampler samples at once, then every second.
-    let second = agent.wait_metric(bytes, first + 1.0);
-    agent.wait_metric(bytes, second + 1.0);
+    let second = agent.wait_metric(samples, first + 1.0);
+    agent.wait_metric(samples, second + 1.0);
     let (status, _) = agent.stop();
     assert!(status.success());
 }
