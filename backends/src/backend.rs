@@ -3,8 +3,18 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::delivery::Position;
 use crate::model::Window;
+
+/// Where a window sits in a backend's disk spool (`delivery::spool`): which spool (a random id made when the spool is
+/// created) and the window's sequence number in it, which only grows, across restarts too.
+/// Backends with cumulative state record it to never count a replayed window twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// The spool's id.
+    pub spool: u64,
+    /// The window's sequence number.
+    pub seq: u64,
+}
 
 /// One request's worth of a window, and how many series it carries (for the telemetry).
 #[derive(Debug, Clone, PartialEq)]

@@ -215,9 +215,4 @@ impl Window {
             + self.service_checks.iter().map(|c| 96 + c.name.len()).sum::<usize>();
         (std::mem::size_of::<Self>() + series + other) as u64
     }
-
-    /// The window length in seconds.
-    pub fn interval_secs(&self) -> f64 {
-        self.end_ms.saturating_sub(self.start_ms) as f64 / 1000.0
-    }
 }

@@ -107,14 +107,6 @@ impl CloudWatch {
         self.dropped
     }
 
-    /// Sets smaller request limits (tests use them to exercise batching and splitting).
-    #[must_use]
-    pub fn with_limits(mut self, max_datums: usize, max_bytes: usize) -> Self {
-        self.options.max_datums = max_datums.clamp(1, MAX_DATUMS_PER_REQUEST);
-        self.options.max_bytes = max_bytes.clamp(1, MAX_REQUEST_BYTES);
-        self
-    }
-
     fn payload(&self, form: String, datums: Vec<Datum>, end_ms: u64) -> Result<Payload, SendError> {
         let body = if self.gzip {
             let mut encoder = GzEncoder::new(Vec::with_capacity(form.len() / 4), Compression::fast());

@@ -44,7 +44,7 @@ pub fn spool_round_trip(bytes: &[u8]) {
 /// What the queue and the backends ask of a replayed window: its size for the buffer budget,
 /// its interval, and each sketch's bins and quantiles (also merged, as a distribution is).
 fn use_window(window: &Window) {
-    let _ = (window.approx_bytes(), window.interval_secs());
+    let _ = window.approx_bytes();
     for series in &window.series {
         if let Value::Summary(summary) = &series.value {
             let sketch = &summary.sketch;

@@ -94,13 +94,6 @@ impl InfluxDb {
         &self.url
     }
 
-    /// Sets the lines per batch (tests use small batches to exercise splitting).
-    #[must_use]
-    pub fn with_max_lines(mut self, max_lines: usize) -> Self {
-        self.max_lines = max_lines.clamp(1, MAX_LINES_PER_BATCH);
-        self
-    }
-
     fn payload(&self, text: Vec<u8>) -> Result<Payload, SendError> {
         let text = Bytes::from(text);
         let body = if self.gzip {

@@ -15,13 +15,5 @@ pub use recover::{Location, Pending, Recovered};
 pub use segment::{Progress, RECORD_HEADER_LEN};
 pub use spool::{Appended, Spool, read_payload};
 
-/// Where a window sits in a backend's spool: which spool (a random id made when the spool is
-/// created) and the window's sequence number in it, which only grows, across restarts too.
-/// Backends with cumulative state record it to never count a replayed window twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Position {
-    /// The spool's id.
-    pub spool: u64,
-    /// The window's sequence number.
-    pub seq: u64,
-}
+/// Where a window sits in the spool; part of the [`Backend`](crate::Backend) contract.
+pub use crate::backend::Position;
