@@ -1,6 +1,8 @@
 //! The server harnesses, shared with the `sluice` crate's tests rather than copied: each file
 //! stands alone (it needs neither the agent harness nor the binary).
 
+#[path = "../../../tests/common/datadog.rs"]
+pub mod datadog;
 #[path = "../../../tests/common/influxdb.rs"]
 pub mod influxdb;
 #[path = "../../../tests/common/pushgateway.rs"]

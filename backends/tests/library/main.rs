@@ -1,4 +1,4 @@
-//! The backends library driven directly, without the `sluice` binary: the InfluxDB and
+//! The backends library driven directly, without the `sluice` binary: the Datadog, InfluxDB and
 //! Pushgateway backends against real servers and in-process ones, and the quantile sketch's
 //! contract. One test binary, so `cargo test -p sluice-backends` runs them.
 
@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod common;
 
+mod datadog;
 mod influxdb;
 mod pushgateway;
 mod sketch;
