@@ -3,6 +3,7 @@
 //! windows. The same traffic through the sluice binary is in the root crate's `tests/e2e/`.
 
 use crate::common;
+use crate::fixtures::{key, window};
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,13 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use backends::datadog::{Compression, Datadog, DatadogConfig, compress};
 use backends::delivery::{BackendStats, BufferConfig, Fanout, RetryConfig, spawn};
 use backends::units::Duration as Human;
-use backends::{Backend, Event, Series, SeriesKey, ServiceCheck, Value, Window};
+use backends::{Backend, Event, Series, ServiceCheck, Value, Window};
 use common::datadog::{API_KEY, Intake, MAX_COMPRESSED};
 use serde_json::{Value as Json, json};
-
-fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
-    Arc::new(SeriesKey { name: name.into(), tags: tags.iter().map(|t| (*t).into()).collect(), hash: 0 })
-}
 
 fn gauge(name: &str, tags: &[&str], value: f64) -> Series {
     Series { key: key(name, tags), value: Value::Gauge { value } }
@@ -26,20 +23,6 @@ fn gauge(name: &str, tags: &[&str], value: f64) -> Series {
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-/// A 10-second window ending `end_ms`, host `web-1`, agent tag `env:test`.
-fn window(id: u64, end_ms: u64, series: Vec<Series>) -> Arc<Window> {
-    Arc::new(Window {
-        id,
-        start_ms: end_ms - 10_000,
-        end_ms,
-        hostname: "web-1".into(),
-        tags: Arc::new(["env:test".into()]),
-        series,
-        events: Vec::new(),
-        service_checks: Vec::new(),
-    })
 }
 
 fn config(intake: &Intake, extra: &str) -> DatadogConfig {

@@ -2,6 +2,7 @@
 //! InfluxDB 2.x write API against an in-process server that checks its documented contract.
 
 use crate::common;
+use crate::fixtures::{key, window};
 
 use std::io::Read as _;
 use std::sync::atomic::Ordering::Relaxed;
@@ -17,15 +18,11 @@ use axum::routing::post;
 use backends::delivery::{BufferConfig, Fanout, RetryConfig, spawn};
 use backends::influxdb::{InfluxDb, InfluxDbConfig};
 use backends::units::Duration as Human;
-use backends::{Backend, Series, SeriesKey, Summary, SummaryKind, Value, Window};
+use backends::{Backend, Series, Summary, SummaryKind, Value, Window};
 use common::influxdb::Influxd;
 use serde_json::json;
 
 const DB: &str = "sluice";
-
-fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
-    Arc::new(SeriesKey { name: name.into(), tags: tags.iter().map(|t| (*t).into()).collect(), hash: 0 })
-}
 
 fn timer(count: f64, sum: f64, min: f64, max: f64, percentiles: &[(f64, f64)]) -> Value {
     Value::Summary(Box::new(Summary {
@@ -38,20 +35,6 @@ fn timer(count: f64, sum: f64, min: f64, max: f64, percentiles: &[(f64, f64)]) -
         buckets: Vec::new(),
         sketch: backends::Sketch::new(),
     }))
-}
-
-/// A window ending `end_ms` with the given series, host `web-1`, agent tag `env:test`.
-fn window(id: u64, end_ms: u64, series: Vec<Series>) -> Arc<Window> {
-    Arc::new(Window {
-        id,
-        start_ms: end_ms - 10_000,
-        end_ms,
-        hostname: "web-1".into(),
-        tags: Arc::new(["env:test".into()]),
-        series,
-        events: Vec::new(),
-        service_checks: Vec::new(),
-    })
 }
 
 /// A recent window end, whole seconds, so every retention policy keeps it.

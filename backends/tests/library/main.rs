@@ -7,6 +7,7 @@
 mod common;
 
 mod datadog;
+mod fixtures;
 mod influxdb;
 mod pushgateway;
 mod sketch;
