@@ -71,8 +71,11 @@ pub struct Totals {
     pub sets: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// Under the workspace root, whichever crate's tests include this file.
 fn package_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/node_modules/statsd")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).unwrap_or(manifest);
+    root.join(".test-servers/node_modules/statsd")
 }
 
 fn js_string(path: &Path) -> String {

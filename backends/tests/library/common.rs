@@ -3,6 +3,8 @@
 
 #[path = "../../../tests/common/datadog.rs"]
 pub mod datadog;
+#[path = "../../../tests/common/etsy.rs"]
+pub mod etsy;
 #[path = "../../../tests/common/influxdb.rs"]
 pub mod influxdb;
 #[path = "../../../tests/common/pushgateway.rs"]

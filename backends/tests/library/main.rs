@@ -1,5 +1,5 @@
-//! The backends library driven directly, without the `sluice` binary: the Datadog, InfluxDB and
-//! Pushgateway backends against real servers and in-process ones, and the quantile sketch's
+//! The backends library driven directly, without the `sluice` binary: the Datadog, InfluxDB,
+//! Pushgateway and StatsD backends against real servers and in-process ones, and the quantile sketch's
 //! contract. One test binary, so `cargo test -p sluice-backends` runs them.
 
 /// The server harnesses these tests use, shared with the `sluice` crate's tests.
@@ -11,3 +11,4 @@ mod fixtures;
 mod influxdb;
 mod pushgateway;
 mod sketch;
+mod statsd;
