@@ -10,7 +10,7 @@
 //! - [`units`]: human-readable durations and sizes for backend configs.
 //! - [`registry`]: [`SinkConfig`], every backend named once, and the one [`BuildError`].
 //! - [`secret`]: [`Secret`], a credential that is never printed.
-//! - [`console`], [`file`]: the local backends.
+//! - [`console`], [`file`](mod@file): the local backends.
 //! - [`prometheus`]: naming, families, cumulative state and encoders of every Prometheus output.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.

@@ -9,7 +9,7 @@ use crate::units::Duration;
 /// Version 4.
 ///
 /// Credentials come from the AWS SDKs' default chain (see
-/// [`Provider::resolve`](super::Provider::resolve)): the environment, then profile `profile`
+/// [`Provider::resolve`](super::credentials::Provider::resolve)): the environment, then profile `profile`
 /// of the shared config and credentials files, then web identity, then the container
 /// endpoint, then the EC2 instance role.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -132,10 +132,10 @@ pub struct Encoding {
     /// Series left out for a name CloudWatch refuses (empty or over 255 characters) or a
     /// summary without samples.
     pub skipped: u64,
-    /// Dimensions dropped beyond [`MAX_DIMENSIONS`].
+    /// Dimensions dropped beyond `MAX_DIMENSIONS` (30).
     pub dropped_dimensions: u64,
     /// Timers, histograms and distributions sent as `StatisticValues` because their window had
-    /// more distinct values than fit in [`MAX_DISTINCT_VALUES`] with the exact minimum and
+    /// more distinct values than fit in `MAX_DISTINCT_VALUES` (150) with the exact minimum and
     /// maximum.
     pub statistic_values: u64,
 }

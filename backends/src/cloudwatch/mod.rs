@@ -10,9 +10,8 @@ mod tests;
 mod values;
 
 pub use config::CloudWatchConfig;
-pub use credentials::{Credentials, CredentialsError, Env, Provider, Source};
-pub use encode::{
-    BARE_TAG_VALUE, Datum, Encoding, HOST_DIMENSION, MAX_DATUMS_PER_REQUEST, MAX_DIMENSIONS, MAX_DISTINCT_VALUES,
-    MAX_MAGNITUDE, MAX_REQUEST_BYTES, Measure, Options, Request, Unit, encode, form,
-};
-pub use service::{CloudWatch, Dropped, MAX_AGE, Payload, aws_error, classify};
+pub(crate) use credentials::Env;
+pub use credentials::{Credentials, Source};
+pub use encode::{Encoding, Request, Unit, encode, form};
+pub(crate) use service::aws_error;
+pub use service::{CloudWatch, Dropped, Payload};

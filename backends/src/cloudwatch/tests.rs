@@ -7,11 +7,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::credentials::{parse_iso8601, profile_keys};
-use super::{
-    CloudWatch, CloudWatchConfig, Credentials, CredentialsError, Env, MAX_AGE, MAX_REQUEST_BYTES, Measure, Options,
-    Provider, Source, aws_error, classify, encode,
-};
+use super::credentials::{CredentialsError, Provider, parse_iso8601, profile_keys};
+use super::encode::{MAX_REQUEST_BYTES, Measure, Options};
+use super::service::{MAX_AGE, classify};
+use super::{CloudWatch, CloudWatchConfig, Credentials, Env, Source, aws_error, encode};
 use crate::backend::{Backend, SendError};
 use crate::delivery::{BufferConfig, Fanout, RetryConfig, spawn};
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
@@ -79,7 +78,7 @@ fn options() -> Options {
         storage_resolution: 60,
         host_dimension: true,
         agent_tags: true,
-        max_datums: super::MAX_DATUMS_PER_REQUEST,
+        max_datums: super::encode::MAX_DATUMS_PER_REQUEST,
         max_bytes: MAX_REQUEST_BYTES,
     }
 }

@@ -8,4 +8,4 @@ mod tests;
 
 pub use config::ConsoleConfig;
 pub use encode::encode;
-pub use service::Console;
+pub(crate) use service::Console;

@@ -11,10 +11,5 @@ mod tests;
 pub use config::{
     Aggregate, Compression, CountType, DEFAULT_SITE, DatadogConfig, MAX_COMPRESSED_BYTES, MAX_UNCOMPRESSED_BYTES, SITES,
 };
-pub use encode::{
-    DISTRIBUTION_VALUES_PER_POINT, Endpoint, Fragment, Settings, TYPE_COUNT, TYPE_GAUGE, TYPE_RATE, encode,
-};
-pub use service::{
-    API_KEY_HEADER, Datadog, MAX_POINT_AGE, MAX_POINT_AHEAD, Payload, RATE_LIMIT_RESET_HEADER, compress,
-    rate_limit_reset,
-};
+pub use encode::{Settings, encode};
+pub use service::{Datadog, Payload, compress};

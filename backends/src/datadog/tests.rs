@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value as Json;
 
-use super::encode::distribution_values;
-use super::{Compression, Datadog, DatadogConfig, Endpoint, Payload, compress, rate_limit_reset};
+use super::encode::{Endpoint, distribution_values};
+use super::service::rate_limit_reset;
+use super::{Compression, Datadog, DatadogConfig, Payload, compress};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;

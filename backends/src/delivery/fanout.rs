@@ -173,7 +173,7 @@ impl Fanout {
 
 impl WindowSender {
     /// Hands `window` to every backend's queue; waits only if the fan-out is behind by
-    /// [`WINDOWS_IN_FLIGHT`] windows.
+    /// `WINDOWS_IN_FLIGHT` windows.
     pub async fn publish(&self, window: Arc<Window>) -> Result<(), Stopped> {
         self.windows.send(window).await.map_err(|_| Stopped)
     }

@@ -14,11 +14,11 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-pub use backoff::Backoff;
 pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
 pub use fanout::{Change, Fanout, FanoutControl, Stopped, WindowSender};
-pub use handover::{Cancelled, Handover, Predecessor};
-pub use queue::{DROP_LOG_INTERVAL, Front, WindowQueue};
+pub use handover::{Handover, Predecessor};
+pub use queue::DROP_LOG_INTERVAL;
 pub use spool::Position;
 pub use stats::{BackendState, BackendStats, BackendStatus, BufferMode, Replay};
-pub use task::{DeliveryHandle, Sink, spawn, spawn_at};
+pub use task::{DeliveryHandle, spawn};
+pub(crate) use task::{Sink, spawn_at};

@@ -102,7 +102,7 @@ impl DeliveryHandle {
 }
 
 /// Starts the delivery task for `backend`, fed by a memory queue bounded by `buffer` (a disk
-/// buffer falls back to memory: use [`spawn_at`]).
+/// buffer falls back to memory: use `spawn_at`).
 pub fn spawn<B: Backend>(name: &str, backend: B, buffer: &BufferConfig, retry: &RetryConfig) -> DeliveryHandle {
     let stats = Arc::new(BackendStats::new(name));
     let queue = Arc::new(WindowQueue::new(buffer, Arc::clone(&stats)));

@@ -19,7 +19,7 @@ const BARE_TAG_VALUE: &str = "true";
 /// The tag that carries the window's hostname, as Telegraf names it.
 const HOST_TAG: &str = "host";
 
-/// Up to [`MAX_LINES_PER_BATCH`] complete lines, each ending in `\n`.
+/// Up to `MAX_LINES_PER_BATCH` (5000) complete lines, each ending in `\n`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lines {
     /// The line protocol text.

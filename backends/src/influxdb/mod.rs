@@ -8,5 +8,5 @@ mod service;
 mod tests;
 
 pub use config::{Api, InfluxDbConfig, Precision};
-pub use encode::{Encoding, Lines, MAX_LINES_PER_BATCH, encode};
-pub use service::{InfluxDb, Payload, partial_write_dropped};
+pub use encode::{Encoding, Lines, encode};
+pub use service::{InfluxDb, Payload};

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
+use super::encode::MAX_LINES_PER_BATCH;
 use super::encode::percentile_field;
-use super::{Api, InfluxDb, InfluxDbConfig, Payload, Precision, encode, partial_write_dropped};
+use super::service::partial_write_dropped;
+use super::{Api, InfluxDb, InfluxDbConfig, Payload, Precision, encode};
 use crate::backend::{Backend, Encoded};
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
 use crate::secret::Secret;
@@ -154,7 +156,7 @@ fn batches_hold_at_most_5000_lines() {
     window.series = (0..12_001)
         .map(|i| Series { key: key(&format!("m{i}"), &[]), value: Value::Gauge { value: f64::from(i) } })
         .collect();
-    let encoding = encode(&window, Precision::Ms, super::MAX_LINES_PER_BATCH);
+    let encoding = encode(&window, Precision::Ms, MAX_LINES_PER_BATCH);
     let lines: Vec<u64> = encoding.batches.iter().map(|b| b.lines).collect();
     assert_eq!(lines, vec![5000, 5000, 2001]);
     for batch in &encoding.batches {

@@ -3,7 +3,7 @@
 //! sluice received.
 //!
 //! The exact mapping is in `docs/translation.md`; the timer sampling scheme and its error in
-//! [`samples`]; what "delivered" means per transport, pacing and reconnects in `transport/`.
+//! `samples.rs`; what "delivered" means per transport, pacing and reconnects in `transport/`.
 //!
 //! Why not the `cadence` crate: it is a client for applications. Its counters and sets take
 //! integers (a window's counter sum is an `f64` once sample rates applied), it puts a sample
@@ -14,12 +14,12 @@
 
 mod config;
 mod encode;
-pub mod samples;
-pub mod service;
+mod samples;
+mod service;
 #[cfg(test)]
 mod tests;
 mod transport;
 
 pub use config::{StatsdSinkConfig, TagFormat, Target, Transport};
-pub use encode::{Batch, Encoder};
+pub use encode::Batch;
 pub use service::Statsd;

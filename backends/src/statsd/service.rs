@@ -1,5 +1,5 @@
 //! The StatsD backend's task side: paces and sends each batch and classifies the outcome.
-//! What "delivered" means per transport is in [`super::transport`]: `datagram.rs` and
+//! What "delivered" means per transport is in `transport/`: `datagram.rs` and
 //! `stream.rs`.
 
 use std::io;

@@ -71,7 +71,7 @@ impl Process {
 #[cfg(test)]
 mod tests {
     use super::Process;
-    use crate::cloudwatch::CredentialsError;
+    use crate::cloudwatch::credentials::CredentialsError;
 
     fn process(command: &str) -> Process {
         Process { profile: "p".into(), command: command.into() }
