@@ -100,7 +100,7 @@ fn colliding_names_are_dropped_or_merged_deterministically() {
     );
     let mut state = State::new(vec![1.0]);
     state.apply(&w, None);
-    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"]).families(&w, &state);
+    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"], Arc::default()).families(&w, &state);
     assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
     assert_eq!(families["x_total"].kind, FamilyType::Counter);
     let env = vec![("env".to_owned(), "prod".to_owned())];
@@ -150,7 +150,7 @@ fn families_and_the_agents_writer_render_a_label_value_the_same() {
         1,
         vec![Series { key: key("cpu.temp", &[&format!("listener:{value}")]), value: Value::Gauge { value: 0.25 } }],
     );
-    let (families, _) = Encoder::new(["job"]).families(&w, &State::new(Vec::new()));
+    let (families, _) = Encoder::new(["job"], Arc::default()).families(&w, &State::new(Vec::new()));
     let mut writer = TextWriter::default();
     writer.family("cpu_temp", FamilyType::Gauge, None);
     writer.sample("cpu_temp", &[("env", "prod"), ("listener", value)], 0.25);
