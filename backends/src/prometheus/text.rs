@@ -136,8 +136,11 @@ impl TextWriter {
     fn quantile_line(&mut self, name: &str, labels: &[(String, String)], q: f64, value: f64) {
         let mut q_text = String::new();
         number_into(&mut q_text, Number::Float(q));
-        let with_quantile: Vec<(&str, &str)> =
-            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(std::iter::once(("quantile", q_text.as_str()))).collect();
+        let with_quantile: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(std::iter::once(("quantile", q_text.as_str())))
+            .collect();
         self.line(name, "", &with_quantile, None, Number::Float(value));
     }
 }

@@ -82,7 +82,8 @@ impl Encoder {
             self.mapped(&mut cache, name, metric_type(kind))
         };
         let expire_after = mapped.as_ref().and_then(|m| m.expire_after).or(sink_expire_after);
-        let expire_before_ms = expire_after.map(|d| end_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+        let expire_before_ms =
+            expire_after.map(|d| end_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
         match mapped.as_deref() {
             None => Policy { drop: false, bounds: None, expire_before_ms },
             Some(m) => Policy {
@@ -98,14 +99,24 @@ impl Encoder {
     }
 
     /// Adds `window` to `state` as the mapping rules say (dropped series not kept, per-rule
-    /// buckets and expiry); `sink_expire_after` is the sink's own `expire_after`.
-    pub(crate) fn advance(&self, state: &mut State, window: &Window, sink_expire_after: Option<std::time::Duration>) {
-        state.apply_with(window, &|kind, name| self.policy(kind, name, window.end_ms, sink_expire_after));
+    /// buckets and expiry); `sink_expire_after` is the sink's own `expire_after`. Returns how
+    /// many of the window's counters, sets and histograms a rule dropped (its gauges are
+    /// counted by [`Encoder::families`]).
+    pub(crate) fn advance(
+        &self,
+        state: &mut State,
+        window: &Window,
+        sink_expire_after: Option<std::time::Duration>,
+    ) -> u64 {
+        state.apply_with(window, &|kind, name| self.policy(kind, name, window.end_ms, sink_expire_after))
     }
 
     /// The expiry of a series of `kind` named `name`: its rule's `expire_after`, else
     /// `sink_expire_after`. Gauges included, for outputs that stop serving them.
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the outputs that stop serving a gauge (scrape endpoint, remote write)"))]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for the outputs that stop serving a gauge (scrape endpoint, remote write)")
+    )]
     pub(crate) fn expire_after(
         &self,
         kind: MetricType,
@@ -201,10 +212,7 @@ impl Encoder {
                             *total += more;
                         }
                     }
-                    (
-                        Sample::Summary { count, sum, .. },
-                        Sample::Summary { count: c2, sum: s2, .. },
-                    ) => {
+                    (Sample::Summary { count, sum, .. }, Sample::Summary { count: c2, sum: s2, .. }) => {
                         // Quantiles cannot be merged: those of the first series are kept.
                         *count += c2;
                         *sum += s2;
@@ -243,7 +251,13 @@ impl Encoder {
     /// The labels of a series: the agent's tags, overridden by the series' own, overridden by
     /// its mapping rule's; names sanitised, reserved names renamed `exported_<name>` (after
     /// mapping), repeated tag names joined with `,`.
-    fn labels(&self, agent_tags: &[(&str, &str)], tags: &[Box<str>], mapped: Option<&Mapped>, kind: FamilyType) -> Labels {
+    fn labels(
+        &self,
+        agent_tags: &[(&str, &str)],
+        tags: &[Box<str>],
+        mapped: Option<&Mapped>,
+        kind: FamilyType,
+    ) -> Labels {
         let mut own: BTreeMap<String, String> = BTreeMap::new();
         for (key, value) in tags.iter().map(|t| tag_pair(t)) {
             let Some(name) = self.label_name(key, kind) else { continue };

@@ -203,7 +203,10 @@ impl Backend for Pushgateway {
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
         // Advance the totals once per window: counters, histograms and sets are cumulative;
         // the mapping rules decide what is kept, at which buckets, for how long.
-        self.encoder.advance(&mut self.state, window, self.expire_after);
+        let dropped = self.encoder.advance(&mut self.state, window, self.expire_after);
+        if dropped > 0 {
+            tracing::debug!(series = dropped, "Series dropped by mapping rules; not kept.");
+        }
         Ok(self.push_state(window))
     }
 

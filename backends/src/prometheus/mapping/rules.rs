@@ -167,7 +167,10 @@ fn compile(index: usize, rule: &MappingRule) -> Result<Rule, MappingError> {
     }
     let observer = match (&rule.buckets, &rule.quantiles) {
         (Some(_), Some(_)) => {
-            return Err(err("quantiles", "set `buckets` (a histogram) or `quantiles` (a summary), not both".to_owned()));
+            return Err(err(
+                "quantiles",
+                "set `buckets` (a histogram) or `quantiles` (a summary), not both".to_owned(),
+            ));
         }
         (Some(buckets), None) => {
             for (i, &b) in buckets.iter().enumerate() {

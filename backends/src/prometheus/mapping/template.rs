@@ -108,7 +108,12 @@ fn reference_piece(reference: &str, text: &str, regex: &Regex, glob: bool) -> Re
     }
     let hint = match reference.find(|c: char| !c.is_ascii_digit()) {
         Some(digits) if digits > 0 => {
-            format!("; write ${{{}}}{} for capture {} followed by text", &reference[..digits], &reference[digits..], &reference[..digits])
+            format!(
+                "; write ${{{}}}{} for capture {} followed by text",
+                &reference[..digits],
+                &reference[digits..],
+                &reference[..digits]
+            )
         }
         _ => String::new(),
     };

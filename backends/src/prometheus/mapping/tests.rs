@@ -75,7 +75,11 @@ fn a_regex_captures_numbered_and_named_groups() {
     assert_eq!(mapped.name, "db_select_seconds");
     assert_eq!(
         mapped.labels,
-        [("op".to_owned(), "select".to_owned()), ("service".to_owned(), "billing".to_owned()), ("shard".to_owned(), "7".to_owned())]
+        [
+            ("op".to_owned(), "select".to_owned()),
+            ("service".to_owned(), "billing".to_owned()),
+            ("shard".to_owned(), "7".to_owned())
+        ]
     );
     assert!(m.map("billing.db.select.7.extra", MetricType::Timer).is_none(), "anchored at the end");
     assert!(m.map("x.billing.db.update.7", MetricType::Timer).is_none());
@@ -149,7 +153,10 @@ fn drop_buckets_quantiles_and_expiry_are_carried() {
     assert_eq!(lat.expire_after, Some(std::time::Duration::from_secs(300)));
     assert_eq!(m.map("q.a", MetricType::Histogram).unwrap().observer, Observer::Quantiles(vec![0.5, 0.99].into()));
     assert_eq!(rules("[[mappings]]\nmatch = \"a\"\naction = \"drop\"\n")[0].action, Action::Drop);
-    assert_eq!(rules("[[mappings]]\nmatch = \"a\"\nmatch_type = \"regex\"\nname = \"a\"\n")[0].match_type, MatchType::Regex);
+    assert_eq!(
+        rules("[[mappings]]\nmatch = \"a\"\nmatch_type = \"regex\"\nname = \"a\"\n")[0].match_type,
+        MatchType::Regex
+    );
 }
 
 /// The cache answers repeated names without growing past its bound: at the bound it starts
