@@ -749,3 +749,14 @@ fn unknown_key_in_a_mapping_rule_names_line_and_closest_key() {
     assert!(message.starts_with("sluice.toml:6:1: unknown key \"label\""), "{message}");
     assert!(message.contains("did you mean \"labels\"?"), "{message}");
 }
+
+/// `${1}` and `${name}` in `[[mappings]]` are captures, not environment variables.
+#[test]
+fn mapping_captures_are_not_expanded_from_the_environment() {
+    let text = format!(
+        "{BASE}[[mappings]]\nmatch = '(?P<svc>\\w+)\\.x'\nmatch_type = \"regex\"\nname = \"${{svc}}_x\"\nlabels = {{ s = \"${{svc}}\" }}\n"
+    );
+    let config = parse_env(&text, &[("svc", "from-env")]).unwrap();
+    assert_eq!(config.mappings[0].name.as_deref(), Some("${svc}_x"));
+    assert_eq!(config.mappings[0].labels["s"], "${svc}");
+}
