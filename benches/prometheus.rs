@@ -2,6 +2,7 @@
 //! (cumulative state advanced, families built, text written), with no rules and with 50 rules
 //! whose results are cached after the first window.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -51,9 +52,13 @@ fn window() -> Window {
 
 /// 47 rules that never match, then three that map every series of the window.
 fn rules() -> Vec<MappingRule> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        mappings: Vec<MappingRule>,
+    }
     let mut text = String::new();
     for i in 0..47 {
-        text.push_str(&format!("[[mappings]]\nmatch = \"other{i}.*.x\"\nname = \"other_{i}\"\n"));
+        let _ = write!(text, "[[mappings]]\nmatch = \"other{i}.*.x\"\nname = \"other_{i}\"\n");
     }
     text.push_str("[[mappings]]\nmatch = \"app.*.requests\"\nname = \"app_requests\"\nlabels = { server = \"$1\" }\n");
     text.push_str(
@@ -61,10 +66,6 @@ fn rules() -> Vec<MappingRule> {
          labels = { service = \"$1\", op = \"$2\" }\nbuckets = [0.005, 0.05, 0.5]\n",
     );
     text.push_str("[[mappings]]\nmatch = \"*.temp\"\nname = \"temperature\"\nlabels = { host = \"$1\" }\n");
-    #[derive(serde::Deserialize)]
-    struct File {
-        mappings: Vec<MappingRule>,
-    }
     toml::from_str::<File>(&text).unwrap().mappings
 }
 

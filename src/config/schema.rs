@@ -31,7 +31,7 @@ pub struct Config {
     /// and `-`). Defaults to none, which validation refuses: windows would go nowhere.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
-    /// `[[mappings]]`: statsd_exporter-style rules every Prometheus output applies, tried in
+    /// `[[mappings]]`: `statsd_exporter`-style rules every Prometheus output applies, tried in
     /// order, the first match deciding (see `docs/translation.md`, "Mapping rules").
     /// Defaults to none: every series gets the default translation.
     #[serde(default)]

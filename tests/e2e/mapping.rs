@@ -43,7 +43,9 @@ labels = { which = "$1" }
 "#;
 
 /// A summary as the gateway's JSON shows it: count, sum and `(quantile, value)`.
-fn summary(group: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> Option<(f64, f64, Vec<(f64, f64)>)> {
+type Summary = (f64, f64, Vec<(f64, f64)>);
+
+fn summary(group: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> Option<Summary> {
     let want: serde_json::Map<String, serde_json::Value> =
         labels.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
     let m = group[name]["metrics"].as_array()?.iter().find(|m| m["labels"].as_object() == Some(&want))?;

@@ -324,7 +324,7 @@ fn a_quantiles_rule_writes_a_summary_in_text_and_protobuf() {
     assert_eq!(family.r#type(), super::proto::MetricType::Summary);
     let summary = family.metric[0].summary.as_ref().unwrap();
     assert_eq!((summary.sample_count, summary.sample_sum), (Some(5), Some(1.5)));
-    assert_eq!(summary.quantile.iter().map(|q| q.quantile()).collect::<Vec<_>>(), [0.5, 0.99]);
+    assert_eq!(summary.quantile.iter().map(super::proto::Quantile::quantile).collect::<Vec<_>>(), [0.5, 0.99]);
     assert_eq!(summary.quantile[1].value, Some(quantiles[1].1));
 
     // The next window has no samples of it: the totals stay, the quantiles are NaN.
@@ -354,10 +354,10 @@ fn a_summary_renames_a_quantile_tag() {
 #[test]
 fn a_rules_expiry_overrides_the_sinks() {
     let encoder = Encoder::new(["job"], mappings(RULES));
-    let hour = Some(std::time::Duration::from_secs(3600));
+    let hour = Some(std::time::Duration::from_hours(1));
     assert_eq!(
         encoder.expire_after(super::mapping::MetricType::Gauge, "temp.hall", hour),
-        Some(std::time::Duration::from_secs(60))
+        Some(std::time::Duration::from_mins(1))
     );
     assert_eq!(encoder.expire_after(super::mapping::MetricType::Gauge, "other", hour), hour);
     let mut state = State::new(vec![1.0]);

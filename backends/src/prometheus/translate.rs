@@ -134,18 +134,7 @@ impl Encoder {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let mut dropped = Dropped::default();
         // The window's own samples of each series, for summaries' quantiles.
-        let summaries: HashMap<(&str, &[Box<str>]), &Summary> = if self.mappings.has_quantiles() {
-            window
-                .series
-                .iter()
-                .filter_map(|s| match &s.value {
-                    Value::Summary(summary) => Some(((&*s.key.name, &*s.key.tags), &**summary)),
-                    _ => None,
-                })
-                .collect()
-        } else {
-            HashMap::new()
-        };
+        let summaries = if self.mappings.has_quantiles() { window_summaries(window) } else { HashMap::new() };
         // Candidates, sorted so that every collision is resolved the same way on every push.
         let mut candidates: Vec<(String, FamilyType, Labels, Sample)> = Vec::new();
         for series in &window.series {
@@ -302,6 +291,18 @@ impl Encoder {
             Some(name)
         }
     }
+}
+
+/// Each summary of the window by series name and tags.
+fn window_summaries(window: &Window) -> HashMap<(&str, &[Box<str>]), &Summary> {
+    window
+        .series
+        .iter()
+        .filter_map(|s| match &s.value {
+            Value::Summary(summary) => Some(((&*s.key.name, &*s.key.tags), &**summary)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A histogram's sample: its cumulative count and sum, and its buckets at the bounds they were

@@ -30,7 +30,7 @@ pub struct MappingRule {
     pub labels: BTreeMap<String, String>,
     /// Only series of this kind match: `"counter"`, `"gauge"`, `"set"`, `"timer"`,
     /// `"histogram"`, `"distribution"`, or `"observer"` (any of the last three, as
-    /// statsd_exporter calls them). Defaults to every kind.
+    /// `statsd_exporter` calls them). Defaults to every kind.
     #[serde(default)]
     pub match_metric_type: Option<MetricType>,
     /// `"map"` (rename and label) or `"drop"` (no Prometheus output sends the series).
@@ -92,7 +92,7 @@ pub enum MetricType {
     Histogram,
     /// `|d`.
     Distribution,
-    /// Any of timer, histogram or distribution (statsd_exporter's `observer`); only in
+    /// Any of timer, histogram or distribution (`statsd_exporter`'s `observer`); only in
     /// `match_metric_type`.
     Observer,
 }

@@ -1,6 +1,6 @@
 //! A `name` or label value with capture references, parsed once at load.
 //!
-//! The syntax is Go's `regexp.Expand`, which statsd_exporter uses, so mapping files carry
+//! The syntax is Go's `regexp.Expand`, which `statsd_exporter` uses, so mapping files carry
 //! over: `$1` or `${1}` is a numbered capture, `$name` or `${name}` a named one, `$$` a
 //! literal `$`. As in Go, `$1x` names a capture called `1x`; unlike Go, a reference to a
 //! capture the pattern does not have is refused at load instead of expanding to nothing.

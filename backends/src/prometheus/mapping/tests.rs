@@ -150,7 +150,7 @@ fn drop_buckets_quantiles_and_expiry_are_carried() {
     assert!(dropped.drop);
     let lat = m.map("lat.a", MetricType::Timer).unwrap();
     assert_eq!(lat.observer, Observer::Buckets(vec![0.01, 0.1, 1.0].into()));
-    assert_eq!(lat.expire_after, Some(std::time::Duration::from_secs(300)));
+    assert_eq!(lat.expire_after, Some(std::time::Duration::from_mins(5)));
     assert_eq!(m.map("q.a", MetricType::Histogram).unwrap().observer, Observer::Quantiles(vec![0.5, 0.99].into()));
     assert_eq!(rules("[[mappings]]\nmatch = \"a\"\naction = \"drop\"\n")[0].action, Action::Drop);
     assert_eq!(
