@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use backends::delivery::{Change, DeliveryHandle, Fanout, FanoutControl, Handover, Predecessor};
+use backends::prometheus::Mappings;
 use backends::{BuildContext, BuildError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -209,8 +210,13 @@ pub async fn run(
 /// Builds every sink's backend and starts its delivery task, in config order. Every network
 /// backend shares one HTTP client.
 fn build_backends(config: &Config, hostname: &str) -> Result<Vec<DeliveryHandle>, StartError> {
-    let context = BuildContext::new(&config.agent.data_dir, hostname);
+    let context = BuildContext::new(&config.agent.data_dir, hostname).with_mappings(mappings(config)?);
     config.sinks.iter().map(|(name, sink)| build_backend(&context, name, sink, None)).collect()
+}
+
+/// `[[mappings]]` compiled for the Prometheus outputs (validation already compiled them once).
+fn mappings(config: &Config) -> Result<Arc<Mappings>, StartError> {
+    config.compile_mappings().map(Arc::new).map_err(|v| StartError::Invalid(v.message))
 }
 
 /// Builds the sink `name` and starts its delivery task; with `after`, the backend starts once
@@ -254,13 +260,18 @@ async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Res
         .collect();
     // Backends that read the agent's identity or data_dir are rebuilt when those change.
     let identity_changed = hostname != agent_hostname(current) || current.agent.data_dir != next.agent.data_dir;
-    let context = BuildContext::new(&next.agent.data_dir, &hostname);
+    // Backends that apply the mapping rules are rebuilt when the rules change (each keeps its
+    // cache of what the rules made of every name, and its state keeps per-rule buckets).
+    let mappings_changed = current.mappings != next.mappings;
+    let context = BuildContext::new(&next.agent.data_dir, &hostname).with_mappings(mappings(&next)?);
     let mut add = Vec::new();
     // A rebuilt sink starts once the one it replaces has stopped: the two share a spool and
     // a state file. Its side of each hand-over goes to the fan-out with the retiring sink.
     let mut predecessors = BTreeMap::new();
     for (name, sink) in &next.sinks {
-        let rebuild = changed.contains(&name) || (identity_changed && sink.reads_identity());
+        let rebuild = changed.contains(&name)
+            || (identity_changed && sink.reads_identity())
+            || (mappings_changed && sink.reads_mappings());
         if !rebuild {
             continue;
         }

@@ -5,6 +5,7 @@
 
 use std::cell::OnceCell;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer};
 
@@ -15,6 +16,7 @@ use crate::delivery::http::{self, Client};
 use crate::delivery::{self, BufferConfig, DeliveryHandle, Handover, RetryConfig};
 use crate::file::{File, FileConfig};
 use crate::influxdb::{InfluxDb, InfluxDbConfig};
+use crate::prometheus::Mappings;
 use crate::pushgateway::{self, Pushgateway, PushgatewayConfig};
 use crate::statsd::{Statsd, StatsdSinkConfig};
 
@@ -76,13 +78,23 @@ pub struct BuildContext<'a> {
     pub data_dir: &'a Path,
     /// `[agent] hostname` or the machine's.
     pub hostname: &'a str,
+    /// `[[mappings]]`, compiled: every Prometheus output applies them.
+    pub mappings: Arc<Mappings>,
     client: OnceCell<Client>,
 }
 
 impl<'a> BuildContext<'a> {
-    /// A context for sinks of an agent with this `data_dir` and `hostname`.
+    /// A context for sinks of an agent with this `data_dir` and `hostname`, and no mapping
+    /// rules.
     pub fn new(data_dir: &'a Path, hostname: &'a str) -> Self {
-        Self { data_dir, hostname, client: OnceCell::new() }
+        Self { data_dir, hostname, mappings: Arc::new(Mappings::none()), client: OnceCell::new() }
+    }
+
+    /// This context with the agent's compiled `[[mappings]]`.
+    #[must_use]
+    pub fn with_mappings(mut self, mappings: Arc<Mappings>) -> Self {
+        self.mappings = mappings;
+        self
     }
 
     fn client(&self) -> Result<Client, BuildError> {
@@ -177,6 +189,12 @@ impl SinkConfig {
         matches!(self, Self::Pushgateway(_))
     }
 
+    /// True when the backend applies the agent's `[[mappings]]` (every Prometheus output), so
+    /// a reload that changes the rules rebuilds it.
+    pub fn reads_mappings(&self) -> bool {
+        matches!(self, Self::Pushgateway(_))
+    }
+
     /// Builds the backend of sink `name` and starts its delivery task; with `after`, the
     /// backend starts once the sink it replaces has stopped.
     pub fn spawn(
@@ -194,6 +212,7 @@ impl SinkConfig {
                     client: context.client()?,
                     data_dir: context.data_dir.to_owned(),
                     hostname: context.hostname.to_owned(),
+                    mappings: context.mappings.clone(),
                 };
                 delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)
             }

@@ -221,6 +221,7 @@ mod tests {
             // Never written: the state is saved only after a delivered window.
             data_dir: std::env::temp_dir().join(format!("sluice-metrics-escaper-{}", std::process::id())),
             hostname: "web-1".to_owned(),
+            mappings: std::sync::Arc::default(),
         };
         let mut pushgateway = Pushgateway::new("pgw", &config, context).unwrap();
         let tag: Box<str> = format!("listener:{AWKWARD}").into();

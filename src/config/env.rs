@@ -42,6 +42,11 @@ pub(super) fn expand_table(
     lookup: Lookup<'_>,
 ) -> Result<(), EnvFailure> {
     for (key, value) in table.iter_mut() {
+        // In `[[mappings]]`, `${1}` and `${name}` are captures of the rule's pattern (the
+        // syntax statsd_exporter mapping files use), never environment variables.
+        if path.is_empty() && key.get_ref() == "mappings" {
+            continue;
+        }
         path.push(key.get_ref().to_string());
         let span = value.span();
         expand_value(value.get_mut(), span, path, lookup)?;

@@ -79,7 +79,8 @@ fn search_value(
 pub(super) fn by_path(root: &DeTable<'_>, path: &[String], item: Option<usize>) -> Option<Range<usize>> {
     let mut table = root;
     let mut found = None;
-    for (depth, part) in path.iter().enumerate() {
+    let mut depth = 0;
+    while let Some(part) = path.get(depth) {
         let Some((key, value)) = table.get_key_value(part.as_str()) else { break };
         found = Some(key.span());
         match value.get_ref() {
@@ -90,8 +91,17 @@ pub(super) fn by_path(root: &DeTable<'_>, path: &[String], item: Option<usize>) 
                 }
                 break;
             }
+            // An array of tables (`[[mappings]]`): the next part is the entry's position.
+            DeValue::Array(items) => {
+                let Some(entry) = path[depth + 1].parse::<usize>().ok().and_then(|i| items.get(i)) else { break };
+                found = Some(entry.span());
+                let DeValue::Table(inner) = entry.get_ref() else { break };
+                table = inner;
+                depth += 1;
+            }
             _ => break,
         }
+        depth += 1;
     }
     found
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use backends::SinkConfig;
+pub use backends::prometheus::MappingRule;
 use serde::Deserialize;
 
 use backends::units::{ByteSize, Duration};
@@ -30,6 +31,11 @@ pub struct Config {
     /// and `-`). Defaults to none, which validation refuses: windows would go nowhere.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[[mappings]]`: `statsd_exporter`-style rules every Prometheus output applies, tried in
+    /// order, the first match deciding (see `docs/translation.md`, "Mapping rules").
+    /// Defaults to none: every series gets the default translation.
+    #[serde(default)]
+    pub mappings: Vec<MappingRule>,
 }
 
 /// `[agent]`.

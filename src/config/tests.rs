@@ -68,7 +68,7 @@ fn unknown_top_level_key_without_close_match_lists_valid_keys() {
     let text = format!("{BASE}zzz = 1\n");
     assert_eq!(
         error(&text),
-        r#"sluice.toml:3:1: unknown key "zzz" at the top level; valid keys: "agent", "api", "log", "sources", "sinks""#
+        r#"sluice.toml:3:1: unknown key "zzz" at the top level; valid keys: "agent", "api", "log", "sources", "sinks", "mappings""#
     );
 }
 
@@ -707,4 +707,56 @@ fn api_listen_refuses_a_bad_api_table_with_its_line() {
     assert!(typo.to_string().contains("did you mean \"listen\"?"), "{typo}");
     let bad = super::parse_api_listen("[api]\nlisten = \"localhost\"\n", "sluice.toml").unwrap_err();
     assert_eq!(line_of(&bad), Some(2), "{bad}");
+}
+
+// --- [[mappings]] ---
+
+/// The `[[mappings]]` example of the design parses and compiles.
+#[test]
+fn the_design_mapping_example_parses() {
+    let text = format!(
+        "{BASE}[[mappings]]                              # statsd_exporter-style, for every Prometheus output\nmatch = \"app.*.requests\"\nname = \"app_requests\"\nlabels = {{ server = \"$1\" }}\n"
+    );
+    let config = parse_env(&text, &[]).unwrap();
+    assert_eq!(config.mappings.len(), 1);
+    assert_eq!(config.mappings[0].pattern, "app.*.requests");
+    assert_eq!(config.compile_mappings().unwrap().len(), 1);
+}
+
+/// A broken rule is refused with its `[[mappings]]` index, its key and its line; a bad
+/// item of `buckets` is pointed at.
+#[test]
+fn an_invalid_mapping_rule_names_its_index_key_and_line() {
+    let text = format!(
+        "{BASE}[[mappings]]\nmatch = \"a.*\"\nname = \"a\"\n\n[[mappings]]\nmatch = \"b.*\"\nname = \"b_$2\"\n"
+    );
+    assert_eq!(
+        error(&text),
+        "sluice.toml:9:1: invalid value for key \"name\" in [[mappings]] index 1: \"b_$2\" uses $2 but the pattern has 1 `*`; captures count from $1"
+    );
+    let text = format!("{BASE}[[mappings]]\nmatch = \"a.*\"\nname = \"a\"\nbuckets = [0.1, 0.05]\n");
+    assert_eq!(
+        error(&text),
+        "sluice.toml:6:17: invalid value for key \"buckets\" in [[mappings]] index 0: 0.05 does not exceed the bound before it; bounds must be strictly increasing"
+    );
+}
+
+/// A misspelt key inside a `[[mappings]]` entry names its line and the key that was meant.
+#[test]
+fn unknown_key_in_a_mapping_rule_names_line_and_closest_key() {
+    let text = format!("{BASE}[[mappings]]\nmatch = \"a.*\"\nname = \"a\"\nlabel = {{ x = \"$1\" }}\n");
+    let message = error(&text);
+    assert!(message.starts_with("sluice.toml:6:1: unknown key \"label\""), "{message}");
+    assert!(message.contains("did you mean \"labels\"?"), "{message}");
+}
+
+/// `${1}` and `${name}` in `[[mappings]]` are captures, not environment variables.
+#[test]
+fn mapping_captures_are_not_expanded_from_the_environment() {
+    let text = format!(
+        "{BASE}[[mappings]]\nmatch = '(?P<svc>\\w+)\\.x'\nmatch_type = \"regex\"\nname = \"${{svc}}_x\"\nlabels = {{ s = \"${{svc}}\" }}\n"
+    );
+    let config = parse_env(&text, &[("svc", "from-env")]).unwrap();
+    assert_eq!(config.mappings[0].name.as_deref(), Some("${svc}_x"));
+    assert_eq!(config.mappings[0].labels["s"], "${svc}");
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::error::Table;
 use super::schema::{Config, SinkConfig, StatsdConfig};
+use backends::prometheus::Mappings;
 use backends::units::Duration;
 
 /// The shortest window: shorter ones flood backends with requests and make per-second rates
@@ -86,7 +87,17 @@ impl Config {
         for (name, sink) in &self.sinks {
             validate_sink(name, sink)?;
         }
+        self.compile_mappings()?;
         Ok(())
+    }
+
+    /// `[[mappings]]` compiled, or the first broken rule, located at its key in its entry.
+    pub fn compile_mappings(&self) -> Result<Mappings, Violation> {
+        Mappings::compile(&self.mappings).map_err(|e| Violation {
+            path: vec!["mappings".to_owned(), e.index.to_string(), e.key.to_owned()],
+            item: e.item,
+            message: e.to_string(),
+        })
     }
 
     fn validate_agent(&self) -> Result<(), Violation> {

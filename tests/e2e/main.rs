@@ -11,6 +11,7 @@ mod common;
 mod cloudwatch;
 mod datadog;
 mod influxdb;
+mod mapping;
 mod pushgateway;
 mod statsd;
 mod statsd_forward;

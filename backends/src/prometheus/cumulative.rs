@@ -19,7 +19,12 @@ use crate::model::{Summary, SummaryKind, Value, Window};
 use crate::sketch::RELATIVE_ACCURACY;
 
 /// Version of the state file's layout; a file of another version is refused (`StateError::Version`).
-const FILE_VERSION: u32 = 1;
+/// Version 2 keeps each histogram's bucket bounds with it (a mapping rule may give a series
+/// its own); a version 1 file, whose histograms all used the file's `bounds`, still loads.
+const FILE_VERSION: u32 = 2;
+
+/// The version before per-series bounds, migrated on load.
+const FILE_VERSION_SHARED_BOUNDS: u32 = 1;
 
 /// What a cumulative series is, as kept in the state file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,15 +77,31 @@ pub(crate) struct Entry {
     /// Histograms: sum of the samples since first seen (seconds for timers).
     #[serde(default)]
     pub sum: f64,
-    /// Histograms: cumulative count at or below each bound of [`State::bounds`].
+    /// Histograms: cumulative count at or below each of [`Entry::bounds`].
     #[serde(default)]
     pub buckets: Vec<f64>,
+    /// Histograms: the bucket upper bounds the counts were cut at (the sink's `buckets`, or a
+    /// mapping rule's); empty for a summary, a counter or a set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bounds: Vec<f64>,
 }
 
-/// Every cumulative series an output has sent, and the bucket bounds their histograms use.
+/// How one cumulative series is kept, as the sink's mapping rules decide for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Policy {
+    /// Not kept at all (`action = "drop"`).
+    pub drop: bool,
+    /// Histograms: the bounds to count at; `None` for the state's own [`State::bounds`].
+    pub bounds: Option<std::sync::Arc<[f64]>>,
+    /// Forgotten when not updated since this time, Unix milliseconds.
+    pub expire_before_ms: Option<u64>,
+}
+
+/// Every cumulative series an output has sent, and the bucket bounds their histograms use
+/// unless a mapping rule gives them others.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct State {
-    /// Bucket upper bounds, in seconds for timers (the `buckets` key).
+    /// Default bucket upper bounds, in seconds for timers (the sink's `buckets` key).
     pub bounds: Vec<f64>,
     /// The series and their totals.
     pub entries: HashMap<Key, Entry>,
@@ -111,7 +132,7 @@ pub(crate) enum StateError {
         source: serde_json::Error,
     },
     /// The file was written by a sluice with another layout.
-    #[error("{} has state version {found}, this sluice reads {FILE_VERSION}; move it away to start from zero", path.display())]
+    #[error("{} has state version {found}, this sluice reads {FILE_VERSION_SHARED_BOUNDS} and {FILE_VERSION}; move it away to start from zero", path.display())]
     Version {
         /// The state file.
         path: PathBuf,
@@ -145,25 +166,38 @@ impl State {
         Self { bounds, entries: HashMap::new(), applied: None, dirty: false }
     }
 
-    /// Loads `path`, or starts empty when it does not exist. Histograms saved with other
-    /// bounds than `bounds` restart from zero (their buckets cannot be re-cut); an unreadable
-    /// or foreign file is an error, so an operator never loses totals silently.
+    /// Loads `path`, or starts empty when it does not exist. Histograms saved with the old
+    /// default bounds restart from zero when `bounds` differs (their buckets cannot be re-cut);
+    /// those a mapping rule gave bounds of their own are checked when they are next updated
+    /// ([`State::apply_with`]). An unreadable or foreign file is an error, so an operator never
+    /// loses totals silently. A version 1 file (one set of bounds for every histogram) loads
+    /// as if each histogram carried the file's bounds.
     pub(crate) fn load(path: &Path, bounds: Vec<f64>) -> Result<Self, StateError> {
         let text = match std::fs::read(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::new(bounds)),
             Err(source) => return Err(StateError::Read { path: path.to_owned(), source }),
         };
-        let file: StateFile =
+        let mut file: StateFile =
             serde_json::from_slice(&text).map_err(|source| StateError::Parse { path: path.to_owned(), source })?;
-        if file.version != FILE_VERSION {
-            return Err(StateError::Version { path: path.to_owned(), found: file.version });
+        match file.version {
+            FILE_VERSION => {}
+            FILE_VERSION_SHARED_BOUNDS => {
+                for (key, entry) in &mut file.series {
+                    if !matches!(key.kind, Kind::Counter | Kind::Set) {
+                        entry.bounds.clone_from(&file.bounds);
+                    }
+                }
+                tracing::info!(path = %path.display(), "State file of version 1 read; it is saved as version 2.");
+            }
+            found => return Err(StateError::Version { path: path.to_owned(), found }),
         }
         let same_bounds = file.bounds == bounds;
         let mut entries = HashMap::with_capacity(file.series.len());
         let mut reset = 0_usize;
         for (key, entry) in file.series {
-            if matches!(key.kind, Kind::Counter | Kind::Set) || same_bounds {
+            let followed_default = entry.bounds == file.bounds;
+            if matches!(key.kind, Kind::Counter | Kind::Set) || same_bounds || !followed_default {
                 entries.insert(key, entry);
             } else {
                 reset += 1;
@@ -176,7 +210,8 @@ impl State {
                 "The buckets changed since the state was saved: those histograms restart from zero."
             );
         }
-        Ok(Self { bounds, entries, applied: file.applied, dirty: reset > 0 })
+        let migrated = file.version != FILE_VERSION;
+        Ok(Self { bounds, entries, applied: file.applied, dirty: reset > 0 || migrated })
     }
 
     /// Writes the state to `path` atomically (a temporary file renamed over it), if it changed
@@ -207,11 +242,25 @@ impl State {
 
     /// Adds one window: counters add their sum, histograms their count, sum and buckets, sets
     /// take their distinct count; sets the window did not update fall to 0. Then forgets the
-    /// series not updated since `expire_before_ms`.
+    /// series not updated since `expire_before_ms`. Every series uses the state's bounds.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "kept for outputs without mapping rules; the Pushgateway calls `Encoder::advance`")
+    )]
     pub(crate) fn apply(&mut self, window: &Window, expire_before_ms: Option<u64>) {
+        self.apply_with(window, &|_, _| Policy { drop: false, bounds: None, expire_before_ms });
+    }
+
+    /// [`State::apply`] with each series kept as `policy(kind, name)` says (mapping rules):
+    /// dropped series are not kept, a histogram counts at its own bounds (and restarts from
+    /// zero, logged, when those changed since it was last counted), and each series expires
+    /// at its own cutoff. Returns how many of the window's series a rule dropped.
+    pub(crate) fn apply_with(&mut self, window: &Window, policy: &dyn Fn(Kind, &str) -> Policy) -> u64 {
         for set in self.entries.iter_mut().filter(|(k, _)| k.kind == Kind::Set) {
             set.1.value = 0.0;
         }
+        let mut rebucketed = 0_u64;
+        let mut dropped = 0_u64;
         for series in &window.series {
             let kind = match &series.value {
                 Value::Counter { .. } => Kind::Counter,
@@ -219,6 +268,11 @@ impl State {
                 Value::Summary(s) => Kind::of_summary(s.kind),
                 Value::Gauge { .. } => continue,
             };
+            let rule = policy(kind, &series.key.name);
+            if rule.drop {
+                dropped += 1;
+                continue;
+            }
             let key = Key { kind, name: series.key.name.clone(), tags: series.key.tags.clone() };
             let entry = self.entries.entry(key).or_insert_with(|| Entry {
                 seen_ms: 0,
@@ -226,15 +280,26 @@ impl State {
                 count: 0.0,
                 sum: 0.0,
                 buckets: Vec::new(),
+                bounds: Vec::new(),
             });
             entry.seen_ms = window.end_ms;
             match &series.value {
                 Value::Counter { sum, .. } => entry.value += sum,
                 Value::Set { count, .. } => entry.value = *count as f64,
                 Value::Summary(s) => {
+                    let bounds: &[f64] = rule.bounds.as_deref().unwrap_or(&self.bounds);
+                    if entry.bounds != bounds {
+                        if entry.count > 0.0 {
+                            rebucketed += 1;
+                            entry.count = 0.0;
+                            entry.sum = 0.0;
+                        }
+                        entry.bounds = bounds.to_vec();
+                        entry.buckets.clear();
+                    }
                     let divisor = unit_divisor(s.kind);
-                    entry.buckets.resize(self.bounds.len(), 0.0);
-                    for (total, add) in entry.buckets.iter_mut().zip(bucket_counts(s, &self.bounds, divisor)) {
+                    entry.buckets.resize(bounds.len(), 0.0);
+                    for (total, add) in entry.buckets.iter_mut().zip(bucket_counts(s, bounds, divisor)) {
                         *total += add;
                     }
                     entry.count += s.count;
@@ -243,10 +308,16 @@ impl State {
                 Value::Gauge { .. } => {}
             }
         }
-        if let Some(before) = expire_before_ms {
-            self.entries.retain(|_, e| e.seen_ms >= before);
+        if rebucketed > 0 {
+            tracing::warn!(
+                histograms = rebucketed,
+                "The buckets of these histograms changed (a mapping rule or the sink's buckets); they restart from zero."
+            );
         }
+        self.entries
+            .retain(|key, e| policy(key.kind, &key.name).expire_before_ms.is_none_or(|before| e.seen_ms >= before));
         self.dirty = true;
+        dropped
     }
 }
 

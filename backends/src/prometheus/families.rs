@@ -12,6 +12,8 @@ pub enum FamilyType {
     Gauge,
     /// Cumulative buckets, sum and count.
     Histogram,
+    /// Quantiles of the last window, cumulative sum and count (a mapping rule's `quantiles`).
+    Summary,
 }
 
 impl FamilyType {
@@ -21,6 +23,7 @@ impl FamilyType {
             Self::Counter => "counter",
             Self::Gauge => "gauge",
             Self::Histogram => "histogram",
+            Self::Summary => "summary",
         }
     }
 }
@@ -38,6 +41,16 @@ pub(crate) enum Sample {
         sum: f64,
         /// Cumulative count at or below each bound, `+Inf` excluded.
         buckets: Vec<(f64, f64)>,
+    },
+    /// A summary: weighted count and sum since first seen, and `(quantile, value)` over the
+    /// last window (`NaN` when the window had no samples of the series).
+    Summary {
+        /// Samples since first seen.
+        count: f64,
+        /// Sum of the samples since first seen.
+        sum: f64,
+        /// Each quantile in `(0, 1)` and its value over the window.
+        quantiles: Vec<(f64, f64)>,
     },
 }
 

@@ -5,7 +5,8 @@
 
 mod cumulative;
 mod families;
-mod names;
+pub mod mapping;
+pub(crate) mod names;
 pub(crate) mod proto;
 mod protobuf;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod text;
 mod translate;
 
 pub use families::FamilyType;
+pub use mapping::{MappingError, MappingRule, Mappings};
 pub use text::{Number, TextWriter};
 
 pub(crate) use cumulative::State;

@@ -14,6 +14,7 @@ pub(crate) fn protobuf(families: &Families) -> Vec<u8> {
             FamilyType::Counter => proto::MetricType::Counter,
             FamilyType::Gauge => proto::MetricType::Gauge,
             FamilyType::Histogram => proto::MetricType::Histogram,
+            FamilyType::Summary => proto::MetricType::Summary,
         };
         let metric = family
             .metrics
@@ -48,6 +49,16 @@ pub(crate) fn protobuf(families: &Families) -> Vec<u8> {
                             sample_sum: Some(*sum),
                             bucket,
                             ..proto::Histogram::default()
+                        });
+                    }
+                    (_, Sample::Summary { count, sum, quantiles }) => {
+                        m.summary = Some(proto::Summary {
+                            sample_count: Some(whole(*count)),
+                            sample_sum: Some(*sum),
+                            quantile: quantiles
+                                .iter()
+                                .map(|&(q, value)| proto::Quantile { quantile: Some(q), value: Some(value) })
+                                .collect(),
                         });
                     }
                 }

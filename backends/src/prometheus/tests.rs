@@ -100,7 +100,7 @@ fn colliding_names_are_dropped_or_merged_deterministically() {
     );
     let mut state = State::new(vec![1.0]);
     state.apply(&w, None);
-    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"]).families(&w, &state);
+    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"], Arc::default()).families(&w, &state);
     assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
     assert_eq!(families["x_total"].kind, FamilyType::Counter);
     let env = vec![("env".to_owned(), "prod".to_owned())];
@@ -150,11 +150,264 @@ fn families_and_the_agents_writer_render_a_label_value_the_same() {
         1,
         vec![Series { key: key("cpu.temp", &[&format!("listener:{value}")]), value: Value::Gauge { value: 0.25 } }],
     );
-    let (families, _) = Encoder::new(["job"]).families(&w, &State::new(Vec::new()));
+    let (families, _) = Encoder::new(["job"], Arc::default()).families(&w, &State::new(Vec::new()));
     let mut writer = TextWriter::default();
     writer.family("cpu_temp", FamilyType::Gauge, None);
     writer.sample("cpu_temp", &[("env", "prod"), ("listener", value)], 0.25);
     let shared = writer.finish();
     assert_eq!(text(&families), shared);
     assert!(shared.contains("listener=\"unix:/a\\\"b\\\\c\\nd\""), "{shared}");
+}
+
+/// Compiled rules from `[[mappings]]` TOML.
+fn mappings(toml_text: &str) -> Arc<super::Mappings> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        mappings: Vec<super::MappingRule>,
+    }
+    Arc::new(super::Mappings::compile(&toml::from_str::<File>(toml_text).unwrap().mappings).unwrap())
+}
+
+const RULES: &str = r#"
+[[mappings]]
+match = "app.*.requests"
+name = "app_requests"
+labels = { server = "$1", job = "from-rule", route = "mapped" }
+[[mappings]]
+match = '(?P<svc>\w+)\.lat'
+match_type = "regex"
+name = "${svc}_latency_seconds"
+buckets = [0.01, 0.1]
+[[mappings]]
+match = "debug.*"
+action = "drop"
+[[mappings]]
+match = "rpc.*"
+name = "rpc_${1}_seconds"
+quantiles = [0.5, 0.99]
+[[mappings]]
+match = "temp.*"
+match_metric_type = "gauge"
+name = "temperature"
+labels = { room = "$1" }
+expire_after = "1m"
+"#;
+
+fn mapped_window() -> Window {
+    window(
+        1,
+        vec![
+            Series {
+                key: key("app.web-1.requests", &["route:/api", "server:tag"]),
+                value: Value::Counter { sum: 3.0, rate: 0.3 },
+            },
+            Series { key: key("app.web-2.requests", &[]), value: Value::Counter { sum: 4.0, rate: 0.4 } },
+            Series {
+                key: key("billing.lat", &[]),
+                value: summary(SummaryKind::Timer, &[(5.0, 1.0), (50.0, 2.0), (500.0, 1.0)], &[]),
+            },
+            Series { key: key("debug.noise", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
+            Series { key: key("debug.level", &[]), value: Value::Gauge { value: 1.0 } },
+            Series {
+                key: key("rpc.get", &[]),
+                value: summary(
+                    SummaryKind::Timer,
+                    &[(100.0, 1.0), (200.0, 1.0), (300.0, 1.0), (400.0, 1.0), (500.0, 1.0)],
+                    &[],
+                ),
+            },
+            Series { key: key("temp.kitchen", &[]), value: Value::Gauge { value: 21.5 } },
+            Series { key: key("temp.count", &[]), value: Value::Counter { sum: 2.0, rate: 0.2 } },
+            Series { key: key("plain.hits", &[]), value: Value::Counter { sum: 9.0, rate: 0.9 } },
+        ],
+    )
+}
+
+/// Mapped names and labels replace the default ones (a rule's label overrides a tag of the
+/// same name, and the reserved `job` is renamed after mapping); drop rules leave series out
+/// and are counted; unmatched series keep the default names; kinds are matched.
+#[test]
+fn mapping_rules_name_label_and_drop_series() {
+    let encoder = Encoder::new(["job", "instance"], mappings(RULES));
+    let mut state = State::new(vec![1.0]);
+    let w = mapped_window();
+    assert_eq!(encoder.advance(&mut state, &w, None), 1, "the dropped counter");
+    assert!(!state.entries.keys().any(|k| k.name.starts_with("debug.")), "dropped series are not kept");
+    let (families, dropped) = encoder.families(&w, &state);
+    assert_eq!(
+        families.keys().collect::<Vec<_>>(),
+        [
+            "app_requests_total",
+            "billing_latency_seconds",
+            "plain_hits_total",
+            "rpc_get_seconds",
+            "temp_count_total",
+            "temperature"
+        ]
+    );
+    assert_eq!(dropped.by_rule, 1, "the dropped gauge");
+    assert_eq!(dropped.series, 0);
+    let out = text(&families);
+    assert!(
+        out.contains(
+            "app_requests_total{env=\"prod\",exported_job=\"from-rule\",route=\"mapped\",server=\"web-1\"} 3\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "app_requests_total{env=\"prod\",exported_job=\"from-rule\",route=\"mapped\",server=\"web-2\"} 4\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("temperature{env=\"prod\",room=\"kitchen\"} 21.5\n"), "{out}");
+    assert!(out.contains("plain_hits_total{env=\"prod\"} 9\n"), "{out}");
+    assert!(out.contains("temp_count_total{env=\"prod\"} 2\n"), "the gauge-only rule leaves the counter alone: {out}");
+    assert!(!out.contains("debug"), "{out}");
+}
+
+/// A rule's buckets replace the sink's for its series (timers in seconds), and the state
+/// keeps them per series.
+#[test]
+fn a_rule_gives_its_series_their_own_buckets() {
+    let encoder = Encoder::new(["job"], mappings(RULES));
+    let mut state = State::new(vec![1.0]);
+    let w = mapped_window();
+    encoder.advance(&mut state, &w, None);
+    encoder.advance(&mut state, &window(2, w.series.clone()), None);
+    let (families, _) = encoder.families(&w, &state);
+    assert_eq!(
+        families["billing_latency_seconds"].metrics.values().next().unwrap(),
+        &Sample::Histogram { count: 8.0, sum: 2.0 * 0.605, buckets: vec![(0.01, 2.0), (0.1, 6.0)] }
+    );
+    let out = text(&families);
+    assert!(out.contains("billing_latency_seconds_bucket{env=\"prod\",le=\"0.1\"} 6\n"), "{out}");
+    assert!(out.contains("billing_latency_seconds_bucket{env=\"prod\",le=\"+Inf\"} 8\n"), "{out}");
+}
+
+/// A quantiles rule makes a summary: the window's quantiles (seconds for timers, clamped to
+/// the exact extremes), cumulative `_sum` and `_count`, in text and in protobuf; without
+/// samples in the window the quantiles are NaN.
+#[test]
+fn a_quantiles_rule_writes_a_summary_in_text_and_protobuf() {
+    use prost::Message as _;
+    let encoder = Encoder::new(["job"], mappings(RULES));
+    let mut state = State::new(vec![1.0]);
+    let w = mapped_window();
+    encoder.advance(&mut state, &w, None);
+    let (families, _) = encoder.families(&w, &state);
+    assert_eq!(families["rpc_get_seconds"].kind, FamilyType::Summary);
+    let Sample::Summary { count, sum, quantiles } = families["rpc_get_seconds"].metrics.values().next().unwrap() else {
+        panic!("not a summary")
+    };
+    assert_eq!((*count, *sum), (5.0, 1.5));
+    // Within the sketch's 2 % of the exact quantiles (the median 0.3 s, the top 0.5 s).
+    assert_eq!((quantiles[0].0, quantiles[1].0), (0.5, 0.99));
+    assert!((quantiles[0].1 - 0.3).abs() <= 0.3 * 0.02, "{quantiles:?}");
+    assert!((quantiles[1].1 - 0.5).abs() <= 0.5 * 0.02 && quantiles[1].1 <= 0.5, "{quantiles:?}");
+    let out = text(&families);
+    assert!(out.contains("# TYPE rpc_get_seconds summary\n"), "{out}");
+    assert!(out.contains(&format!("rpc_get_seconds{{env=\"prod\",quantile=\"0.99\"}} {}\n", quantiles[1].1)), "{out}");
+    assert!(out.contains("rpc_get_seconds_sum{env=\"prod\"} 1.5\n"), "{out}");
+    assert!(out.contains("rpc_get_seconds_count{env=\"prod\"} 5\n"), "{out}");
+
+    let body = protobuf(&families);
+    let mut buf = &body[..];
+    let mut found = None;
+    while !buf.is_empty() {
+        let family = super::proto::MetricFamily::decode_length_delimited(&mut buf).unwrap();
+        if family.name() == "rpc_get_seconds" {
+            found = Some(family);
+        }
+    }
+    let family = found.unwrap();
+    assert_eq!(family.r#type(), super::proto::MetricType::Summary);
+    let summary = family.metric[0].summary.as_ref().unwrap();
+    assert_eq!((summary.sample_count, summary.sample_sum), (Some(5), Some(1.5)));
+    assert_eq!(summary.quantile.iter().map(super::proto::Quantile::quantile).collect::<Vec<_>>(), [0.5, 0.99]);
+    assert_eq!(summary.quantile[1].value, Some(quantiles[1].1));
+
+    // The next window has no samples of it: the totals stay, the quantiles are NaN.
+    let quiet = window(2, vec![Series { key: key("plain.hits", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } }]);
+    encoder.advance(&mut state, &quiet, None);
+    let (families, _) = encoder.families(&quiet, &state);
+    let out = text(&families);
+    assert!(out.contains("rpc_get_seconds{env=\"prod\",quantile=\"0.5\"} NaN\n"), "{out}");
+    assert!(out.contains("rpc_get_seconds_count{env=\"prod\"} 5\n"), "{out}");
+}
+
+/// A tag named `quantile` on a summary is renamed like `le` on a histogram.
+#[test]
+fn a_summary_renames_a_quantile_tag() {
+    let encoder = Encoder::new(["job"], mappings(RULES));
+    let mut state = State::new(vec![1.0]);
+    let w = window(
+        1,
+        vec![Series { key: key("rpc.x", &["quantile:a"]), value: summary(SummaryKind::Histogram, &[(1.0, 1.0)], &[]) }],
+    );
+    encoder.advance(&mut state, &w, None);
+    let out = text(&encoder.families(&w, &state).0);
+    assert!(out.contains("rpc_x_seconds{env=\"prod\",exported_quantile=\"a\",quantile=\"0.5\"} 1\n"), "{out}");
+}
+
+/// A rule's `expire_after` overrides the sink's for its series only.
+#[test]
+fn a_rules_expiry_overrides_the_sinks() {
+    let encoder = Encoder::new(["job"], mappings(RULES));
+    let hour = Some(std::time::Duration::from_hours(1));
+    assert_eq!(
+        encoder.expire_after(super::mapping::MetricType::Gauge, "temp.hall", hour),
+        Some(std::time::Duration::from_mins(1))
+    );
+    assert_eq!(encoder.expire_after(super::mapping::MetricType::Gauge, "other", hour), hour);
+    let mut state = State::new(vec![1.0]);
+    let w =
+        window(1, vec![Series { key: key("rpc.x", &[]), value: summary(SummaryKind::Histogram, &[(1.0, 1.0)], &[]) }]);
+    encoder.advance(&mut state, &w, hour);
+    // Half an hour later: within the sink's hour.
+    let later = Window { id: 2, end_ms: w.end_ms + 1_800_000, series: Vec::new(), ..w.clone() };
+    encoder.advance(&mut state, &later, hour);
+    assert_eq!(state.entries.len(), 1);
+    let expiring = mappings("[[mappings]]\nmatch = \"rpc.*\"\nname = \"r\"\nexpire_after = \"10m\"\n");
+    Encoder::new(["job"], expiring).advance(&mut state, &later, hour);
+    assert!(state.entries.is_empty(), "the rule's ten minutes are over");
+}
+
+/// A version 1 state file (one `bounds` for every histogram) still loads, is saved as
+/// version 2, and a rule that changes a series' buckets restarts that histogram while
+/// counters keep their totals.
+#[test]
+fn an_old_state_file_loads_and_changed_rule_buckets_reset_only_that_histogram() {
+    let dir = std::env::temp_dir().join(format!("sluice-state-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.json");
+    let v1 = r#"{"version":1,"bounds":[0.01,0.1],"applied":null,"series":[
+        [{"kind":"counter","name":"app.web-1.requests","tags":[]},{"seen_ms":10000,"value":41.0}],
+        [{"kind":"timer","name":"billing.lat","tags":[]},{"seen_ms":10000,"count":3.0,"sum":0.2,"buckets":[1.0,2.0]}],
+        [{"kind":"timer","name":"other.lat","tags":[]},{"seen_ms":10000,"count":5.0,"sum":0.5,"buckets":[2.0,4.0]}]]}"#;
+    std::fs::write(&path, v1).unwrap();
+    let mut state = State::load(&path, vec![0.01, 0.1]).unwrap();
+    assert_eq!(state.entries.len(), 3);
+    assert!(state.entries.values().filter(|e| e.count > 0.0).all(|e| e.bounds == [0.01, 0.1]));
+    state.save(&path).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("{\"version\":2,"));
+
+    // The rule for billing.lat now has other buckets: that histogram restarts, others keep.
+    let rules = "[[mappings]]\nmatch = \"billing.lat\"\nname = \"billing\"\nbuckets = [0.5]\n";
+    let encoder = Encoder::new(["job"], mappings(rules));
+    let w = window(
+        2,
+        vec![
+            Series { key: key("app.web-1.requests", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
+            Series { key: key("billing.lat", &[]), value: summary(SummaryKind::Timer, &[(100.0, 1.0)], &[]) },
+            Series { key: key("other.lat", &[]), value: summary(SummaryKind::Timer, &[(50.0, 1.0)], &[]) },
+        ],
+    );
+    encoder.advance(&mut state, &w, None);
+    let (families, _) = encoder.families(&w, &state);
+    let first = |name: &str| families[name].metrics.values().next().unwrap().clone();
+    assert_eq!(first("app_web_1_requests_total"), Sample::Value(42.0));
+    assert_eq!(first("billing"), Sample::Histogram { count: 1.0, sum: 0.1, buckets: vec![(0.5, 1.0)] });
+    assert_eq!(first("other_lat"), Sample::Histogram { count: 6.0, sum: 0.55, buckets: vec![(0.01, 2.0), (0.1, 5.0)] });
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -118,10 +118,31 @@ pub(crate) fn text(families: &Families) -> String {
                     w.line(name, "_sum", labels, None, Number::Float(*sum));
                     w.line(name, "_count", labels, None, Number::Int(whole(*count)));
                 }
+                Sample::Summary { count, sum, quantiles } => {
+                    for &(q, value) in quantiles {
+                        w.quantile_line(name, labels, q, value);
+                    }
+                    w.line(name, "_sum", labels, None, Number::Float(*sum));
+                    w.line(name, "_count", labels, None, Number::Int(whole(*count)));
+                }
             }
         }
     }
     w.finish()
+}
+
+impl TextWriter {
+    /// A summary's `name{labels,quantile="q"} value` line.
+    fn quantile_line(&mut self, name: &str, labels: &[(String, String)], q: f64, value: f64) {
+        let mut q_text = String::new();
+        number_into(&mut q_text, Number::Float(q));
+        let with_quantile: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(std::iter::once(("quantile", q_text.as_str())))
+            .collect();
+        self.line(name, "", &with_quantile, None, Number::Float(value));
+    }
 }
 
 /// What is being escaped: the text format escapes `\` and newline in both, and `"` only in

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,7 +14,7 @@ use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
-use crate::prometheus::{Encoder, State, protobuf, text};
+use crate::prometheus::{Encoder, Mappings, State, protobuf, text};
 use crate::registry::BuildError;
 use crate::secret::Secret;
 
@@ -32,6 +33,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     /// `[agent] hostname` or the machine's: the default `instance` of the grouping key.
     pub hostname: String,
+    /// The agent's `[[mappings]]`.
+    pub mappings: Arc<Mappings>,
 }
 
 /// How requests authenticate.
@@ -87,7 +90,8 @@ impl Pushgateway {
         let mut grouping = BTreeMap::from([("instance".to_owned(), context.hostname.clone())]);
         grouping.extend(config.grouping.iter().map(|(k, v)| (k.clone(), v.clone())));
         let group_url = group_url(&config.url, &config.job, &grouping);
-        let encoder = Encoder::new(std::iter::once("job").chain(grouping.keys().map(String::as_str)));
+        let encoder =
+            Encoder::new(std::iter::once("job").chain(grouping.keys().map(String::as_str)), context.mappings.clone());
         let state_path = context.data_dir.join(format!("pushgateway-{name}.json"));
         let state = State::load(&state_path, config.buckets.clone())
             .map_err(|e| BuildError::new(format!("pushgateway state: {e}")))?;
@@ -159,6 +163,9 @@ impl Pushgateway {
     /// One PUT of the group's whole current state: this window's gauges and every running total.
     fn push_state(&mut self, window: &Window) -> Vec<Encoded<Push>> {
         let (families, dropped) = self.encoder.families(window, &self.state);
+        if dropped.by_rule > 0 {
+            tracing::debug!(series = dropped.by_rule, "Series dropped by mapping rules; not pushed.");
+        }
         for name in dropped.names.iter().filter(|n| !self.reported.contains(*n)).cloned().collect::<Vec<_>>() {
             tracing::warn!(
                 family = %name,
@@ -194,9 +201,12 @@ impl Backend for Pushgateway {
     }
 
     fn encode(&mut self, window: &Window) -> Result<Vec<Encoded<Push>>, SendError> {
-        // Advance the totals once per window: counters, histograms and sets are cumulative.
-        let expire_before = self.expire_after.map(|d| window.end_ms.saturating_sub(d.as_millis() as u64));
-        self.state.apply(window, expire_before);
+        // Advance the totals once per window: counters, histograms and sets are cumulative;
+        // the mapping rules decide what is kept, at which buckets, for how long.
+        let dropped = self.encoder.advance(&mut self.state, window, self.expire_after);
+        if dropped > 0 {
+            tracing::debug!(series = dropped, "Series dropped by mapping rules; not kept.");
+        }
         Ok(self.push_state(window))
     }
 

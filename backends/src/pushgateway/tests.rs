@@ -43,6 +43,7 @@ fn backend(dir: &std::path::Path, format: Format) -> Pushgateway {
         client: crate::delivery::http::client().unwrap(),
         data_dir: dir.to_owned(),
         hostname: "web-1".to_owned(),
+        mappings: std::sync::Arc::default(),
     };
     Pushgateway::new("pgw", &config, context).unwrap()
 }

@@ -70,6 +70,7 @@ fn build(config: &PushgatewayConfig, data_dir: &std::path::Path) -> Backend {
         client: backends::delivery::http::client().unwrap(),
         data_dir: data_dir.to_owned(),
         hostname: HOST.to_owned(),
+        mappings: std::sync::Arc::default(),
     };
     Backend::new("pgw", config, context).unwrap()
 }
