@@ -86,6 +86,9 @@ pub struct Telemetry {
     pub events: AtomicU64,
     /// Service checks received (`_sc|…`).
     pub service_checks: AtomicU64,
+    /// `sluice_histograms_rebucketed_total`: explicit-bucket histograms whose client changed
+    /// the bounds within a window (observations moved to the new bounds, none lost).
+    pub rebucketed: AtomicU64,
     /// `sluice_series`: live series in the window state.
     pub series: AtomicU64,
     /// `sluice_flushes_total`.
@@ -140,6 +143,7 @@ mod tests {
             dropped_samples: CounterFamily::new(&[]),
             events: AtomicU64::new(0),
             service_checks: AtomicU64::new(0),
+            rebucketed: AtomicU64::new(0),
             series: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             backends: RwLock::new(Vec::new()),

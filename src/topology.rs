@@ -119,6 +119,7 @@ pub async fn run(
         dropped_samples: CounterFamily::new(&DropReason::LABELS),
         events: AtomicU64::new(0),
         service_checks: AtomicU64::new(0),
+        rebucketed: AtomicU64::new(0),
         series: AtomicU64::new(0),
         flushes: AtomicU64::new(0),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),

@@ -41,7 +41,7 @@ pub mod statsd;
 pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};
-pub use model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+pub use model::{Buckets, Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 pub use registry::{BuildContext, BuildError, SinkConfig};
 pub use secret::Secret;
 pub use sketch::Sketch;

@@ -84,6 +84,9 @@ pub enum Value {
     },
     /// A timer (`ms`), histogram (`h`) or distribution (`d`).
     Summary(Box<Summary>),
+    /// An explicit-bucket histogram, as OpenTelemetry and Prometheus clients count one: the
+    /// window's observations per bucket of the bounds the client chose, kept exactly.
+    Buckets(Box<Buckets>),
 }
 
 /// The kind of a sampled metric; backends name and scale them differently.
@@ -125,6 +128,45 @@ impl Summary {
     /// The weighted mean, or 0 for an empty summary.
     pub fn mean(&self) -> f64 {
         if self.count > 0.0 { self.sum / self.count } else { 0.0 }
+    }
+}
+
+/// An explicit-bucket histogram over one window (a delta, like a counter's `sum`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Buckets {
+    /// Upper bounds, finite and strictly increasing; the `+Inf` bucket is implicit.
+    pub bounds: Arc<[f64]>,
+    /// Observations per bucket, not cumulative: `counts[i]` fell in `(bounds[i - 1],
+    /// bounds[i]]`, and the last, `counts[bounds.len()]`, above every bound. One longer than
+    /// `bounds`.
+    pub counts: Vec<u64>,
+    /// Sum of the observed values.
+    pub sum: f64,
+    /// Smallest observed value, when the client reported it.
+    pub min: Option<f64>,
+    /// Largest observed value, when the client reported it.
+    pub max: Option<f64>,
+}
+
+impl Buckets {
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// `(upper_bound, observations at or below it)` for each finite bound, as Prometheus'
+    /// `le` buckets count; the `+Inf` bucket is [`count`](Self::count).
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.bounds.iter().zip(&self.counts).scan(0, |total, (&bound, &count)| {
+            *total += count;
+            Some((bound, *total))
+        })
+    }
+
+    /// The weighted mean, or 0 for an empty histogram.
+    pub fn mean(&self) -> f64 {
+        let count = self.count();
+        if count > 0 { self.sum / count as f64 } else { 0.0 }
     }
 }
 
@@ -206,6 +248,7 @@ impl Window {
                             + (sum.percentiles.len() + sum.buckets.len()) * 16
                             + sum.sketch.bin_count() * 8
                     }
+                    Value::Buckets(b) => std::mem::size_of::<Buckets>() + b.counts.len() * 8,
                     Value::Counter { .. } | Value::Gauge { .. } => 0,
                 };
                 PER_SERIES + key + value

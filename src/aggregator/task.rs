@@ -110,6 +110,7 @@ impl Aggregator {
         }
         self.telemetry.events.fetch_add(counts.events, Relaxed);
         self.telemetry.service_checks.fetch_add(counts.service_checks, Relaxed);
+        self.telemetry.rebucketed.fetch_add(counts.rebucketed, Relaxed);
         // Live between flushes too: a new series counts from the input that created it.
         self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
     }

@@ -145,6 +145,12 @@ fn aggregation(w: &mut Writer, t: &Telemetry) {
         "DogStatsD service checks received.",
         t.service_checks.load(Relaxed),
     );
+    w.single(
+        "sluice_histograms_rebucketed_total",
+        Counter,
+        "Explicit-bucket histograms whose bounds changed within a window (moved, none lost).",
+        t.rebucketed.load(Relaxed),
+    );
     w.single("sluice_series", Gauge, "Live series in the window state.", t.series.load(Relaxed));
     w.single("sluice_flushes_total", Counter, "Windows flushed.", t.flushes.load(Relaxed));
 }

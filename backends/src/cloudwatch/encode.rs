@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::values::summary_measure;
-use crate::model::{Series, SummaryKind, Value, Window, split_tag};
+use crate::model::{Buckets, Series, SummaryKind, Value, Window, split_tag};
 use crate::units::iso8601;
 
 /// Datums (`MetricData` members) in one request: "up to 1000 different metrics".
@@ -207,6 +207,14 @@ fn datum(series: &Series, window: &Window, options: &Options, out: &mut Encoding
             }
             (measure, unit)
         }
+        Value::Buckets(buckets) => {
+            if buckets.count() == 0 {
+                out.skipped += 1;
+                return None;
+            }
+            out.statistic_values += 1;
+            (buckets_measure(buckets), Unit::None)
+        }
     };
     if !is_sendable(&measure) {
         out.non_finite += 1;
@@ -215,6 +223,25 @@ fn datum(series: &Series, window: &Window, options: &Options, out: &mut Encoding
     let (dimensions, dropped) = dimensions(series, window, options);
     out.dropped_dimensions += dropped;
     Some(Datum { name: name.into(), dimensions, measure, unit })
+}
+
+/// An explicit-bucket histogram as `StatisticValues`: `SampleCount` and `Sum` exact, `Minimum`
+/// and `Maximum` as the client reported them or else from the edges of the lowest and highest
+/// non-empty bucket (the first bucket has no lower edge and the `+Inf` bucket no upper one:
+/// there the mean stands in), always with `Minimum ≤ mean ≤ Maximum`. The buckets themselves
+/// are not sent: `Values`/`Counts` would need one value per bucket, and their sum would not
+/// be the exact `Sum`.
+fn buckets_measure(buckets: &Buckets) -> Measure {
+    let (count, mean) = (buckets.count() as f64, buckets.mean());
+    let nonempty = |i: &usize| buckets.counts[*i] > 0;
+    let lowest = (0..buckets.counts.len()).find(nonempty).unwrap_or(0);
+    let highest = (0..buckets.counts.len()).rev().find(nonempty).unwrap_or(0);
+    let min = buckets.min.unwrap_or_else(|| match lowest.checked_sub(1) {
+        Some(below) => buckets.bounds[below],
+        None => buckets.bounds.first().map_or(mean, |&b| b.min(mean)),
+    });
+    let max = buckets.max.unwrap_or_else(|| buckets.bounds.get(highest).map_or(mean, |&b| b).max(mean));
+    Measure::Statistics { count, sum: buckets.sum, min: min.min(mean), max: max.max(mean) }
 }
 
 fn is_sendable(measure: &Measure) -> bool {

@@ -552,3 +552,50 @@ async fn credentials_come_from_the_instance_metadata_service_and_are_refreshed()
         .repeat(2)
     );
 }
+
+/// An explicit-bucket histogram over bounds 0.1 and 0.25: 3, 1 and 2 observations per
+/// bucket (the last above 0.25), summing to 1.5, with or without the client's extremes.
+fn explicit_buckets(extremes: Option<(f64, f64)>) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    }))
+}
+
+/// An explicit-bucket histogram is one `StatisticValues` datum with the exact count and sum;
+/// without the client's extremes, minimum and maximum come from the edges of the lowest and
+/// highest non-empty bucket (the mean where there is no edge), never beyond the mean; an
+/// empty one is skipped and counted.
+#[test]
+fn explicit_buckets_send_exact_statistic_values() {
+    let empty = Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[1.0][..]),
+        counts: vec![0, 0],
+        sum: 0.0,
+        min: None,
+        max: None,
+    }));
+    let encoding = encode(
+        &window(vec![
+            Series { key: key("rpc.known", &[]), value: explicit_buckets(Some((0.05, 0.9))) },
+            Series { key: key("rpc.edges", &[]), value: explicit_buckets(None) },
+            Series { key: key("rpc.empty", &[]), value: empty },
+        ]),
+        &options(),
+    );
+    let body = lines(&encoding.requests[0].form);
+    for (member, min, max) in [(1, "0.05", "0.9"), (2, "0.1", "0.25")] {
+        let stats = format!(
+            "MetricData.member.{member}.StatisticValues.SampleCount=6\n\
+             MetricData.member.{member}.StatisticValues.Sum=1.5\n\
+             MetricData.member.{member}.StatisticValues.Minimum={min}\n\
+             MetricData.member.{member}.StatisticValues.Maximum={max}\n"
+        );
+        assert!(body.contains(&stats), "{stats} in {body}");
+    }
+    assert!(!body.contains("rpc.empty"), "{body}");
+    assert_eq!(encoding.skipped, 1);
+}

@@ -48,6 +48,7 @@ fn write_series(out: &mut String, s: &Series) {
             crate::SummaryKind::Histogram => "histogram",
             crate::SummaryKind::Distribution => "distribution",
         },
+        Value::Buckets(_) => "buckets",
     };
     let _ = write!(out, "  {kind:<7} {}", s.key.name);
     if !s.key.tags.is_empty() {
@@ -68,6 +69,18 @@ fn write_series(out: &mut String, s: &Series) {
                 write!(out, " count={} sum={} min={} max={} mean={}", sum.count, sum.sum, sum.min, sum.max, sum.mean());
             for (q, v) in &sum.percentiles {
                 let _ = write!(out, " p{q}={v}");
+            }
+        }
+        Value::Buckets(b) => {
+            let _ = write!(out, " count={} sum={} mean={}", b.count(), b.sum, b.mean());
+            for (name, v) in [("min", b.min), ("max", b.max)] {
+                if let Some(v) = v {
+                    let _ = write!(out, " {name}={v}");
+                }
+            }
+            // Cumulative, as the `le` buckets of Prometheus count.
+            for (bound, count) in b.cumulative() {
+                let _ = write!(out, " le{bound}={count}");
             }
         }
     }

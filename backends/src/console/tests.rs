@@ -47,3 +47,37 @@ fn console_prints_every_series_sorted_with_exact_values() {
          \x20 set     d.users count=2\n"
     );
 }
+
+/// An explicit-bucket histogram over bounds 0.1 and 0.25: 3, 1 and 2 observations per
+/// bucket (the last above 0.25), summing to 1.5, with or without the client's extremes.
+fn explicit_buckets(extremes: Option<(f64, f64)>) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    }))
+}
+
+/// An explicit-bucket histogram prints its count, sum, mean, the client's extremes and its
+/// buckets cumulatively.
+#[test]
+fn console_prints_explicit_buckets_cumulatively() {
+    let window = Window {
+        id: 7,
+        start_ms: 1_000,
+        end_ms: 11_000,
+        hostname: "web-1".into(),
+        tags: Arc::new([]),
+        series: vec![Series { key: key("rpc.seconds", &[]), value: explicit_buckets(Some((0.05, 0.9))) }],
+        events: Vec::new(),
+        service_checks: Vec::new(),
+    };
+    assert!(
+        encode(&window)
+            .ends_with("  buckets rpc.seconds count=6 sum=1.5 mean=0.25 min=0.05 max=0.9 le0.1=3 le0.25=4\n"),
+        "{}",
+        encode(&window)
+    );
+}

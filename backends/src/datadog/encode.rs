@@ -192,6 +192,30 @@ pub fn encode(window: &Window, settings: &Settings) -> Encoding {
             Value::Summary(summary) if summary.kind == SummaryKind::Distribution => {
                 distribution(&mut out, &series.key.name, host, &tags, ts, summary);
             }
+            Value::Buckets(buckets) => {
+                let name = &*series.key.name;
+                let mut bucket_tags = tags.clone();
+                bucket_tags.push(Cow::Borrowed(""));
+                let bounds = buckets.cumulative().map(|(bound, count)| (format!("upper_bound:{bound}"), count));
+                let inf = std::iter::once(("upper_bound:inf".to_owned(), buckets.count()));
+                for (upper, count) in bounds.chain(inf) {
+                    *bucket_tags.last_mut().expect("pushed above") = Cow::Owned(upper);
+                    let json =
+                        count_json(format!("{name}.bucket").into(), interval, ts, host, count as f64, &bucket_tags);
+                    out.series.push(fragment(&json, 0));
+                }
+                let totals = [("count", buckets.count() as f64), ("sum", buckets.sum)];
+                for (suffix, value) in totals {
+                    if !value.is_finite() {
+                        out.skipped_values += 1;
+                        continue;
+                    }
+                    out.series.push(fragment(
+                        &count_json(format!("{name}.{suffix}").into(), interval, ts, host, value, &tags),
+                        0,
+                    ));
+                }
+            }
             _ => {
                 for (metric, kind, interval, value) in points(series, settings, interval) {
                     if !value.is_finite() {
@@ -224,6 +248,25 @@ pub fn encode(window: &Window, settings: &Settings) -> Encoding {
         out.service_checks.push(encode_check(check, window, ts));
     }
     out
+}
+
+/// A `count` point of `interval` seconds.
+fn count_json<'a>(
+    metric: Cow<'a, str>,
+    interval: u64,
+    timestamp: i64,
+    host: &'a str,
+    value: f64,
+    tags: &'a [Cow<'a, str>],
+) -> SeriesJson<'a> {
+    SeriesJson {
+        metric,
+        kind: TYPE_COUNT,
+        interval: Some(interval),
+        points: [Point { timestamp, value }],
+        resources: [Resource { kind: "host", name: host }],
+        tags,
+    }
 }
 
 fn fragment(value: &impl Serialize, series: u64) -> Fragment {
@@ -265,6 +308,8 @@ fn points<'a>(series: &'a Series, settings: &Settings, interval: u64) -> Vec<(Co
             }
             out
         }
+        // Encoded by the caller: each bucket carries a tag of its own.
+        Value::Buckets(_) => Vec::new(),
     }
 }
 

@@ -326,3 +326,60 @@ fn rate_limit_reset_is_read_as_seconds() {
     assert_eq!(rate_limit_reset("soon"), None);
     assert_eq!(compress(Compression::Zstd, b"")[..4], [0x28, 0xb5, 0x2f, 0xfd]);
 }
+
+/// An explicit-bucket histogram over bounds 0.1 and 0.25: 3, 1 and 2 observations per
+/// bucket (the last above 0.25), summing to 1.5, with or without the client's extremes.
+fn explicit_buckets(extremes: Option<(f64, f64)>) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    }))
+}
+
+/// An explicit-bucket histogram becomes counts Datadog adds up: `<name>.bucket` per bound
+/// with a cumulative `upper_bound` tag (and `inf`), `<name>.count` and `<name>.sum`.
+#[test]
+fn explicit_buckets_become_counts_with_an_upper_bound_tag() {
+    let mut window = golden_window();
+    window.series = vec![Series { key: key("rpc.seconds", &["route:/a"]), value: explicit_buckets(None) }];
+    window.events.clear();
+    window.service_checks.clear();
+    let batches = backend("").encode_at(&window, at(END_MS)).unwrap();
+    let series = &bodies(&batches)["/api/v2/series"][0]["series"];
+    let got: Vec<(String, f64, Vec<String>, i64)> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let tags = s["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+            (
+                s["metric"].as_str().unwrap().to_owned(),
+                s["points"][0]["value"].as_f64().unwrap(),
+                tags,
+                s["type"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let tags = |extra: &[&str]| {
+        let mut t: Vec<String> = ["env:prod", "route:/a"].iter().chain(extra).map(|s| (*s).to_owned()).collect();
+        t.sort();
+        t
+    };
+    let mut got = got;
+    for g in &mut got {
+        g.2.sort();
+    }
+    assert_eq!(
+        got,
+        [
+            ("rpc.seconds.bucket".to_owned(), 3.0, tags(&["upper_bound:0.1"]), 1),
+            ("rpc.seconds.bucket".to_owned(), 4.0, tags(&["upper_bound:0.25"]), 1),
+            ("rpc.seconds.bucket".to_owned(), 6.0, tags(&["upper_bound:inf"]), 1),
+            ("rpc.seconds.count".to_owned(), 6.0, tags(&[]), 1),
+            ("rpc.seconds.sum".to_owned(), 1.5, tags(&[]), 1),
+        ]
+    );
+}

@@ -45,3 +45,20 @@ async fn file_backend_appends_one_json_line_per_window() {
     assert_eq!(lines[1]["series"][0]["value"], serde_json::json!({ "type": "counter", "sum": 4.0, "rate": 0.4 }));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An explicit-bucket histogram is written with its bounds, per-bucket counts, sum and the
+/// client's extremes (`null` when unknown).
+#[test]
+fn explicit_buckets_are_written_as_bounds_and_counts() {
+    let value = Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: Some(0.05),
+        max: None,
+    }));
+    assert_eq!(
+        serde_json::to_value(&value).unwrap(),
+        serde_json::json!({ "type": "buckets", "bounds": [0.1, 0.25], "counts": [3, 1, 2], "sum": 1.5, "min": 0.05, "max": null })
+    );
+}

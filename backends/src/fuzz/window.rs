@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+use crate::model::{Buckets, Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
 
 /// Reads numbers and strings off the input; an exhausted input reads as zeros.
@@ -93,10 +93,17 @@ pub(super) fn arbitrary_window(bytes: &[u8]) -> Window {
 }
 
 fn value(s: &mut Source<'_>) -> Value {
-    match s.u8() % 4 {
+    match s.u8() % 5 {
         0 => Value::Counter { sum: s.f64(), rate: s.f64() },
         1 => Value::Gauge { value: s.f64() },
         2 => Value::Set { count: s.u64(), members: (0..s.count(9)).map(|_| s.u64()).collect() },
+        3 => {
+            let bounds: Arc<[f64]> = (0..s.count(17)).map(|_| s.f64()).collect();
+            let counts = (0..s.count(18)).map(|_| s.u64()).collect();
+            let opt = |s: &mut Source<'_>| if s.u8() & 1 == 1 { Some(s.f64()) } else { None };
+            let (sum, min, max) = (s.f64(), opt(s), opt(s));
+            Value::Buckets(Box::new(Buckets { bounds, counts, sum, min, max }))
+        }
         _ => {
             let kind = match s.u8() % 3 {
                 0 => SummaryKind::Timer,

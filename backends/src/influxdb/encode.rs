@@ -141,7 +141,25 @@ fn push_fields(series: &Series, fields: &mut Vec<(Cow<'static, str>, f64)>) {
                 fields.push((percentile_field(*q).into(), *value));
             }
         }
+        Value::Buckets(buckets) => {
+            fields.push(("count".into(), buckets.count() as f64));
+            fields.push(("sum".into(), buckets.sum));
+            for (name, value) in [("min", buckets.min), ("max", buckets.max)] {
+                if let Some(value) = value {
+                    fields.push((name.into(), value));
+                }
+            }
+            fields.push(("mean".into(), buckets.mean()));
+            for (bound, count) in buckets.cumulative() {
+                fields.push((bucket_field(bound).into(), count as f64));
+            }
+        }
     }
+}
+
+/// `le_0_25` for the bucket at or below 0.25, counted cumulatively as Prometheus' `le` is.
+pub(super) fn bucket_field(bound: f64) -> String {
+    format!("le_{bound}").replace('.', "_")
 }
 
 /// `p50` for the 50th percentile, `p99_9` for the 99.9th.

@@ -265,3 +265,32 @@ fn partial_write_dropped_count_is_read_from_the_body() {
     assert_eq!(partial_write_dropped(parse), 2);
     assert_eq!(partial_write_dropped("partial write"), 1);
 }
+
+/// An explicit-bucket histogram over bounds 0.1 and 0.25: 3, 1 and 2 observations per
+/// bucket (the last above 0.25), summing to 1.5, with or without the client's extremes.
+fn explicit_buckets(extremes: Option<(f64, f64)>) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    }))
+}
+
+/// An explicit-bucket histogram is one line: count, sum, the client's extremes when known,
+/// mean, and a cumulative `le_<bound>` field per bound.
+#[test]
+fn explicit_buckets_encode_to_count_sum_and_cumulative_le_fields() {
+    let mut window = golden_window();
+    window.series = vec![
+        Series { key: key("rpc.seconds", &[]), value: explicit_buckets(Some((0.05, 0.9))) },
+        Series { key: key("rpc.bare", &[]), value: explicit_buckets(None) },
+    ];
+    let encoding = encode(&window, Precision::Ms, 5000);
+    assert_eq!(
+        String::from_utf8(encoding.batches[0].text.clone()).unwrap(),
+        "rpc.seconds,env=prod,host=web-1 count=6,sum=1.5,min=0.05,max=0.9,mean=0.25,le_0_1=3,le_0_25=4 1763823610000\n\
+         rpc.bare,env=prod,host=web-1 count=6,sum=1.5,mean=0.25,le_0_1=3,le_0_25=4 1763823610000\n"
+    );
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::Position;
-use crate::model::{Summary, SummaryKind, Value, Window};
+use crate::model::{Buckets, Summary, SummaryKind, Value, Window};
 use crate::sketch::RELATIVE_ACCURACY;
 
 /// Version of the state file's layout; a file of another version is refused (`StateError::Version`).
@@ -40,6 +40,9 @@ pub(crate) enum Kind {
     Histogram,
     /// A distribution: a histogram in its own unit.
     Distribution,
+    /// An explicit-bucket histogram (OpenTelemetry, Prometheus clients): its own unit and the
+    /// bounds its client chose, counted exactly.
+    Buckets,
 }
 
 impl Kind {
@@ -197,7 +200,8 @@ impl State {
         let mut reset = 0_usize;
         for (key, entry) in file.series {
             let followed_default = entry.bounds == file.bounds;
-            if matches!(key.kind, Kind::Counter | Kind::Set) || same_bounds || !followed_default {
+            let own_bounds = matches!(key.kind, Kind::Counter | Kind::Set | Kind::Buckets);
+            if own_bounds || same_bounds || !followed_default {
                 entries.insert(key, entry);
             } else {
                 reset += 1;
@@ -260,12 +264,14 @@ impl State {
             set.1.value = 0.0;
         }
         let mut rebucketed = 0_u64;
+        let mut recut = 0_u64;
         let mut dropped = 0_u64;
         for series in &window.series {
             let kind = match &series.value {
                 Value::Counter { .. } => Kind::Counter,
                 Value::Set { .. } => Kind::Set,
                 Value::Summary(s) => Kind::of_summary(s.kind),
+                Value::Buckets(_) => Kind::Buckets,
                 Value::Gauge { .. } => continue,
             };
             let rule = policy(kind, &series.key.name);
@@ -305,6 +311,11 @@ impl State {
                     entry.count += s.count;
                     entry.sum += s.sum / divisor;
                 }
+                Value::Buckets(b) => {
+                    if add_buckets(entry, b) {
+                        recut += 1;
+                    }
+                }
                 Value::Gauge { .. } => {}
             }
         }
@@ -314,11 +325,44 @@ impl State {
                 "The buckets of these histograms changed (a mapping rule or the sink's buckets); they restart from zero."
             );
         }
+        if recut > 0 {
+            tracing::warn!(
+                histograms = recut,
+                "Clients changed the bucket bounds of these histograms; their totals were re-cut to the new bounds."
+            );
+        }
         self.entries
             .retain(|key, e| policy(key.kind, &key.name).expire_before_ms.is_none_or(|before| e.seen_ms >= before));
         self.dirty = true;
         dropped
     }
+}
+
+/// Adds an explicit-bucket histogram's window to its entry, at the bounds the client sent.
+/// When the client's bounds changed, the totals so far are re-cut rather than reset (the
+/// aggregator does the same within a window): count and sum carry on, a new bound takes the
+/// total at the largest old bound at or below it (observations known to be at or below it),
+/// and a bound in both keeps its total exactly. Returns true when the bounds changed.
+fn add_buckets(entry: &mut Entry, buckets: &Buckets) -> bool {
+    let changed = entry.bounds[..] != buckets.bounds[..];
+    if changed {
+        let recut = buckets
+            .bounds
+            .iter()
+            .map(|&bound| {
+                let below = entry.bounds.iter().rposition(|&old| old <= bound);
+                below.and_then(|i| entry.buckets.get(i)).copied().unwrap_or(0.0)
+            })
+            .collect();
+        entry.buckets = recut;
+        entry.bounds = buckets.bounds.to_vec();
+    }
+    for (total, (_, add)) in entry.buckets.iter_mut().zip(buckets.cumulative()) {
+        *total += add as f64;
+    }
+    entry.count += buckets.count() as f64;
+    entry.sum += buckets.sum;
+    changed && entry.count > buckets.count() as f64
 }
 
 /// `path` with `.tmp` appended, in the same directory so the rename is atomic.

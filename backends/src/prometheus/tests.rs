@@ -411,3 +411,78 @@ fn an_old_state_file_loads_and_changed_rule_buckets_reset_only_that_histogram() 
     assert_eq!(first("other_lat"), Sample::Histogram { count: 6.0, sum: 0.55, buckets: vec![(0.01, 2.0), (0.1, 5.0)] });
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An explicit-bucket histogram of `(bound, observations)` per bucket and the `+Inf` bucket.
+fn buckets(bounds: &[f64], counts: &[u64], sum: f64) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(bounds),
+        counts: counts.to_vec(),
+        sum,
+        min: None,
+        max: None,
+    }))
+}
+
+/// A client's explicit buckets reach Prometheus exactly at the client's bounds, cumulative
+/// across windows, whatever the sink's buckets or a rule's `buckets` and `quantiles` say.
+#[test]
+fn explicit_buckets_are_kept_exactly_at_the_clients_bounds() {
+    let rules = mappings(
+        r#"
+[[mappings]]
+match = "http.*"
+name = "http_${1}_seconds"
+quantiles = [0.5]
+[[mappings]]
+match = "grpc.*"
+name = "grpc_${1}"
+buckets = [5.0]
+"#,
+    );
+    let encoder = Encoder::new(["job"], rules);
+    let mut state = State::new(vec![1.0, 2.0]);
+    let one = |id| {
+        let series = |name| Series { key: key(name, &["route:/a"]), value: buckets(&[0.1, 0.25], &[3, 1, 2], 7.5) };
+        window(id, vec![series("http.duration"), series("grpc.duration")])
+    };
+    encoder.advance(&mut state, &one(1), None);
+    encoder.advance(&mut state, &one(2), None);
+    let (families, dropped) = encoder.families(&one(2), &state);
+    assert_eq!(dropped, super::translate::Dropped::default());
+    for name in ["http_duration_seconds", "grpc_duration"] {
+        let family = &families[name];
+        assert_eq!(family.kind, FamilyType::Histogram);
+        assert_eq!(
+            family.metrics.values().next().unwrap(),
+            &Sample::Histogram { count: 12.0, sum: 15.0, buckets: vec![(0.1, 6.0), (0.25, 8.0)] }
+        );
+    }
+    let out = text(&families);
+    assert!(out.contains("http_duration_seconds_bucket{env=\"prod\",route=\"/a\",le=\"0.25\"} 8\n"), "{out}");
+    assert!(out.contains("http_duration_seconds_bucket{env=\"prod\",route=\"/a\",le=\"+Inf\"} 12\n"), "{out}");
+    assert!(out.contains("http_duration_seconds_count{env=\"prod\",route=\"/a\"} 12\n"), "{out}");
+}
+
+/// When a client changes its bounds the totals are re-cut, never reset: count and sum carry
+/// on, a bound kept keeps its total, a new bound starts from the total at the old bound below
+/// it; and the histogram survives a save and a load with changed sink buckets.
+#[test]
+fn changed_client_bounds_recut_the_totals_and_survive_a_restart() {
+    let encoder = Encoder::new(["job"], mappings("mappings = []"));
+    let mut state = State::new(vec![1.0]);
+    let at = |id, bounds: &[f64], counts: &[u64], sum| {
+        window(id, vec![Series { key: key("rpc", &[]), value: buckets(bounds, counts, sum) }])
+    };
+    encoder.advance(&mut state, &at(1, &[1.0, 10.0], &[2, 3, 1], 40.0), None);
+    encoder.advance(&mut state, &at(2, &[1.0, 5.0, 10.0], &[1, 1, 1, 1], 20.0), None);
+    let expected = Sample::Histogram { count: 10.0, sum: 60.0, buckets: vec![(1.0, 3.0), (5.0, 4.0), (10.0, 8.0)] };
+    let (families, _) = encoder.families(&at(2, &[1.0], &[0, 0], 0.0), &state);
+    assert_eq!(families["rpc"].metrics.values().next().unwrap(), &expected);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    state.save(&path).unwrap();
+    let loaded = State::load(&path, vec![2.0, 3.0]).unwrap();
+    let (families, _) = encoder.families(&at(3, &[1.0], &[0, 0], 0.0), &loaded);
+    assert_eq!(families["rpc"].metrics.values().next().unwrap(), &expected, "other sink buckets leave it alone");
+}

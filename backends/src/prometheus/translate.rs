@@ -50,7 +50,8 @@ fn metric_type(kind: Kind) -> MetricType {
         Kind::Counter => MetricType::Counter,
         Kind::Set => MetricType::Set,
         Kind::Timer => MetricType::Timer,
-        Kind::Histogram => MetricType::Histogram,
+        // Rules match explicit buckets as a histogram; their bounds are the client's, never a rule's.
+        Kind::Histogram | Kind::Buckets => MetricType::Histogram,
         Kind::Distribution => MetricType::Distribution,
     }
 }
@@ -166,6 +167,7 @@ impl Encoder {
                     }
                     _ => (base, FamilyType::Histogram, histogram_sample(entry, &state.bounds)),
                 },
+                Kind::Buckets => (base, FamilyType::Histogram, histogram_sample(entry, &[])),
             };
             let labels = self.labels(&agent_tags, &key.tags, mapped.as_deref(), kind);
             candidates.push((name, kind, labels, sample));

@@ -136,6 +136,18 @@ impl Encoder {
                     self.push_values(out, &name, &values, kind, rate_for(run[0].weight), &tags);
                 }
             }
+            Value::Buckets(buckets) => {
+                // StatsD has no bucket type: counters a StatsD server adds up exactly, with the
+                // bound in the name so that it survives `tag_format = "none"`.
+                out.push(line(&format!("{name}.count"), &buckets.count().to_string(), "c", None, &tags));
+                out.push(line(&format!("{name}.sum"), &number(buckets.sum)?, "c", None, &tags));
+                for (bound, count) in buckets.cumulative() {
+                    // `le_0_25`, `le_m1` for -1: Graphite reads a dot as a path separator.
+                    let bound = number(bound)?.replace('.', "_").replace('-', "m");
+                    let bucket = format!("{name}.le_{bound}");
+                    out.push(line(&bucket, &count.to_string(), "c", None, &tags));
+                }
+            }
         }
         match out.iter().map(String::len).max() {
             // A terminated line travels with its newline.

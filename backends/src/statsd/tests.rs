@@ -501,3 +501,28 @@ async fn unix_stream_batches_reach_a_listener_that_appears_later() {
     assert_eq!(read_exact(&mut conn, first.len()).await, *first);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An explicit-bucket histogram over bounds 0.1 and 0.25: 3, 1 and 2 observations per
+/// bucket (the last above 0.25), summing to 1.5, with or without the client's extremes.
+fn explicit_buckets(extremes: Option<(f64, f64)>) -> Value {
+    Value::Buckets(Box::new(crate::model::Buckets {
+        bounds: Arc::from(&[0.1, 0.25][..]),
+        counts: vec![3, 1, 2],
+        sum: 1.5,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    }))
+}
+
+/// An explicit-bucket histogram becomes counters an upstream StatsD adds up exactly: count,
+/// sum and one cumulative counter per bound, the bound in the name with `.` as `_`.
+#[test]
+fn explicit_buckets_forward_as_exact_counters() {
+    let window = window(vec![Series { key: key("rpc.seconds", &["route:/a"]), value: explicit_buckets(None) }]);
+    let got: Vec<String> = datagrams(&encoder(1432).encode(&window)).into_iter().map(|d| d.0).collect();
+    assert_eq!(
+        got.concat(),
+        "rpc.seconds.count:6|c|#env:prod,route:/a\nrpc.seconds.sum:1.5|c|#env:prod,route:/a\n\
+         rpc.seconds.le_0_1:3|c|#env:prod,route:/a\nrpc.seconds.le_0_25:4|c|#env:prod,route:/a"
+    );
+}

@@ -1,5 +1,7 @@
 //! [`Sample`]: one typed observation, as a source that has its numbers hands it over.
 
+use backends::Buckets;
+
 /// Most tags one sample may carry; a series key is sorted in a stack buffer of this size.
 pub const MAX_TAGS: usize = 64;
 
@@ -18,6 +20,8 @@ pub enum Kind {
     Distribution,
     /// Distinct members.
     Set,
+    /// Observations per bucket of explicit bounds, added up exactly.
+    Buckets,
 }
 
 /// What one sample observed.
@@ -37,6 +41,9 @@ pub enum SampleValue {
     Distribution(f64),
     /// One member of a set, as bytes.
     Set(Box<[u8]>),
+    /// An explicit-bucket histogram's observations since the source's previous sample of it
+    /// (a delta); its sample rate is ignored.
+    Buckets(Box<Buckets>),
 }
 
 impl SampleValue {
@@ -49,6 +56,7 @@ impl SampleValue {
             Self::Histogram(_) => Kind::Histogram,
             Self::Distribution(_) => Kind::Distribution,
             Self::Set(_) => Kind::Set,
+            Self::Buckets(_) => Kind::Buckets,
         }
     }
 
@@ -61,6 +69,8 @@ impl SampleValue {
             | Self::Histogram(v)
             | Self::Distribution(v) => Some(*v),
             Self::Set(_) => None,
+            // A non-finite one first, so that the check in `Sample::new` sees it.
+            Self::Buckets(b) => [b.min, b.max].into_iter().flatten().find(|v| !v.is_finite()).or(Some(b.sum)),
         }
     }
 }
@@ -86,6 +96,14 @@ pub enum SampleError {
         name: Box<str>,
         /// The rate.
         rate: f64,
+    },
+    /// An explicit-bucket histogram the window cannot add up.
+    #[error("sample {name:?} is a histogram with {reason}")]
+    BadBuckets {
+        /// The sample's name.
+        name: Box<str>,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// More than [`MAX_TAGS`] tags.
     #[error("sample {name:?} has more than {MAX_TAGS} tags")]
@@ -118,6 +136,11 @@ impl Sample {
         }
         if let Some(v) = value.number().filter(|v| !v.is_finite()) {
             return Err(SampleError::NotFinite { name: name.into(), value: v });
+        }
+        if let SampleValue::Buckets(buckets) = &value
+            && let Some(reason) = buckets_problem(buckets)
+        {
+            return Err(SampleError::BadBuckets { name: name.into(), reason });
         }
         if tags.len() > MAX_TAGS {
             return Err(SampleError::TooManyTags { name: name.into() });
@@ -171,6 +194,25 @@ impl Sample {
         self.timestamp
     }
 }
+
+/// Why the window could not add `buckets` up, if it could not.
+fn buckets_problem(buckets: &Buckets) -> Option<&'static str> {
+    if buckets.counts.len() != buckets.bounds.len() + 1 {
+        Some("not one more count than bounds")
+    } else if buckets.bounds.iter().any(|b| !b.is_finite()) {
+        Some("a NaN or infinite bound")
+    } else if !buckets.bounds.is_sorted_by(|a, b| a < b) {
+        Some("bounds not strictly increasing")
+    } else if buckets.bounds.len() > MAX_BUCKETS {
+        Some("more than 256 bounds")
+    } else {
+        None
+    }
+}
+
+/// Most bounds an explicit-bucket histogram may have (OpenTelemetry's SDKs default to 15,
+/// Prometheus clients to 11).
+const MAX_BUCKETS: usize = 256;
 
 #[cfg(test)]
 mod tests {

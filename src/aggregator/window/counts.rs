@@ -75,6 +75,9 @@ pub struct IngestCounts {
     pub events: u64,
     /// Service checks received (kept or dropped).
     pub service_checks: u64,
+    /// Explicit-bucket histograms whose bounds changed within a window that already held
+    /// observations (moved into the new bounds, none lost).
+    pub rebucketed: u64,
 }
 
 impl IngestCounts {

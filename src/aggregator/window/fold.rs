@@ -1,7 +1,10 @@
 //! [`Fold`]: one series, found or created and of the right kind, taking its samples.
 
+use backends::Buckets;
+
+use super::counts::{DropReason, IngestCounts};
 use super::key::member_hash;
-use super::series::State;
+use super::series::{State, add_buckets};
 use super::settings::MAX_SET_MEMBERS;
 
 /// A live series of the kind its samples have, borrowed from the window state for as long as
@@ -11,8 +14,9 @@ pub(crate) struct Fold<'s> {
     pub(super) state: &'s mut State,
     /// The configured bucket bounds, sorted.
     pub(super) bounds: &'s [f64],
-    /// Where a set member beyond [`MAX_SET_MEMBERS`] is counted.
-    pub(super) dropped_members: &'s mut u64,
+    /// Where a set member beyond [`MAX_SET_MEMBERS`] and a histogram whose bounds changed
+    /// are counted.
+    pub(super) counts: &'s mut IngestCounts,
 }
 
 impl Fold<'_> {
@@ -22,7 +26,7 @@ impl Fold<'_> {
         match self.state {
             State::Counter(sum) => *sum += value / rate,
             State::Timer(s) | State::Histogram(s) | State::Distribution(s) => s.add(value, rate, self.bounds),
-            State::Gauge(_) | State::Set(_) => {}
+            State::Gauge(_) | State::Set(_) | State::Buckets(_) => {}
         }
     }
 
@@ -51,8 +55,18 @@ impl Fold<'_> {
             if members.len() < MAX_SET_MEMBERS {
                 members.insert_unique(member, member, |&m| m);
             } else {
-                *self.dropped_members += 1;
+                self.counts.dropped[DropReason::SetMembers.index()] += 1;
             }
+        }
+    }
+
+    /// Adds an explicit-bucket histogram's observations.
+    #[inline]
+    pub(crate) fn buckets(&mut self, sample: &Buckets) {
+        if let State::Buckets(window) = self.state
+            && add_buckets(window, sample)
+        {
+            self.counts.rebucketed += 1;
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::mem;
 use std::sync::Arc;
 
-use backends::{SeriesKey, Sketch, Summary, SummaryKind};
+use backends::{Buckets, SeriesKey, Sketch, Summary, SummaryKind};
 use hashbrown::HashTable;
 
 use super::settings::WindowSettings;
@@ -28,6 +28,8 @@ pub(super) enum State {
     Histogram(Box<SummaryState>),
     Distribution(Box<SummaryState>),
     Set(Box<HashTable<u64>>),
+    /// The window's observations so far, under the bounds of the latest sample.
+    Buckets(Box<Buckets>),
 }
 
 impl State {
@@ -39,6 +41,7 @@ impl State {
             Kind::Histogram => Self::Histogram(Box::new(SummaryState::new(buckets))),
             Kind::Distribution => Self::Distribution(Box::new(SummaryState::new(buckets))),
             Kind::Set => Self::Set(Box::default()),
+            Kind::Buckets => Self::Buckets(Box::new(empty_buckets(Arc::from([])))),
         }
     }
 
@@ -50,6 +53,7 @@ impl State {
             Self::Histogram(_) => Kind::Histogram,
             Self::Distribution(_) => Kind::Distribution,
             Self::Set(_) => Kind::Set,
+            Self::Buckets(_) => Kind::Buckets,
         }
     }
 }
@@ -116,4 +120,46 @@ impl SummaryState {
         self.max = f64::NEG_INFINITY;
         summary
     }
+}
+
+/// No observations under `bounds`.
+fn empty_buckets(bounds: Arc<[f64]>) -> Buckets {
+    Buckets { counts: vec![0; bounds.len() + 1], bounds, sum: 0.0, min: None, max: None }
+}
+
+/// Adds `sample` to `window`, the histogram of the open window. Returns whether the bounds
+/// changed while `window` held observations: those move to the bucket of the new bounds that
+/// holds their old bucket's upper bound (so `count`, `sum` and every `le` count at an
+/// unchanged bound stay exact).
+pub(super) fn add_buckets(window: &mut Buckets, sample: &Buckets) -> bool {
+    let before = window.count();
+    let mut rebucketed = false;
+    if window.bounds != sample.bounds {
+        let mut moved = empty_buckets(Arc::clone(&sample.bounds));
+        for (i, &count) in window.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let upper = window.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+            moved.counts[sample.bounds.partition_point(|&b| b < upper)] += count;
+            rebucketed = true;
+        }
+        window.bounds = moved.bounds;
+        window.counts = moved.counts;
+    }
+    for (total, count) in window.counts.iter_mut().zip(&sample.counts) {
+        *total = total.saturating_add(*count);
+    }
+    window.sum += sample.sum;
+    if sample.count() > 0 {
+        // Known only when every sample with observations reported it.
+        let merge = |ours: Option<f64>, theirs: Option<f64>, pick: fn(f64, f64) -> f64| {
+            if before == 0 { theirs } else { ours.zip(theirs).map(|(a, b)| pick(a, b)) }
+        };
+        window.min = merge(window.min, sample.min, f64::min);
+        window.max = merge(window.max, sample.max, f64::max);
+    }
+    rebucketed
+}
+
+/// The window's histogram; leaves no observations under the same bounds for the next window.
+pub(super) fn take_buckets(window: &mut Buckets) -> Buckets {
+    mem::replace(window, empty_buckets(Arc::clone(&window.bounds)))
 }

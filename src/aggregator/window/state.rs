@@ -9,7 +9,7 @@ use hashbrown::HashTable;
 use super::counts::{DropReason, IngestCounts};
 use super::fold::Fold;
 use super::key::{dedup_sorted, series_hash};
-use super::series::{Slot, State};
+use super::series::{Slot, State, take_buckets};
 use super::settings::{MAX_EVENTS_PER_WINDOW, MAX_SERVICE_CHECKS_PER_WINDOW, WindowSettings};
 use crate::aggregator::input::{Kind, MAX_TAGS, Sample, SampleValue};
 
@@ -90,6 +90,7 @@ impl WindowState {
             SampleValue::Gauge(v) => fold.set_gauge(*v),
             SampleValue::GaugeDelta(v) => fold.move_gauge(*v),
             SampleValue::Set(member) => fold.member(member),
+            SampleValue::Buckets(buckets) => fold.buckets(buckets),
         }
     }
 
@@ -201,11 +202,7 @@ impl WindowState {
             return None;
         }
         slot.last_window = self.window;
-        Some(Fold {
-            state: &mut slot.state,
-            bounds: &self.settings.buckets,
-            dropped_members: &mut self.counts.dropped[DropReason::SetMembers.index()],
-        })
+        Some(Fold { state: &mut slot.state, bounds: &self.settings.buckets, counts: &mut self.counts })
     }
 
     /// Creates a series and returns its slot, or `None` at `max_series`.
@@ -261,6 +258,7 @@ impl WindowState {
                     let members: Vec<u64> = mem::take(&mut **members).into_iter().collect();
                     Value::Set { count: members.len() as u64, members }
                 }
+                State::Buckets(buckets) => Value::Buckets(Box::new(take_buckets(buckets))),
             };
             series.push(Series { key: Arc::clone(&slot.key), value });
         }

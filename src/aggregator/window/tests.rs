@@ -354,3 +354,89 @@ fn a_live_counter_series_costs_at_most_300_bytes() {
     let per_series = bytes as f64 / SERIES as f64;
     assert!(per_series <= 300.0, "{per_series} bytes per series");
 }
+
+/// An explicit-bucket histogram sample over `bounds`.
+fn bucket_sample(
+    bounds: &[f64],
+    counts: &[u64],
+    sum: f64,
+    extremes: Option<(f64, f64)>,
+) -> crate::aggregator::input::Sample {
+    let buckets = backends::Buckets {
+        bounds: Arc::from(bounds),
+        counts: counts.to_vec(),
+        sum,
+        min: extremes.map(|e| e.0),
+        max: extremes.map(|e| e.1),
+    };
+    crate::aggregator::input::Sample::new(
+        "rpc",
+        &[("route", "/a")],
+        crate::aggregator::input::SampleValue::Buckets(Box::new(buckets)),
+    )
+    .unwrap()
+}
+
+fn buckets(value: &Value) -> &backends::Buckets {
+    match value {
+        Value::Buckets(b) => b,
+        other => panic!("not explicit buckets: {other:?}"),
+    }
+}
+
+/// Explicit-bucket samples add up exactly per bucket within a window, extremes merge while
+/// every sample reports them, and the next window starts from zero under the same bounds
+/// (an idle histogram is silent, like a counter).
+#[test]
+fn explicit_buckets_add_up_exactly_per_window() {
+    let mut w = state();
+    w.insert_sample(&bucket_sample(&[0.1, 0.25], &[3, 1, 2], 1.5, Some((0.05, 0.9))));
+    w.insert_sample(&bucket_sample(&[0.1, 0.25], &[0, 4, 0], 0.8, Some((0.15, 0.2))));
+    let window = w.flush(0, 10_000);
+    let b = buckets(series(&window, "rpc"));
+    assert_eq!((&*b.bounds, &b.counts[..], b.sum), (&[0.1, 0.25][..], &[3, 5, 2][..], 2.3));
+    assert_eq!((b.min, b.max), (Some(0.05), Some(0.9)));
+
+    w.insert_sample(&bucket_sample(&[0.1, 0.25], &[1, 0, 0], 0.01, None));
+    w.insert_sample(&bucket_sample(&[0.1, 0.25], &[1, 0, 0], 0.02, Some((0.02, 0.02))));
+    let window = w.flush(10_000, 20_000);
+    let b = buckets(series(&window, "rpc"));
+    assert_eq!((&b.counts[..], b.min, b.max), (&[2, 0, 0][..], None, None), "one sample had no extremes");
+    assert!(w.flush(20_000, 30_000).series.is_empty());
+    assert_eq!(w.take_counts().rebucketed, 0);
+}
+
+/// When a client's bounds change inside a window, what the window held moves to the new
+/// bucket that contains its old upper bound: count, sum and unchanged bounds stay exact,
+/// and the change is counted.
+#[test]
+fn changed_bounds_within_a_window_move_observations_and_are_counted() {
+    let mut w = state();
+    w.insert_sample(&bucket_sample(&[1.0, 10.0], &[2, 3, 1], 40.0, None));
+    w.insert_sample(&bucket_sample(&[1.0, 5.0, 10.0], &[1, 1, 1, 1], 20.0, None));
+    let window = w.flush(0, 10_000);
+    let b = buckets(series(&window, "rpc"));
+    assert_eq!((&*b.bounds, &b.counts[..], b.sum), (&[1.0, 5.0, 10.0][..], &[3, 1, 4, 2][..], 60.0));
+    assert_eq!(w.take_counts().rebucketed, 1);
+}
+
+/// Explicit buckets the window cannot add up are refused with the reason, before the window.
+#[test]
+fn malformed_explicit_buckets_are_refused() {
+    use crate::aggregator::input::{Sample, SampleError, SampleValue};
+    let make = |bounds: &[f64], counts: &[u64], sum: f64| {
+        let buckets =
+            backends::Buckets { bounds: Arc::from(bounds), counts: counts.to_vec(), sum, min: None, max: None };
+        Sample::new("rpc", &[], SampleValue::Buckets(Box::new(buckets)))
+    };
+    let reason = |r: Result<Sample, SampleError>| match r {
+        Err(SampleError::BadBuckets { reason, .. }) => reason,
+        other => panic!("not refused as bad buckets: {other:?}"),
+    };
+    assert_eq!(reason(make(&[1.0], &[1], 0.0)), "not one more count than bounds");
+    assert_eq!(reason(make(&[2.0, 1.0], &[1, 1, 1], 0.0)), "bounds not strictly increasing");
+    assert_eq!(reason(make(&[1.0, 1.0], &[1, 1, 1], 0.0)), "bounds not strictly increasing");
+    assert_eq!(reason(make(&[f64::NAN], &[1, 1], 0.0)), "a NaN or infinite bound");
+    assert_eq!(reason(make(&(0..257).map(f64::from).collect::<Vec<_>>(), &[0; 258], 0.0)), "more than 256 bounds");
+    assert!(matches!(make(&[1.0], &[1, 1], f64::INFINITY), Err(SampleError::NotFinite { .. })));
+}

@@ -106,6 +106,19 @@ pub enum Value {
         #[serde(default)]
         percentiles: Vec<(f64, f64)>,
     },
+    /// An explicit-bucket histogram.
+    Buckets {
+        /// Upper bounds, `+Inf` implicit.
+        bounds: Vec<f64>,
+        /// Observations per bucket, not cumulative, one more than `bounds`.
+        counts: Vec<u64>,
+        /// Sum of the observations.
+        sum: f64,
+        /// Smallest observation, when the client reported it.
+        min: Option<f64>,
+        /// Largest observation, when the client reported it.
+        max: Option<f64>,
+    },
     /// A type this command does not know (from a newer agent).
     #[serde(other)]
     Unknown,
@@ -162,6 +175,21 @@ fn render_window(w: &Window) -> String {
                 let mean = if *count > 0.0 { sum / count } else { 0.0 };
                 let _ = write!(out, " {kind} count={count} sum={sum} min={min} max={max} mean={mean}");
                 percentiles.iter().try_for_each(|(q, v)| write!(out, " p{q}={v}"))
+            }
+            Value::Buckets { bounds, counts, sum, min, max } => {
+                let count: u64 = counts.iter().sum();
+                let _ = write!(out, " buckets count={count} sum={sum}");
+                for (name, v) in [("min", min), ("max", max)] {
+                    if let Some(v) = v {
+                        let _ = write!(out, " {name}={v}");
+                    }
+                }
+                // Cumulative, as Prometheus' `le` counts.
+                let mut total = 0;
+                bounds.iter().zip(counts).try_for_each(|(bound, n)| {
+                    total += n;
+                    write!(out, " le{bound}={total}")
+                })
             }
             Value::Unknown => write!(out, " (a kind this sluice does not know)"),
         };

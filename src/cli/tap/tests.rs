@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use backends::{Event, Series, SeriesKey, ServiceCheck, Sketch, Summary, SummaryKind, Value, Window};
+use backends::{Buckets, Event, Series, SeriesKey, ServiceCheck, Sketch, Summary, SummaryKind, Value, Window};
 
 use backends::units::iso8601;
 
@@ -78,6 +78,20 @@ fn a_tapped_window_reads_as_one_line_per_series_under_its_time_range() {
          \x20 event \"deploy\" \"v2 is out\"\n\
          \x20 check db.up status=2\n"
     );
+}
+
+/// An explicit-bucket histogram reads as its count, sum, the extremes the client reported and
+/// the cumulative `le` counts.
+#[test]
+fn a_tapped_histogram_reads_as_cumulative_buckets() {
+    let mut w = window();
+    let buckets =
+        Buckets { bounds: Arc::from([0.1, 1.0]), counts: vec![2, 0, 1], sum: 3.25, min: None, max: Some(3.0) };
+    w.series = vec![series("rpc.seconds", &["method:get"], Value::Buckets(Box::new(buckets)))];
+    let parsed: Line = serde_json::from_slice(&backends::file::json_line(&w).unwrap()).unwrap();
+    let rendered = render(&parsed);
+    let line = rendered.lines().nth(1).unwrap();
+    assert_eq!(line, "  rpc.seconds{method:get} buckets count=3 sum=3.25 max=3 le0.1=2 le1=2");
 }
 
 /// The line saying the tap fell behind reads as how many windows were missed.

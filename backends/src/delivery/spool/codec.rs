@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+use crate::model::{Buckets, Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
 
 /// Why a record's payload is not a window (a checksum-valid record of another build, or a bug).
@@ -93,6 +93,20 @@ fn value(w: &mut Writer<'_>, value: &Value) {
             w.f64(raw.zero);
             w.f64(raw.count);
         }
+        Value::Buckets(b) => {
+            w.0.push(4);
+            w.len(b.bounds.len());
+            for bound in b.bounds.iter() {
+                w.f64(*bound);
+            }
+            w.len(b.counts.len());
+            for count in &b.counts {
+                w.u64(*count);
+            }
+            w.f64(b.sum);
+            w.opt_f64(b.min);
+            w.opt_f64(b.max);
+        }
     }
 }
 
@@ -171,6 +185,14 @@ fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
                 Sketch::from_raw_parts(positive, negative, zero, total).ok_or(DecodeError("sketch too large"))?;
             Value::Summary(Box::new(Summary { kind, count, sum, min, max, percentiles, buckets, sketch }))
         }
+        4 => {
+            let n = r.len(8)?;
+            let bounds = (0..n).map(|_| r.f64()).collect::<Result<_, _>>()?;
+            let n = r.len(8)?;
+            let counts = (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?;
+            let (sum, min, max) = (r.f64()?, r.opt_f64()?, r.opt_f64()?);
+            Value::Buckets(Box::new(Buckets { bounds, counts, sum, min, max }))
+        }
         _ => return Err(DecodeError("unknown value type")),
     })
 }
@@ -210,6 +232,12 @@ impl Writer<'_> {
         self.0.push(u8::from(v.is_some()));
         if let Some(v) = v {
             self.u64(v as u64);
+        }
+    }
+    fn opt_f64(&mut self, v: Option<f64>) {
+        self.0.push(u8::from(v.is_some()));
+        if let Some(v) = v {
+            self.f64(v);
         }
     }
     fn pairs(&mut self, pairs: &[(f64, f64)]) {
@@ -277,6 +305,13 @@ impl Reader<'_> {
         match self.u8()? {
             0 => Ok(None),
             1 => Ok(Some(self.u64()? as i64)),
+            _ => Err(DecodeError("bad option tag")),
+        }
+    }
+    fn opt_f64(&mut self) -> Result<Option<f64>, DecodeError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.f64()?)),
             _ => Err(DecodeError("bad option tag")),
         }
     }

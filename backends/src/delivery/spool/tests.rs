@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::segment::{self, Kind};
 use super::{Progress, Spool, decode, encode, peek};
 use crate::delivery::config::Fsync;
-use crate::model::{Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
+use crate::model::{Buckets, Event, Series, SeriesKey, ServiceCheck, Summary, SummaryKind, Value, Window};
 use crate::sketch::Sketch;
 
 fn key(name: &str, tags: &[&str], hash: u64) -> Arc<SeriesKey> {
@@ -44,6 +44,16 @@ fn rich_window(id: u64) -> Window {
             Series { key: key("level", &[], 7), value: Value::Gauge { value: f64::MAX } },
             Series { key: key("users", &["x:y"], 9), value: Value::Set { count: 2, members: vec![1, u64::MAX] } },
             Series { key: key("lat", &[], 11), value: Value::Summary(Box::new(summary)) },
+            Series {
+                key: key("req_seconds", &["le:not-a-bound"], 13),
+                value: Value::Buckets(Box::new(Buckets {
+                    bounds: Arc::from([0.005, 0.1, 2.5]),
+                    counts: vec![3, 0, u64::MAX - 3, 1],
+                    sum: -0.0,
+                    min: None,
+                    max: Some(f64::INFINITY),
+                })),
+            },
         ],
         events: vec![Event {
             title: "deploy".into(),
@@ -97,7 +107,7 @@ fn a_window_round_trips_exactly_through_its_binary_form() {
     assert_eq!(fingerprint(&back), fingerprint(&window));
     assert!(matches!(back.series[0].value, Value::Counter { rate, .. } if rate.is_sign_negative()));
     let meta = peek(&bytes).unwrap();
-    assert_eq!((meta.end_ms, meta.series), (4_000, 4));
+    assert_eq!((meta.end_ms, meta.series), (4_000, 5));
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
         assert!(decode(&bytes[..cut]).is_err(), "a window cut at {cut} bytes is refused");
     }
