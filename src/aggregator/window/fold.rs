@@ -2,7 +2,6 @@
 
 use backends::Buckets;
 
-use super::counts::{DropReason, IngestCounts};
 use super::key::member_hash;
 use super::series::{State, add_buckets};
 use super::settings::MAX_SET_MEMBERS;
@@ -14,9 +13,8 @@ pub(crate) struct Fold<'s> {
     pub(super) state: &'s mut State,
     /// The configured bucket bounds, sorted.
     pub(super) bounds: &'s [f64],
-    /// Where a set member beyond [`MAX_SET_MEMBERS`] and a histogram whose bounds changed
-    /// are counted.
-    pub(super) counts: &'s mut IngestCounts,
+    /// Where a set member beyond [`MAX_SET_MEMBERS`] is counted.
+    pub(super) dropped_members: &'s mut u64,
 }
 
 impl Fold<'_> {
@@ -55,18 +53,14 @@ impl Fold<'_> {
             if members.len() < MAX_SET_MEMBERS {
                 members.insert_unique(member, member, |&m| m);
             } else {
-                self.counts.dropped[DropReason::SetMembers.index()] += 1;
+                *self.dropped_members += 1;
             }
         }
     }
 
-    /// Adds an explicit-bucket histogram's observations.
-    #[inline]
-    pub(crate) fn buckets(&mut self, sample: &Buckets) {
-        if let State::Buckets(window) = self.state
-            && add_buckets(window, sample)
-        {
-            self.counts.rebucketed += 1;
-        }
+    /// Adds an explicit-bucket histogram's observations; true when its bounds changed while
+    /// the window held observations (they moved to the new bounds).
+    pub(crate) fn buckets(&mut self, sample: &Buckets) -> bool {
+        if let State::Buckets(window) = self.state { add_buckets(window, sample) } else { false }
     }
 }

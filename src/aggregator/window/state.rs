@@ -90,7 +90,11 @@ impl WindowState {
             SampleValue::Gauge(v) => fold.set_gauge(*v),
             SampleValue::GaugeDelta(v) => fold.move_gauge(*v),
             SampleValue::Set(member) => fold.member(member),
-            SampleValue::Buckets(buckets) => fold.buckets(buckets),
+            SampleValue::Buckets(buckets) => {
+                if fold.buckets(buckets) {
+                    self.counts.rebucketed += 1;
+                }
+            }
         }
     }
 
@@ -202,7 +206,11 @@ impl WindowState {
             return None;
         }
         slot.last_window = self.window;
-        Some(Fold { state: &mut slot.state, bounds: &self.settings.buckets, counts: &mut self.counts })
+        Some(Fold {
+            state: &mut slot.state,
+            bounds: &self.settings.buckets,
+            dropped_members: &mut self.counts.dropped[DropReason::SetMembers.index()],
+        })
     }
 
     /// Creates a series and returns its slot, or `None` at `max_series`.

@@ -185,6 +185,9 @@ impl<'a> Iterator for Tags<'a> {
     }
 }
 
+/// Inlined into `parse_line`, its only caller: left to itself the compiler stopped inlining it
+/// once the crate grew, at about 11 instructions a line (measured with callgrind).
+#[inline]
 pub(super) fn parse_metric(line: &[u8]) -> Result<Metric<'_>, ParseError> {
     let pipe = find(line, b'|');
     let head = &line[..pipe.unwrap_or(line.len())];
