@@ -64,12 +64,6 @@ impl BuildError {
     }
 }
 
-impl From<(&'static str, String)> for BuildError {
-    fn from((key, message): (&'static str, String)) -> Self {
-        Self::at(key, message)
-    }
-}
-
 /// What building a sink may use from the agent. Network backends share one HTTP client,
 /// built at the first that needs it.
 #[derive(Debug)]
@@ -175,11 +169,11 @@ impl SinkConfig {
         match self {
             Self::Console(_) => Ok(()),
             Self::File(c) => c.validate(),
-            Self::Pushgateway(c) => c.validate().map_err(BuildError::from),
+            Self::Pushgateway(c) => c.validate(),
             Self::Influxdb(c) => c.api().map(drop),
-            Self::Statsd(c) => c.check().map_err(BuildError::from),
-            Self::Cloudwatch(c) => c.check().map_err(BuildError::from),
-            Self::Datadog(c) => c.validate().map_err(BuildError::from),
+            Self::Statsd(c) => c.check(),
+            Self::Cloudwatch(c) => c.check(),
+            Self::Datadog(c) => c.validate(),
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::registry::BuildError;
 use crate::units::Duration;
 
 /// Sends every window to Amazon CloudWatch with `PutMetricData`, signed with Signature
@@ -58,34 +59,43 @@ pub struct CloudWatchConfig {
 impl CloudWatchConfig {
     /// Checks the keys; on error returns the key and what to change. Called by the config
     /// validation, so `sluice validate` reports it with its line.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    pub fn check(&self) -> Result<(), BuildError> {
         let region_ok = !self.region.is_empty()
             && self.region.len() <= 64
             && self.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !region_ok {
-            return Err(("region", format!("{:?} is not an AWS region name such as \"us-east-1\"", self.region)));
+            return Err(BuildError::at(
+                "region",
+                format!("{:?} is not an AWS region name such as \"us-east-1\"", self.region),
+            ));
         }
         if self.namespace.is_empty() || self.namespace.chars().count() > 255 {
-            return Err(("namespace", "must be 1 to 255 characters long".to_owned()));
+            return Err(BuildError::at("namespace", "must be 1 to 255 characters long".to_owned()));
         }
         if self.namespace.starts_with("AWS/") {
-            return Err((
+            return Err(BuildError::at(
                 "namespace",
                 "must not start with \"AWS/\": that prefix is reserved for AWS services".to_owned(),
             ));
         }
         if let Some(endpoint) = &self.endpoint {
-            let url =
-                reqwest::Url::parse(endpoint).map_err(|e| ("endpoint", format!("{endpoint:?} is not a URL ({e})")))?;
+            let url = reqwest::Url::parse(endpoint)
+                .map_err(|e| BuildError::at("endpoint", format!("{endpoint:?} is not a URL ({e})")))?;
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(("endpoint", format!("{endpoint:?} must be an http:// or https:// URL with a host")));
+                return Err(BuildError::at(
+                    "endpoint",
+                    format!("{endpoint:?} must be an http:// or https:// URL with a host"),
+                ));
             }
         }
         if self.profile.as_deref().is_some_and(str::is_empty) {
-            return Err(("profile", "must not be empty; remove the key for the default profile".to_owned()));
+            return Err(BuildError::at(
+                "profile",
+                "must not be empty; remove the key for the default profile".to_owned(),
+            ));
         }
         if !matches!(self.storage_resolution, 1 | 60) {
-            return Err((
+            return Err(BuildError::at(
                 "storage_resolution",
                 format!("{} is not allowed: use 60 (standard) or 1 (high resolution)", self.storage_resolution),
             ));

@@ -260,17 +260,17 @@ fn timestamps_are_iso_8601_utc() {
 fn invalid_keys_are_refused_with_the_key_named() {
     let cases = [("storage_resolution = 30", "storage_resolution"), ("profile = \"\"", "profile")];
     for (extra, key) in cases {
-        assert_eq!(config("http://127.0.0.1:9", extra).check().unwrap_err().0, key, "{extra}");
+        assert_eq!(config("http://127.0.0.1:9", extra).check().unwrap_err().key, Some(key), "{extra}");
     }
     let mut c = config("http://127.0.0.1:9", "");
     c.namespace = "AWS/EC2".into();
-    assert_eq!(c.check().unwrap_err().0, "namespace");
+    assert_eq!(c.check().unwrap_err().key, Some("namespace"));
     c.namespace = "Sluice".into();
     c.endpoint = Some("127.0.0.1:9".into());
-    assert_eq!(c.check().unwrap_err().0, "endpoint");
+    assert_eq!(c.check().unwrap_err().key, Some("endpoint"));
     c.endpoint = None;
     c.region = "US East".into();
-    assert_eq!(c.check().unwrap_err().0, "region");
+    assert_eq!(c.check().unwrap_err().key, Some("region"));
     assert!(toml::from_str::<CloudWatchConfig>("region = \"r\"\nnamespace = \"n\"\nnamespcae = \"n\"").is_err());
     let defaults: CloudWatchConfig = toml::from_str("region = \"eu-west-1\"\nnamespace = \"n\"").unwrap();
     assert_eq!(defaults.url(), "https://monitoring.eu-west-1.amazonaws.com/");

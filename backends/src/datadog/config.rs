@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::registry::BuildError;
 use crate::units::{ByteSize, Duration};
 
 /// Largest compressed body the metrics intake takes: 500 kilobytes
@@ -182,22 +183,29 @@ fn default_timeout() -> Duration {
 impl DatadogConfig {
     /// Checks the values serde cannot: returns the offending key and what to write instead.
     /// The key file is read later, when the backend is built.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), BuildError> {
         match (&self.api_key, &self.api_key_file) {
-            (Some(_), Some(_)) => return Err(("api_key_file", "set `api_key` or `api_key_file`, not both".to_owned())),
-            (None, None) => {
-                return Err(("api_key", "missing: set `api_key = \"${DD_API_KEY}\"` or `api_key_file`".to_owned()));
+            (Some(_), Some(_)) => {
+                return Err(BuildError::at("api_key_file", "set `api_key` or `api_key_file`, not both".to_owned()));
             }
-            (Some(key), None) if key.is_blank() => return Err(("api_key", "must not be empty".to_owned())),
+            (None, None) => {
+                return Err(BuildError::at(
+                    "api_key",
+                    "missing: set `api_key = \"${DD_API_KEY}\"` or `api_key_file`".to_owned(),
+                ));
+            }
+            (Some(key), None) if key.is_blank() => {
+                return Err(BuildError::at("api_key", "must not be empty".to_owned()));
+            }
             _ => {}
         }
         if let Some(site) = &self.site {
             if self.endpoint.is_some() {
-                return Err(("endpoint", "set `site` or `endpoint`, not both".to_owned()));
+                return Err(BuildError::at("endpoint", "set `site` or `endpoint`, not both".to_owned()));
             }
             if !SITES.contains(&site.as_str()) {
                 let closest = SITES.iter().min_by_key(|s| edit_distance(s, site)).copied().unwrap_or(DEFAULT_SITE);
-                return Err((
+                return Err(BuildError::at(
                     "site",
                     format!("{site:?} is not a Datadog site; did you mean {closest:?}? Sites: {}", SITES.join(", ")),
                 ));
@@ -206,23 +214,34 @@ impl DatadogConfig {
         if let Some(endpoint) = &self.endpoint {
             match reqwest::Url::parse(endpoint) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-                Ok(_) => return Err(("endpoint", "must be an http:// or https:// URL with a host".to_owned())),
+                Ok(_) => {
+                    return Err(BuildError::at(
+                        "endpoint",
+                        "must be an http:// or https:// URL with a host".to_owned(),
+                    ));
+                }
                 Err(e) => {
-                    return Err(("endpoint", format!("not a URL ({e}); write it like \"http://127.0.0.1:8080\"")));
+                    return Err(BuildError::at(
+                        "endpoint",
+                        format!("not a URL ({e}); write it like \"http://127.0.0.1:8080\""),
+                    ));
                 }
             }
         }
         if self.histogram_percentiles.iter().any(|p| !(1..=100).contains(p)) {
-            return Err(("histogram_percentiles", "each must be a whole number from 1 to 100".to_owned()));
+            return Err(BuildError::at(
+                "histogram_percentiles",
+                "each must be a whole number from 1 to 100".to_owned(),
+            ));
         }
         if !(1..=MAX_COMPRESSED_BYTES).contains(&self.max_compressed_bytes.0) {
-            return Err((
+            return Err(BuildError::at(
                 "max_compressed_bytes",
                 format!("must be from 1 to {MAX_COMPRESSED_BYTES} (the API's limit)"),
             ));
         }
         if !(MIN_PAYLOAD_BYTES..=MAX_UNCOMPRESSED_BYTES).contains(&self.max_uncompressed_bytes.0) {
-            return Err((
+            return Err(BuildError::at(
                 "max_uncompressed_bytes",
                 format!(
                     "must be from {MIN_PAYLOAD_BYTES} to {MAX_UNCOMPRESSED_BYTES} (the API takes less than 5242880)"
@@ -230,7 +249,7 @@ impl DatadogConfig {
             ));
         }
         if self.timeout.0.is_zero() {
-            return Err(("timeout", "must be longer than zero".to_owned()));
+            return Err(BuildError::at("timeout", "must be longer than zero".to_owned()));
         }
         Ok(())
     }

@@ -296,12 +296,12 @@ fn invalid_keys_are_refused_with_the_key_named() {
         ("api_key_file = \"/k\"", "api_key_file"),
     ];
     for (extra, key) in cases {
-        assert_eq!(config(extra).validate().unwrap_err().0, key, "{extra}");
+        assert_eq!(config(extra).validate().unwrap_err().key, Some(key), "{extra}");
     }
-    let (_, message) = config("site = \"datadoghq.de\"").validate().unwrap_err();
+    let message = config("site = \"datadoghq.de\"").validate().unwrap_err().message;
     assert!(message.starts_with("\"datadoghq.de\" is not a Datadog site; did you mean \"datadoghq.eu\"?"), "{message}");
     let none: DatadogConfig = toml::from_str("site = \"datadoghq.eu\"").unwrap();
-    assert_eq!(none.validate().unwrap_err().0, "api_key");
+    assert_eq!(none.validate().unwrap_err().key, Some("api_key"));
     assert!(toml::from_str::<DatadogConfig>("api_key = \"k\"\ncompression = \"brotli\"").is_err());
     assert!(toml::from_str::<DatadogConfig>("api_key = \"k\"\nsites = \"x\"").is_err());
     assert!(config("max_uncompressed_bytes = 5242879\nmax_compressed_bytes = 512000").validate().is_ok());

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::registry::BuildError;
 use crate::units::Duration;
 
 /// Default of [`PushgatewayConfig::job`].
@@ -123,42 +124,59 @@ impl PushgatewayConfig {
 
     /// Checks the values serde cannot: returns the offending key and what to write instead.
     /// Secret files are read later, when the backend is built.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), BuildError> {
         match reqwest::Url::parse(&self.url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-            Ok(_) => return Err(("url", "must be an http:// or https:// URL with a host".to_owned())),
-            Err(e) => return Err(("url", format!("not a URL ({e}); write it like \"http://127.0.0.1:9091\""))),
+            Ok(_) => return Err(BuildError::at("url", "must be an http:// or https:// URL with a host".to_owned())),
+            Err(e) => {
+                return Err(BuildError::at("url", format!("not a URL ({e}); write it like \"http://127.0.0.1:9091\"")));
+            }
         }
         if self.job.is_empty() {
-            return Err(("job", "must not be empty".to_owned()));
+            return Err(BuildError::at("job", "must not be empty".to_owned()));
         }
         for name in self.grouping.keys() {
             if !crate::prometheus::is_label_name(name) || name.starts_with("__") {
-                return Err(("grouping", format!("{name:?} is not a label name (letters, digits, _; no leading __)")));
+                return Err(BuildError::at(
+                    "grouping",
+                    format!("{name:?} is not a label name (letters, digits, _; no leading __)"),
+                ));
             }
             if name == "job" {
-                return Err(("grouping", "\"job\" is set by the `job` key, not in `grouping`".to_owned()));
+                return Err(BuildError::at(
+                    "grouping",
+                    "\"job\" is set by the `job` key, not in `grouping`".to_owned(),
+                ));
             }
         }
         if self.buckets.iter().any(|b| !b.is_finite()) || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(("buckets", "must be finite and strictly increasing (+Inf is implied)".to_owned()));
+            return Err(BuildError::at(
+                "buckets",
+                "must be finite and strictly increasing (+Inf is implied)".to_owned(),
+            ));
         }
         if self.password.is_some() && self.password_file.is_some() {
-            return Err(("password_file", "set `password` or `password_file`, not both".to_owned()));
+            return Err(BuildError::at("password_file", "set `password` or `password_file`, not both".to_owned()));
         }
         if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(("bearer_token_file", "set `bearer_token` or `bearer_token_file`, not both".to_owned()));
+            return Err(BuildError::at(
+                "bearer_token_file",
+                "set `bearer_token` or `bearer_token_file`, not both".to_owned(),
+            ));
         }
         let basic = self.username.is_some() || self.password.is_some() || self.password_file.is_some();
         let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
         if basic && bearer {
-            return Err(("bearer_token", "use basic authentication or a bearer token, not both".to_owned()));
+            return Err(BuildError::at(
+                "bearer_token",
+                "use basic authentication or a bearer token, not both".to_owned(),
+            ));
         }
         if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
-            return Err(("username", "a password needs a `username`".to_owned()));
+            return Err(BuildError::at("username", "a password needs a `username`".to_owned()));
         }
         if self.timeout.0.is_zero() {
-            return Err(("timeout", "must be longer than zero".to_owned()));
+            return Err(BuildError::at("timeout", "must be longer than zero".to_owned()));
         }
         Ok(())
     }

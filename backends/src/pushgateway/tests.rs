@@ -234,12 +234,12 @@ fn config_parses_with_defaults_and_refuses_bad_values() {
     assert!(serde_json::from_value::<PushgatewayConfig>(serde_json::json!({ "url": "x", "jobs": "a" })).is_err());
     let mut bad = config.clone();
     bad.buckets = vec![1.0, 0.5];
-    assert_eq!(bad.validate().unwrap_err().0, "buckets");
+    assert_eq!(bad.validate().unwrap_err().key, Some("buckets"));
     let mut bad = config.clone();
     bad.url = "127.0.0.1:9091".to_owned();
-    assert_eq!(bad.validate().unwrap_err().0, "url");
+    assert_eq!(bad.validate().unwrap_err().key, Some("url"));
     let mut bad = config;
     bad.username = Some("u".to_owned());
     bad.bearer_token = Some("t".into());
-    assert_eq!(bad.validate().unwrap_err().0, "bearer_token");
+    assert_eq!(bad.validate().unwrap_err().key, Some("bearer_token"));
 }

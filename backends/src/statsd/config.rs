@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::registry::BuildError;
 
 /// Default for [`StatsdSinkConfig::max_datagram_bytes`] over UDP: an Ethernet MTU of 1500 less
 /// the IPv4/IPv6 and UDP headers, with room for tunnels (the value DogStatsD clients use).
@@ -134,29 +135,32 @@ impl Target {
 
 impl StatsdSinkConfig {
     /// The destination, or the key to fix and why.
-    pub fn target(&self) -> Result<Target, (&'static str, String)> {
+    pub fn target(&self) -> Result<Target, BuildError> {
         match (&self.address, &self.unix) {
             (Some(addr), None) => match self.transport {
                 None | Some(Transport::Udp) => Ok(Target::Udp(*addr)),
                 Some(Transport::Tcp) => Ok(Target::Tcp(*addr)),
-                Some(Transport::Datagram | Transport::Stream) => Err((
+                Some(Transport::Datagram | Transport::Stream) => Err(BuildError::at(
                     "transport",
                     "\"datagram\" and \"stream\" go with unix; with address use \"udp\" or \"tcp\"".to_owned(),
                 )),
             },
-            (None, Some(path)) if path.as_os_str().is_empty() => Err(("unix", "must not be empty".to_owned())),
+            (None, Some(path)) if path.as_os_str().is_empty() => {
+                Err(BuildError::at("unix", "must not be empty".to_owned()))
+            }
             (None, Some(path)) => match self.transport {
                 None | Some(Transport::Datagram) => Ok(Target::Unix(path.clone())),
                 Some(Transport::Stream) => Ok(Target::UnixStream(path.clone())),
-                Some(Transport::Udp | Transport::Tcp) => Err((
+                Some(Transport::Udp | Transport::Tcp) => Err(BuildError::at(
                     "transport",
                     "\"udp\" and \"tcp\" go with address; with unix use \"datagram\" or \"stream\"".to_owned(),
                 )),
             },
-            (Some(_), Some(_)) => {
-                Err(("address", "set either address (UDP) or unix (Unix datagram socket), not both".to_owned()))
-            }
-            (None, None) => Err((
+            (Some(_), Some(_)) => Err(BuildError::at(
+                "address",
+                "set either address (UDP) or unix (Unix datagram socket), not both".to_owned(),
+            )),
+            (None, None) => Err(BuildError::at(
                 "address",
                 "missing: set address = \"127.0.0.1:8125\" (UDP) or unix = \"/path/to/socket\"".to_owned(),
             )),
@@ -173,23 +177,23 @@ impl StatsdSinkConfig {
     }
 
     /// Checks every key; on failure names the key to fix and says why.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    pub fn check(&self) -> Result<(), BuildError> {
         self.target()?;
         let limit = self.datagram_limit();
         if !(MIN_DATAGRAM_BYTES..=MAX_DATAGRAM_BYTES).contains(&limit) {
-            return Err((
+            return Err(BuildError::at(
                 "max_datagram_bytes",
                 format!("{limit} is out of range: use {MIN_DATAGRAM_BYTES} to {MAX_DATAGRAM_BYTES}"),
             ));
         }
         if !(0.0..1.0).contains(&self.pace) {
-            return Err((
+            return Err(BuildError::at(
                 "pace",
                 format!("{} is out of range: use a fraction of the interval from 0 up to (not including) 1", self.pace),
             ));
         }
         if self.max_samples_per_series < 2 {
-            return Err(("max_samples_per_series", "must be at least 2".to_owned()));
+            return Err(BuildError::at("max_samples_per_series", "must be at least 2".to_owned()));
         }
         Ok(())
     }

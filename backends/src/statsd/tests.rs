@@ -7,6 +7,7 @@ use super::service::Statsd;
 use crate::backend::{Backend, Encoded};
 use crate::delivery::{BufferConfig, RetryConfig};
 use crate::model::{Series, SeriesKey, Summary, SummaryKind, Value, Window};
+use crate::registry::BuildError;
 use crate::sketch::Sketch;
 
 fn key(name: &str, tags: &[&str]) -> Arc<SeriesKey> {
@@ -333,11 +334,11 @@ async fn unix_datagrams_reach_a_socket_that_appears_later() {
 #[test]
 fn config_errors_name_the_key() {
     let both = config(Some("127.0.0.1:1".parse().unwrap()), Some("/x".into()));
-    assert_eq!(both.check().unwrap_err().0, "address");
-    assert_eq!(config(None, None).check().unwrap_err().0, "address");
+    assert_eq!(both.check().unwrap_err().key, Some("address"));
+    assert_eq!(config(None, None).check().unwrap_err().key, Some("address"));
     let mut small = config(Some("127.0.0.1:1".parse().unwrap()), None);
     small.max_datagram_bytes = Some(10);
-    assert_eq!(small.check().unwrap_err(), ("max_datagram_bytes", "10 is out of range: use 64 to 65507".to_owned()));
+    assert_eq!(small.check().unwrap_err(), BuildError::at("max_datagram_bytes", "10 is out of range: use 64 to 65507"));
     assert_eq!(config(None, Some("/s".into())).datagram_limit(), 8192);
     assert_eq!(config(Some("127.0.0.1:1".parse().unwrap()), None).datagram_limit(), 1432);
 }
@@ -355,17 +356,17 @@ fn transport_and_pace_errors_name_the_key() {
     stream.transport = Some(Transport::Stream);
     assert_eq!(stream.target(), Ok(Target::UnixStream("/s".into())));
     stream.transport = Some(Transport::Tcp);
-    assert_eq!(stream.check().unwrap_err().0, "transport");
+    assert_eq!(stream.check().unwrap_err().key, Some("transport"));
     tcp.transport = Some(Transport::Datagram);
-    assert_eq!(tcp.check().unwrap_err().0, "transport");
+    assert_eq!(tcp.check().unwrap_err().key, Some("transport"));
     let mut paced = config(Some(addr), None);
     paced.pace = 1.0;
     assert_eq!(
         paced.check().unwrap_err(),
-        ("pace", "1 is out of range: use a fraction of the interval from 0 up to (not including) 1".to_owned())
+        BuildError::at("pace", "1 is out of range: use a fraction of the interval from 0 up to (not including) 1")
     );
     paced.pace = -0.1;
-    assert_eq!(paced.check().unwrap_err().0, "pace");
+    assert_eq!(paced.check().unwrap_err().key, Some("pace"));
 }
 
 /// A window with many datagrams, as one flush of a busy agent.
