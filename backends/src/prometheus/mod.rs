@@ -24,8 +24,8 @@ pub use text::{Number, TextWriter};
 
 pub(crate) use conflicts::Conflicts;
 pub(crate) use cumulative::State;
-pub(crate) use exposition::{Exposition, Settings};
+pub(crate) use exposition::{Exposition, HELP, Settings};
 pub(crate) use names::is_label_name;
 pub(crate) use protobuf::protobuf;
-pub(crate) use text::{openmetrics, text};
+pub(crate) use text::{openmetrics, text, text_with_help};
 pub(crate) use translate::Encoder;

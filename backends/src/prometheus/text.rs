@@ -105,15 +105,21 @@ impl TextWriter {
 /// The families with a `# TYPE` line each, no `# HELP` and no timestamps, and a final newline
 /// (the Pushgateway refuses a body without one).
 pub(crate) fn text(families: &Families) -> String {
-    write_families(families, Flavour::Text)
+    write_families(families, Flavour::Text, None)
 }
 
-/// The families as OpenMetrics 1.0 text: a counter `x_total` is the family `x` with the
-/// sample `x_total`, a family whose values have a known unit and whose name ends with it gets
-/// a `# UNIT` line (OpenMetrics requires the name to end with `_<unit>`), no timestamps, and
-/// `# EOF` last.
-pub(crate) fn openmetrics(families: &Families) -> String {
-    write_families(families, Flavour::OpenMetrics)
+/// [`text`] with `help` as every family's `# HELP` line, for an output read as it is (a
+/// scrape endpoint, a textfile): `promtool check metrics` and client libraries expect one.
+pub(crate) fn text_with_help(families: &Families, help: &str) -> String {
+    write_families(families, Flavour::Text, Some(help))
+}
+
+/// The families as OpenMetrics 1.0 text: `help` as every family's `# HELP`, a counter
+/// `x_total` is the family `x` with the sample `x_total`, a family whose values have a known
+/// unit and whose name ends with it gets a `# UNIT` line (OpenMetrics requires the name to
+/// end with `_<unit>`), no timestamps, and `# EOF` last.
+pub(crate) fn openmetrics(families: &Families, help: &str) -> String {
+    write_families(families, Flavour::OpenMetrics, Some(help))
 }
 
 /// Which of the two text formats [`write_families`] writes.
@@ -123,7 +129,7 @@ enum Flavour {
     OpenMetrics,
 }
 
-fn write_families(families: &Families, flavour: Flavour) -> String {
+fn write_families(families: &Families, flavour: Flavour, help: Option<&str>) -> String {
     // About 80 bytes a line, a histogram of the default buckets writes 14: a first guess
     // that saves most of the regrowing of a large render.
     let lines: usize = families
@@ -139,7 +145,7 @@ fn write_families(families: &Families, flavour: Flavour) -> String {
             },
             _ => (name.as_str(), name.as_str()),
         };
-        w.family(family_name, family.kind, None);
+        w.family(family_name, family.kind, help);
         if flavour == Flavour::OpenMetrics
             && let Some(unit) = family.unit
             && family_name.strip_suffix(unit).is_some_and(|rest| rest.ends_with('_'))

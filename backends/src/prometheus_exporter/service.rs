@@ -12,7 +12,7 @@ use super::server::{Endpoint, Scrape};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::delivery::Position;
 use crate::model::Window;
-use crate::prometheus::{Encoder, Exposition, Mappings, Settings, openmetrics, text};
+use crate::prometheus::{Encoder, Exposition, HELP, Mappings, Settings, openmetrics, text_with_help};
 use crate::registry::BuildError;
 
 /// The `type`, naming the state file `prometheus_exporter-<sink>.json`.
@@ -63,7 +63,10 @@ impl PrometheusExporter {
     fn render(&mut self, window: &Window) -> Vec<Encoded<Arc<Scrape>>> {
         let families = self.exposition.families(window);
         let series = families.values().map(|f| f.metrics.len() as u64).sum();
-        let scrape = Scrape { text: Bytes::from(text(&families)), openmetrics: Bytes::from(openmetrics(&families)) };
+        let scrape = Scrape {
+            text: Bytes::from(text_with_help(&families, HELP)),
+            openmetrics: Bytes::from(openmetrics(&families, HELP)),
+        };
         vec![Encoded { payload: Arc::new(scrape), series }]
     }
 

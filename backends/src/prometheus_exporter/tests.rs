@@ -45,6 +45,11 @@ fn text(scrape: &Scrape) -> &str {
     std::str::from_utf8(&scrape.text).unwrap()
 }
 
+/// The text format without its `# HELP` lines (every family has the same one).
+fn series(scrape: &Scrape) -> String {
+    text(scrape).split_inclusive('\n').filter(|l| !l.starts_with("# HELP ")).collect()
+}
+
 fn openmetrics(scrape: &Scrape) -> &str {
     std::str::from_utf8(&scrape.openmetrics).unwrap()
 }
@@ -98,8 +103,10 @@ async fn text_and_openmetrics_match_the_translation_table() {
     let served = deliver(&mut exporter, &first_window()).await;
     let body = "\
 app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 30
+# HELP cpu_temp Aggregated by sluice.
 # TYPE cpu_temp gauge
 cpu_temp{env=\"prod\",instance=\"x\"} -1.5
+# HELP h Aggregated by sluice.
 # TYPE h histogram
 h_bucket{env=\"prod\",le=\"0.005\"} 0
 h_bucket{env=\"prod\",le=\"0.1\"} 0
@@ -107,6 +114,7 @@ h_bucket{env=\"prod\",le=\"1\"} 2
 h_bucket{env=\"prod\",le=\"+Inf\"} 4
 h_sum{env=\"prod\"} 5
 h_count{env=\"prod\"} 4
+# HELP req_latency_seconds Aggregated by sluice.
 # TYPE req_latency_seconds histogram
 ";
     let latency = "\
@@ -116,13 +124,20 @@ req_latency_seconds_bucket{env=\"prod\",le=\"1\"} 3
 req_latency_seconds_bucket{env=\"prod\",le=\"+Inf\"} 3
 req_latency_seconds_sum{env=\"prod\"} 0.124
 req_latency_seconds_count{env=\"prod\"} 3
+# HELP users Aggregated by sluice.
 # TYPE users gauge
 users{env=\"prod\"} 2
 ";
-    assert_eq!(text(&served), format!("# TYPE app_hits_total counter\n{body}{latency}"));
+    assert_eq!(
+        text(&served),
+        format!("# HELP app_hits_total Aggregated by sluice.\n# TYPE app_hits_total counter\n{body}{latency}")
+    );
     assert_eq!(
         openmetrics(&served),
-        format!("# TYPE app_hits counter\n{body}# UNIT req_latency_seconds seconds\n{latency}# EOF\n")
+        format!(
+            "# HELP app_hits Aggregated by sluice.\n# TYPE app_hits counter\n{body}\
+             # UNIT req_latency_seconds seconds\n{latency}# EOF\n"
+        )
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -214,7 +229,7 @@ async fn a_family_keeps_the_label_names_it_was_first_served_with() {
     let first =
         window(1, vec![Series { key: key("req", &["route:/a"]), value: Value::Counter { sum: 3.0, rate: 0.3 } }]);
     let served = deliver(&mut exporter, &first).await;
-    assert_eq!(text(&served), "# TYPE req_total counter\nreq_total{env=\"prod\",route=\"/a\"} 3\n");
+    assert_eq!(series(&served), "# TYPE req_total counter\nreq_total{env=\"prod\",route=\"/a\"} 3\n");
     let others = window(
         2,
         vec![
@@ -225,14 +240,14 @@ async fn a_family_keeps_the_label_names_it_was_first_served_with() {
     );
     let served = deliver(&mut exporter, &others).await;
     assert_eq!(
-        text(&served),
+        series(&served),
         "# TYPE req_total counter\nreq_total{env=\"prod\",route=\"/a\"} 3\nreq_total{env=\"prod\",route=\"/b\"} 4\n"
     );
     assert_eq!(exporter.take_left_out(), 2);
     // The `route` series expire (15 s); only then does the family take the names of another.
     let later = window(4, vec![Series { key: key("req", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } }]);
     let served = deliver(&mut exporter, &later).await;
-    assert_eq!(text(&served), "# TYPE req_total counter\nreq_total{env=\"prod\"} 2\n");
+    assert_eq!(series(&served), "# TYPE req_total counter\nreq_total{env=\"prod\"} 2\n");
     assert_eq!(exporter.take_left_out(), 0, "the code series expired with the others");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -258,17 +273,17 @@ async fn series_expire_after_their_expire_after_without_updates() {
     );
     let served = deliver(&mut exporter, &first).await;
     assert_eq!(
-        text(&served),
+        series(&served),
         "# TYPE c_total counter\nc_total{env=\"prod\"} 1\n# TYPE g gauge\ng{env=\"prod\"} 4\n\
          # TYPE short_c_total counter\nshort_c_total{env=\"prod\"} 1\n# TYPE short_g gauge\nshort_g{env=\"prod\"} 9\n"
     );
     // 10 s later, with nothing new (the aggregator expired the gauges): the rule's 5 s passed.
     let served = deliver(&mut exporter, &window(2, Vec::new())).await;
-    assert_eq!(text(&served), "# TYPE c_total counter\nc_total{env=\"prod\"} 1\n# TYPE g gauge\ng{env=\"prod\"} 4\n");
+    assert_eq!(series(&served), "# TYPE c_total counter\nc_total{env=\"prod\"} 1\n# TYPE g gauge\ng{env=\"prod\"} 4\n");
     assert_eq!(exporter.kept_gauges(), 1);
     // 20 s after their last update: the sink's 15 s passed too.
     let served = deliver(&mut exporter, &window(3, Vec::new())).await;
-    assert_eq!(text(&served), "");
+    assert_eq!(series(&served), "");
     assert_eq!(openmetrics(&served), "# EOF\n");
     assert_eq!(exporter.kept_gauges(), 0, "nothing kept");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -292,10 +307,13 @@ async fn a_reload_takes_over_the_listener_and_continues_the_totals() {
     old.close().await;
     drop(old);
     let (_, _, body) = scrape(addr, None).await.expect("still served");
-    assert_eq!(body, "# TYPE hits_total counter\nhits_total{env=\"prod\"} 30\n");
+    assert_eq!(
+        body,
+        "# HELP hits_total Aggregated by sluice.\n# TYPE hits_total counter\nhits_total{env=\"prod\"} 30\n"
+    );
     new.begin();
     let served = deliver(&mut new, &counter(2, 12.0)).await;
-    assert_eq!(text(&served), "# TYPE hits_total counter\nhits_total{env=\"prod\"} 42\n");
+    assert_eq!(series(&served), "# TYPE hits_total counter\nhits_total{env=\"prod\"} 42\n");
     assert_eq!(scrape(addr, None).await.unwrap().2, text(&served));
     drop(new);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

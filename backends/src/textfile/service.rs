@@ -9,7 +9,7 @@ use super::config::TextfileConfig;
 use crate::backend::{Backend, Encoded, SendError};
 use crate::delivery::Position;
 use crate::model::Window;
-use crate::prometheus::{Encoder, Exposition, Mappings, Settings, text};
+use crate::prometheus::{Encoder, Exposition, HELP, Mappings, Settings, text_with_help};
 use crate::registry::BuildError;
 
 /// The `type`, naming the state file `textfile-<sink>.json`.
@@ -66,7 +66,7 @@ impl TextfileWriter {
     fn render(&mut self, window: &Window) -> Vec<Encoded<Textfile>> {
         let families = self.exposition.families(window);
         let series = families.values().map(|f| f.metrics.len() as u64).sum();
-        vec![Encoded { payload: Textfile { body: text(&families).into() }, series }]
+        vec![Encoded { payload: Textfile { body: text_with_help(&families, HELP).into() }, series }]
     }
 }
 

@@ -65,10 +65,13 @@ async fn the_file_is_replaced_by_a_rename_with_mode_0644() {
     writer.delivered(&first_window());
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        "# TYPE app_hits_total counter\n\
+        "# HELP app_hits_total Aggregated by sluice.\n\
+         # TYPE app_hits_total counter\n\
          app_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 30\n\
+         # HELP cpu_temp Aggregated by sluice.\n\
          # TYPE cpu_temp gauge\n\
          cpu_temp{env=\"prod\",instance=\"x\"} -1.5\n\
+         # HELP h Aggregated by sluice.\n\
          # TYPE h histogram\n\
          h_bucket{env=\"prod\",le=\"0.005\"} 0\n\
          h_bucket{env=\"prod\",le=\"0.1\"} 0\n\
@@ -76,6 +79,7 @@ async fn the_file_is_replaced_by_a_rename_with_mode_0644() {
          h_bucket{env=\"prod\",le=\"+Inf\"} 4\n\
          h_sum{env=\"prod\"} 5\n\
          h_count{env=\"prod\"} 4\n\
+         # HELP req_latency Aggregated by sluice.\n\
          # TYPE req_latency histogram\n\
          req_latency_bucket{env=\"prod\",le=\"0.005\"} 1\n\
          req_latency_bucket{env=\"prod\",le=\"0.1\"} 3\n\
@@ -83,6 +87,7 @@ async fn the_file_is_replaced_by_a_rename_with_mode_0644() {
          req_latency_bucket{env=\"prod\",le=\"+Inf\"} 3\n\
          req_latency_sum{env=\"prod\"} 0.124\n\
          req_latency_count{env=\"prod\"} 3\n\
+         # HELP users Aggregated by sluice.\n\
          # TYPE users gauge\n\
          users{env=\"prod\"} 2\n"
     );
@@ -101,7 +106,7 @@ async fn the_file_is_replaced_by_a_rename_with_mode_0644() {
     writer.send(&file).await.unwrap();
     let body = std::fs::read_to_string(&path).unwrap();
     assert!(
-        body.starts_with(
+        body.contains(
             "# TYPE app_hits_total counter\napp_hits_total{canary=\"true\",env=\"prod\",route=\"/api\"} 42\n"
         ),
         "{body}"
@@ -135,7 +140,10 @@ async fn a_missing_directory_is_refused_naming_the_path_and_the_next_window_reco
     std::fs::create_dir(dir.join("later")).unwrap();
     let file = encode(&mut writer, &hits(2, 2.0));
     writer.send(&file).await.unwrap();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# TYPE hits_total counter\nhits_total{env=\"prod\"} 7\n");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# HELP hits_total Aggregated by sluice.\n# TYPE hits_total counter\nhits_total{env=\"prod\"} 7\n"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -183,7 +191,8 @@ async fn mapping_rules_name_label_and_drop_series_in_the_file() {
     writer.send(&file).await.unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        "# TYPE app_requests_total counter\napp_requests_total{env=\"prod\",server=\"web1\"} 3\n"
+        "# HELP app_requests_total Aggregated by sluice.\n# TYPE app_requests_total counter\n\
+         app_requests_total{env=\"prod\",server=\"web1\"} 3\n"
     );
     assert_eq!(writer.take_left_out(), 0, "a drop rule is no conflict");
     std::fs::remove_dir_all(&dir).unwrap();
