@@ -187,7 +187,7 @@ async fn the_listener_serves_the_negotiated_format() {
 
 /// A family whose name another family of another type takes — a gauge `x` next to counter
 /// `x` (OpenMetrics' family `x` of `x_total`), a gauge `lat_count` next to histogram `lat` —
-/// is left out of both formats; the scrape keeps everything else, and every left-out series
+/// and a counter named only `_total` are left out of both formats; the scrape keeps everything else, and every left-out series
 /// is counted at every render.
 #[tokio::test]
 async fn a_name_taken_by_another_type_is_left_out_and_counted() {
@@ -201,18 +201,21 @@ async fn a_name_taken_by_another_type_is_left_out_and_counted() {
             Series { key: key("lat", &[]), value: summary(SummaryKind::Histogram, &[(1.0, 1.0)], &[]) },
             Series { key: key("lat_count", &[]), value: Value::Gauge { value: 7.0 } },
             Series { key: key("ok", &[]), value: Value::Gauge { value: 2.0 } },
+            // Its OpenMetrics family name would be empty.
+            Series { key: key("_total", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
         ],
     );
     let served = deliver(&mut exporter, &conflicting).await;
-    assert_eq!(exporter.take_left_out(), 2);
+    assert_eq!(exporter.take_left_out(), 3);
     let text = text(&served);
     assert!(text.contains("x_total{env=\"prod\"} 1\n"), "{text}");
     assert!(text.contains("lat_count{env=\"prod\"} 1\n"), "{text}");
     assert!(text.contains("ok{env=\"prod\"} 2\n"), "{text}");
     assert!(!text.contains("# TYPE x gauge") && !text.contains("# TYPE lat_count"), "{text}");
     assert!(!openmetrics(&served).contains("# TYPE x gauge"), "{}", openmetrics(&served));
+    assert!(!text.contains("\n_total"), "{text}");
     deliver(&mut exporter, &conflicting).await;
-    assert_eq!(exporter.take_left_out(), 2, "counted at each render");
+    assert_eq!(exporter.take_left_out(), 3, "counted at each render");
     assert_eq!(exporter.take_left_out(), 0, "each counted once");
     std::fs::remove_dir_all(&dir).unwrap();
 }
