@@ -1,7 +1,7 @@
 //! Prometheus outputs' shared parts: naming, the families form, cumulative state with its
 //! file, and the text, OpenMetrics and protobuf encoders. The Pushgateway, the scrape endpoint
 //! and the textfile take the same naming and type translation (with the mapping rules); the
-//! two that expose the whole current state share [`Exposition`]; the agent's own `/metrics`
+//! two that expose the whole current state share `Exposition`; the agent's own `/metrics`
 //! writes through [`TextWriter`].
 
 mod conflicts;
