@@ -60,6 +60,14 @@ pub trait Backend: Send + 'static {
         self.encode(window)
     }
 
+    /// Series the last [`Backend::encode`] left out because the backend's data model cannot
+    /// hold them next to others (two Prometheus families of one name, or one family with
+    /// different label names), each returned once: the delivery task counts them as dropped
+    /// (`reason="conflict"`). Defaults to none.
+    fn take_left_out(&mut self) -> u64 {
+        0
+    }
+
     /// The age beyond which the backend's API refuses points, if it has one: older windows
     /// (replayed after a long outage) are dropped and counted as `too_old`, not sent.
     fn max_age(&self) -> Option<Duration> {

@@ -13,6 +13,8 @@
 //! - [`console`], [`file`](mod@file): the local backends.
 //! - [`prometheus`]: naming, families, cumulative state and encoders of every Prometheus output.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
+//! - [`prometheus_exporter`]: a scrape endpoint of its own for Prometheus (text and OpenMetrics).
+//! - [`textfile`]: a file for `node_exporter`'s textfile collector.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
 //! - [`cloudwatch`]: Amazon CloudWatch `PutMetricData`, signed with SigV4.
@@ -33,11 +35,13 @@ pub mod fuzz;
 pub mod influxdb;
 pub mod model;
 pub mod prometheus;
+pub mod prometheus_exporter;
 pub mod pushgateway;
 pub mod registry;
 pub mod secret;
 pub mod sketch;
 pub mod statsd;
+pub mod textfile;
 pub mod units;
 
 pub use backend::{Backend, Encoded, Halves, SendError};

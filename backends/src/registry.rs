@@ -17,8 +17,10 @@ use crate::delivery::{self, BufferConfig, DeliveryHandle, Handover, RetryConfig}
 use crate::file::{File, FileConfig};
 use crate::influxdb::{InfluxDb, InfluxDbConfig};
 use crate::prometheus::Mappings;
+use crate::prometheus_exporter::{PrometheusExporter, PrometheusExporterConfig};
 use crate::pushgateway::{self, Pushgateway, PushgatewayConfig};
 use crate::statsd::{Statsd, StatsdSinkConfig};
+use crate::textfile::{TextfileConfig, TextfileWriter};
 
 /// `[sinks.NAME]`: one backend, chosen by `type`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -38,6 +40,10 @@ pub enum SinkConfig {
     Cloudwatch(CloudWatchConfig),
     /// Sends each window to the Datadog API.
     Datadog(Box<DatadogConfig>),
+    /// Serves the aggregated series at `GET /metrics` of its own listener for Prometheus.
+    PrometheusExporter(PrometheusExporterConfig),
+    /// Writes each window's Prometheus text to a file for `node_exporter`'s textfile collector.
+    Textfile(TextfileConfig),
 }
 
 /// Why a sink cannot be built: the key of `[sinks.NAME]` to fix, when one is to blame, and
@@ -102,8 +108,17 @@ impl<'a> BuildContext<'a> {
 
 impl SinkConfig {
     /// Every valid `type` of a `[sinks.NAME]` table, as shown to the operator.
-    pub const TYPES: &'static [&'static str] =
-        &["console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog"];
+    pub const TYPES: &'static [&'static str] = &[
+        "console",
+        "file",
+        "pushgateway",
+        "prometheus_exporter",
+        "textfile",
+        "influxdb",
+        "statsd",
+        "cloudwatch",
+        "datadog",
+    ];
 
     /// Deserializes the body of a `[sinks.NAME]` table, without its `type` key, as a sink of
     /// type `kind`; `None` when `kind` is not one of [`SinkConfig::TYPES`].
@@ -120,6 +135,8 @@ impl SinkConfig {
             "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
             "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
             "datadog" => DatadogConfig::deserialize(body).map(|c| Self::Datadog(Box::new(c))),
+            "prometheus_exporter" => PrometheusExporterConfig::deserialize(body).map(Self::PrometheusExporter),
+            "textfile" => TextfileConfig::deserialize(body).map(Self::Textfile),
             _ => return None,
         })
     }
@@ -134,6 +151,8 @@ impl SinkConfig {
             Self::Statsd(_) => "statsd",
             Self::Cloudwatch(_) => "cloudwatch",
             Self::Datadog(_) => "datadog",
+            Self::PrometheusExporter(_) => "prometheus_exporter",
+            Self::Textfile(_) => "textfile",
         }
     }
 
@@ -147,6 +166,8 @@ impl SinkConfig {
             Self::Statsd(c) => &c.buffer,
             Self::Cloudwatch(c) => &c.buffer,
             Self::Datadog(c) => &c.buffer,
+            Self::PrometheusExporter(c) => &c.buffer,
+            Self::Textfile(c) => &c.buffer,
         }
     }
 
@@ -160,6 +181,8 @@ impl SinkConfig {
             Self::Statsd(c) => &c.retry,
             Self::Cloudwatch(c) => &c.retry,
             Self::Datadog(c) => &c.retry,
+            Self::PrometheusExporter(c) => &c.retry,
+            Self::Textfile(c) => &c.retry,
         }
     }
 
@@ -174,19 +197,31 @@ impl SinkConfig {
             Self::Statsd(c) => c.check(),
             Self::Cloudwatch(c) => c.check(),
             Self::Datadog(c) => c.validate(),
+            Self::PrometheusExporter(c) => c.validate(),
+            Self::Textfile(c) => c.validate(),
         }
     }
 
     /// True when the backend reads the agent's `hostname` or `data_dir`, so a reload that
-    /// changes them rebuilds it (the Pushgateway's grouping key and state file).
+    /// changes them rebuilds it (the Pushgateway's grouping key and state file, the scrape
+    /// endpoint's and the textfile's state files).
     pub fn reads_identity(&self) -> bool {
-        matches!(self, Self::Pushgateway(_))
+        matches!(self, Self::Pushgateway(_) | Self::PrometheusExporter(_) | Self::Textfile(_))
     }
 
     /// True when the backend applies the agent's `[[mappings]]` (every Prometheus output), so
     /// a reload that changes the rules rebuilds it.
     pub fn reads_mappings(&self) -> bool {
-        matches!(self, Self::Pushgateway(_))
+        matches!(self, Self::Pushgateway(_) | Self::PrometheusExporter(_) | Self::Textfile(_))
+    }
+
+    /// The TCP address the backend listens on itself (the scrape endpoint's `listen`), so the
+    /// config can refuse two sinks, or a sink and the API, on one address.
+    pub fn listens_on(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Self::PrometheusExporter(c) => Some(c.listen),
+            _ => None,
+        }
     }
 
     /// Builds the backend of sink `name` and starts its delivery task; with `after`, the
@@ -220,6 +255,13 @@ impl SinkConfig {
                 delivery::spawn_at(at, backend)
             }
             Self::Datadog(c) => delivery::spawn_at(at, Datadog::new(c, context.client()?)?),
+            Self::PrometheusExporter(c) => {
+                let backend = PrometheusExporter::new(name, c, context.data_dir, context.mappings.clone())?;
+                delivery::spawn_at(at, backend)
+            }
+            Self::Textfile(c) => {
+                delivery::spawn_at(at, TextfileWriter::new(name, c, context.data_dir, context.mappings.clone())?)
+            }
         })
     }
 }

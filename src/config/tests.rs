@@ -121,7 +121,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -131,7 +131,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -153,6 +153,8 @@ fn every_sink_type_is_known_to_the_loader() {
             "statsd" => "address = \"127.0.0.1:8135\"\n",
             "cloudwatch" => "region = \"us-east-1\"\nnamespace = \"Sluice\"\n",
             "datadog" => "api_key = \"k\"\n",
+            "prometheus_exporter" => "listen = \"127.0.0.1:9464\"\n",
+            "textfile" => "path = \"/var/lib/node-exporter/sluice.prom\"\n",
             _ => "",
         };
         let text = format!("sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.x]\ntype = \"{kind}\"\n{body}");
@@ -441,6 +443,30 @@ fn empty_sink_name_is_refused() {
     assert!(error(text).starts_with("sluice.toml:2:8: invalid sink name \"\""), "{}", error(text));
 }
 
+/// A scrape endpoint on the API's port is refused at its `listen` line: the API's `/metrics`
+/// is the agent's own telemetry, never the application series.
+#[test]
+fn a_scrape_endpoint_on_the_apis_address_is_refused() {
+    let text = format!(
+        "{BASE}[api]\nlisten = \"127.0.0.1:9102\"\n[sinks.scrape]\ntype = \"prometheus_exporter\"\nlisten = \"0.0.0.0:9102\"\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:7:1: invalid value for key "listen" in [sinks.scrape]: 0.0.0.0:9102 is already used by [api] listen; give this sink a port of its own"#
+    );
+}
+
+/// Two scrape endpoints on one address are refused at the second one's `listen`.
+#[test]
+fn two_scrape_endpoints_on_one_address_are_refused() {
+    let sink = |name: &str| format!("[sinks.{name}]\ntype = \"prometheus_exporter\"\nlisten = \"127.0.0.1:9464\"\n");
+    let text = format!("{BASE}{}{}", sink("a"), sink("b"));
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:8:1: invalid value for key "listen" in [sinks.b]: 127.0.0.1:9464 is already used by [sinks.a] listen; give this sink a port of its own"#
+    );
+}
+
 /// A file without any sink would aggregate into nothing, so it is refused.
 #[test]
 fn config_without_sink_is_refused() {
@@ -565,7 +591,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 

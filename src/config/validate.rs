@@ -87,6 +87,7 @@ impl Config {
         for (name, sink) in &self.sinks {
             validate_sink(name, sink)?;
         }
+        self.validate_sink_listeners()?;
         self.compile_mappings()?;
         Ok(())
     }
@@ -98,6 +99,24 @@ impl Config {
             item: e.item,
             message: e.to_string(),
         })
+    }
+
+    /// A sink's own listener (a scrape endpoint's `listen`) shares its port with neither the
+    /// API nor another sink's: one of them could not bind it, or would answer for the other.
+    fn validate_sink_listeners(&self) -> Result<(), Violation> {
+        let mut taken: Vec<(std::net::SocketAddr, String)> = vec![(self.api.listen, "[api] listen".to_owned())];
+        for (name, sink) in &self.sinks {
+            let Some(addr) = sink.listens_on() else { continue };
+            if let Some((_, owner)) = taken.iter().find(|(other, _)| overlaps(*other, addr)) {
+                return Err(Violation::value(
+                    &["sinks", name, "listen"],
+                    None,
+                    format!("{addr} is already used by {owner}; give this sink a port of its own"),
+                ));
+            }
+            taken.push((addr, format!("[sinks.{name}] listen")));
+        }
+        Ok(())
     }
 
     fn validate_agent(&self) -> Result<(), Violation> {
@@ -130,6 +149,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// True when two TCP listeners cannot both bind: the same port on the same address, or on any
+/// address when one of them is the unspecified one (`0.0.0.0`, `[::]`). Port 0 (any free
+/// port) never overlaps.
+fn overlaps(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// Each comma-separated directive is `level` or `target=level`.

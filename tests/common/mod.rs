@@ -8,7 +8,11 @@ pub mod datadog;
 pub mod etsy;
 pub mod influxdb;
 pub mod moto;
+pub mod node_exporter;
+pub mod prometheus;
+pub mod promtool;
 pub mod pushgateway;
+pub mod scraper;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

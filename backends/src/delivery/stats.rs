@@ -39,6 +39,9 @@ pub struct BackendStats {
     pub dropped_buffer_full: AtomicU64,
     /// Series dropped because the backend refused them.
     pub dropped_rejected: AtomicU64,
+    /// Series left out because the backend's data model cannot hold them next to others (two
+    /// Prometheus families of one name, or one family with other label names).
+    pub dropped_conflict: AtomicU64,
     /// Series dropped because their window was retried for longer than `retry.max_elapsed`.
     pub dropped_retry_exhausted: AtomicU64,
     /// Series dropped because their points were older than the backend's API stores.
@@ -149,6 +152,7 @@ impl BackendStats {
             retries: AtomicU64::new(0),
             dropped_buffer_full: AtomicU64::new(0),
             dropped_rejected: AtomicU64::new(0),
+            dropped_conflict: AtomicU64::new(0),
             dropped_retry_exhausted: AtomicU64::new(0),
             dropped_too_old: AtomicU64::new(0),
             dropped_too_large: AtomicU64::new(0),
@@ -213,9 +217,10 @@ impl BackendStats {
 
     /// Series dropped since start, by the `reason` label of
     /// `sluice_backend_dropped_series_total`.
-    pub fn dropped(&self) -> [(&'static str, u64); 5] {
+    pub fn dropped(&self) -> [(&'static str, u64); 6] {
         [
             ("buffer_full", self.dropped_buffer_full.load(Relaxed)),
+            ("conflict", self.dropped_conflict.load(Relaxed)),
             ("rejected", self.dropped_rejected.load(Relaxed)),
             ("retry_exhausted", self.dropped_retry_exhausted.load(Relaxed)),
             ("too_large", self.dropped_too_large.load(Relaxed)),

@@ -207,6 +207,11 @@ impl<B: Backend> Worker<B> {
             Some(position) => self.backend.encode_spooled(window, position),
             None => self.backend.encode(window),
         };
+        // Series the encoding could not express next to others are counted, never silent.
+        let left_out = self.backend.take_left_out();
+        if left_out > 0 {
+            self.stats.dropped_conflict.fetch_add(left_out, Relaxed);
+        }
         // Each batch with its index in the encoding: the halves of a split batch share it.
         let mut pending: VecDeque<(u32, Encoded<B::Batch>)> = match encoded {
             Ok(batches) => (0..).zip(batches).collect(),

@@ -245,20 +245,11 @@ impl State {
     }
 
     /// Adds one window: counters add their sum, histograms their count, sum and buckets, sets
-    /// take their distinct count; sets the window did not update fall to 0. Then forgets the
-    /// series not updated since `expire_before_ms`. Every series uses the state's bounds.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "kept for outputs without mapping rules; the Pushgateway calls `Encoder::advance`")
-    )]
-    pub(crate) fn apply(&mut self, window: &Window, expire_before_ms: Option<u64>) {
-        self.apply_with(window, &|_, _| Policy { drop: false, bounds: None, expire_before_ms });
-    }
-
-    /// [`State::apply`] with each series kept as `policy(kind, name)` says (mapping rules):
-    /// dropped series are not kept, a histogram counts at its own bounds (and restarts from
-    /// zero, logged, when those changed since it was last counted), and each series expires
-    /// at its own cutoff. Returns how many of the window's series a rule dropped.
+    /// take their distinct count; sets the window did not update fall to 0. Each series is
+    /// kept as `policy(kind, name)` says (mapping rules): dropped series are not kept, a
+    /// histogram counts at its own bounds (and restarts from zero, logged, when those changed
+    /// since it was last counted), and each series expires at its own cutoff. Returns how many
+    /// of the window's series a rule dropped.
     pub(crate) fn apply_with(&mut self, window: &Window, policy: &dyn Fn(Kind, &str) -> Policy) -> u64 {
         for set in self.entries.iter_mut().filter(|(k, _)| k.kind == Kind::Set) {
             set.1.value = 0.0;

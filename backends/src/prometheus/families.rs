@@ -62,6 +62,9 @@ pub(crate) type Labels = Vec<(String, String)>;
 pub(crate) struct Family {
     /// Counter, gauge or histogram.
     pub kind: FamilyType,
+    /// The unit of the values, when sluice knows it (`seconds` for timers): OpenMetrics
+    /// writes it as `# UNIT` when the name ends with it.
+    pub unit: Option<&'static str>,
     /// Each metric, keyed by its sorted labels.
     pub metrics: BTreeMap<Labels, Sample>,
 }

@@ -1,10 +1,14 @@
 //! Prometheus outputs' shared parts: naming, the families form, cumulative state with its
-//! file, and the text and protobuf encoders. The Pushgateway uses them now, the agent's own
-//! `/metrics` writes through [`TextWriter`], and every further Prometheus output (remote
-//! write, a scrape endpoint, a textfile) takes the same naming and type translation.
+//! file, and the text, OpenMetrics and protobuf encoders. The Pushgateway, the scrape endpoint
+//! and the textfile take the same naming and type translation (with the mapping rules); the
+//! two that expose the whole current state share `Exposition`; the agent's own `/metrics`
+//! writes through [`TextWriter`].
 
+mod conflicts;
 mod cumulative;
+mod exposition;
 mod families;
+mod gauges;
 pub mod mapping;
 pub(crate) mod names;
 pub(crate) mod proto;
@@ -18,8 +22,10 @@ pub use families::FamilyType;
 pub use mapping::{MappingError, MappingRule, Mappings};
 pub use text::{Number, TextWriter};
 
+pub(crate) use conflicts::Conflicts;
 pub(crate) use cumulative::State;
+pub(crate) use exposition::{Exposition, HELP, Settings};
 pub(crate) use names::is_label_name;
 pub(crate) use protobuf::protobuf;
-pub(crate) use text::text;
+pub(crate) use text::{openmetrics, text, text_with_help};
 pub(crate) use translate::Encoder;

@@ -99,8 +99,9 @@ fn colliding_names_are_dropped_or_merged_deterministically() {
         ],
     );
     let mut state = State::new(vec![1.0]);
-    state.apply(&w, None);
-    let (families, dropped): (Families, _) = Encoder::new(["job", "instance"], Arc::default()).families(&w, &state);
+    let encoder = Encoder::new(["job", "instance"], Arc::default());
+    encoder.advance(&mut state, &w, None);
+    let (families, dropped): (Families, _) = encoder.families(&w, &state);
     assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
     assert_eq!(families["x_total"].kind, FamilyType::Counter);
     let env = vec![("env".to_owned(), "prod".to_owned())];
@@ -160,7 +161,7 @@ fn families_and_the_agents_writer_render_a_label_value_the_same() {
 }
 
 /// Compiled rules from `[[mappings]]` TOML.
-fn mappings(toml_text: &str) -> Arc<super::Mappings> {
+pub(crate) fn mappings(toml_text: &str) -> Arc<super::Mappings> {
     #[derive(serde::Deserialize)]
     struct File {
         mappings: Vec<super::MappingRule>,

@@ -10,7 +10,7 @@ use super::cumulative::{Entry, Kind, Policy, State};
 use super::families::{Families, Family, FamilyType, Labels, Sample};
 use super::mapping::{Cache, Mapped, Mappings, MetricType, Observer};
 use super::names::{counter_name, label_name, metric_name};
-use crate::model::{Summary, SummaryKind, Value, Window, split_tag};
+use crate::model::{SeriesKey, Summary, SummaryKind, Value, Window, split_tag};
 
 /// What [`Encoder::families`] could not fit into a valid push.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,11 +36,19 @@ pub(crate) struct Encoder {
     /// What the rules made of each (name, kind) seen; the encoder runs in the sink's task, so
     /// the lock is only ever taken by that task (and by a scrape endpoint serving it).
     cache: Mutex<Cache>,
+    /// True when the output may be read as OpenMetrics, where counter `x_total` is the family
+    /// `x`: a counter then also claims the name without `_total`.
+    openmetrics: bool,
 }
 
 impl Clone for Encoder {
     fn clone(&self) -> Self {
-        Self { reserved: self.reserved.clone(), mappings: self.mappings.clone(), cache: Mutex::default() }
+        Self {
+            reserved: self.reserved.clone(),
+            mappings: self.mappings.clone(),
+            cache: Mutex::default(),
+            openmetrics: self.openmetrics,
+        }
     }
 }
 
@@ -60,7 +68,21 @@ impl Encoder {
     /// An encoder that renames series labels named like one of `reserved` and applies
     /// `mappings` (the first matching rule names and labels a series).
     pub(crate) fn new<'a>(reserved: impl IntoIterator<Item = &'a str>, mappings: Arc<Mappings>) -> Self {
-        Self { reserved: reserved.into_iter().map(str::to_owned).collect(), mappings, cache: Mutex::default() }
+        Self {
+            reserved: reserved.into_iter().map(str::to_owned).collect(),
+            mappings,
+            cache: Mutex::default(),
+            openmetrics: false,
+        }
+    }
+
+    /// This encoder for an output that may be read as OpenMetrics (a scrape endpoint): a
+    /// counter `x_total` is the family `x` there, so a gauge or histogram named `x` collides
+    /// with it and is left out of both formats.
+    #[must_use]
+    pub(crate) fn for_openmetrics(mut self) -> Self {
+        self.openmetrics = true;
+        self
     }
 
     /// What the mapping rules make of `name` of kind `kind` (`None`: the default translation).
@@ -114,10 +136,6 @@ impl Encoder {
 
     /// The expiry of a series of `kind` named `name`: its rule's `expire_after`, else
     /// `sink_expire_after`. Gauges included, for outputs that stop serving them.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for the outputs that stop serving a gauge (scrape endpoint, remote write)")
-    )]
     pub(crate) fn expire_after(
         &self,
         kind: MetricType,
@@ -131,24 +149,38 @@ impl Encoder {
     /// The families of one output: the window's gauges and every cumulative series of `state`
     /// (which must already include the window).
     pub(crate) fn families(&self, window: &Window, state: &State) -> (Families, Dropped) {
+        let gauges = window.series.iter().filter_map(|s| match s.value {
+            Value::Gauge { value } => Some((&*s.key, value)),
+            _ => None,
+        });
+        self.families_with_gauges(window, gauges, state)
+    }
+
+    /// [`Encoder::families`] with `gauges` instead of the window's own: an output that keeps
+    /// serving a gauge after the aggregator stopped carrying it passes those it keeps, in a
+    /// stable order (of two gauges that become one Prometheus series the first is kept).
+    pub(crate) fn families_with_gauges<'a>(
+        &self,
+        window: &Window,
+        gauges: impl IntoIterator<Item = (&'a SeriesKey, f64)>,
+        state: &State,
+    ) -> (Families, Dropped) {
         let agent_tags: Vec<(&str, &str)> = window.tags.iter().map(|t| tag_pair(t)).collect();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let mut dropped = Dropped::default();
         // The window's own samples of each series, for summaries' quantiles.
         let summaries = if self.mappings.has_quantiles() { window_summaries(window) } else { HashMap::new() };
         // Candidates, sorted so that every collision is resolved the same way on every push.
-        let mut candidates: Vec<(String, FamilyType, Labels, Sample)> = Vec::new();
-        for series in &window.series {
-            if let Value::Gauge { value } = series.value {
-                let mapped = self.mapped(&mut cache, &series.key.name, MetricType::Gauge);
-                if mapped.as_ref().is_some_and(|m| m.drop) {
-                    dropped.by_rule += 1;
-                    continue;
-                }
-                let name = mapped.as_ref().map_or_else(|| metric_name(&series.key.name), |m| m.name.clone());
-                let labels = self.labels(&agent_tags, &series.key.tags, mapped.as_deref(), FamilyType::Gauge);
-                candidates.push((name, FamilyType::Gauge, labels, Sample::Value(value)));
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for (key, value) in gauges {
+            let mapped = self.mapped(&mut cache, &key.name, MetricType::Gauge);
+            if mapped.as_ref().is_some_and(|m| m.drop) {
+                dropped.by_rule += 1;
+                continue;
             }
+            let name = mapped.as_ref().map_or_else(|| metric_name(&key.name), |m| m.name.clone());
+            let labels = self.labels(&agent_tags, &key.tags, mapped.as_deref(), FamilyType::Gauge);
+            candidates.push((name, FamilyType::Gauge, labels, Sample::Value(value), None));
         }
         for (key, entry) in &state.entries {
             let mapped = self.mapped(&mut cache, &key.name, metric_type(key.kind));
@@ -170,14 +202,17 @@ impl Encoder {
                 Kind::Buckets => (base, FamilyType::Histogram, histogram_sample(entry, &[])),
             };
             let labels = self.labels(&agent_tags, &key.tags, mapped.as_deref(), kind);
-            candidates.push((name, kind, labels, sample));
+            // Timers are in seconds; the other kinds' unit is the application's.
+            let unit = (key.kind == Kind::Timer).then_some("seconds");
+            candidates.push((name, kind, labels, sample, unit));
         }
         drop(cache);
         candidates.sort_by(|a, b| (&a.0, a.1, &a.2).cmp(&(&b.0, b.1, &b.2)));
 
         let mut families = Families::new();
-        for (name, kind, labels, sample) in candidates {
-            let family = families.entry(name.clone()).or_insert_with(|| Family { kind, metrics: BTreeMap::new() });
+        for (name, kind, labels, sample, unit) in candidates {
+            let family =
+                families.entry(name.clone()).or_insert_with(|| Family { kind, unit, metrics: BTreeMap::new() });
             if family.kind != kind {
                 dropped.series += 1;
                 if !dropped.names.contains(&name) {
@@ -212,22 +247,47 @@ impl Encoder {
                 },
             }
         }
-        // A histogram `x` also writes `x_bucket`, `x_sum` and `x_count`: a family of one of
-        // those names would make the gateway refuse the whole push.
-        let mut claimed: HashMap<String, String> = HashMap::new();
+        self.leave_out_claimed(&mut families, &mut dropped);
+        (families, dropped)
+    }
+
+    /// Leaves out each family one of whose names another family already writes: a histogram
+    /// `x` also writes `x_bucket`, `x_sum` and `x_count`, a summary `x_sum` and `x_count`, and
+    /// in OpenMetrics a counter `x_total` is the family `x`. A family of a claimed name would
+    /// make the gateway refuse the whole push, or a scrape fail. The families that write more
+    /// than their own name claim first (so a histogram or counter wins over a gauge named like
+    /// one of its parts), each group in name order; each refused family is named in `dropped`
+    /// and its series counted.
+    fn leave_out_claimed(&self, families: &mut Families, dropped: &mut Dropped) {
+        let mut claims: Vec<(&String, Vec<String>)> = Vec::with_capacity(families.len());
         let mut refused = Vec::new();
-        for (name, family) in &families {
-            let names: Vec<String> = match family.kind {
+        for (name, family) in families.iter() {
+            let names = match family.kind {
                 FamilyType::Histogram => {
                     vec![name.clone(), format!("{name}_bucket"), format!("{name}_sum"), format!("{name}_count")]
                 }
                 FamilyType::Summary => vec![name.clone(), format!("{name}_sum"), format!("{name}_count")],
+                // A counter named only `_total` would have an empty family name in
+                // OpenMetrics, which no parser takes: it is left out.
+                FamilyType::Counter if self.openmetrics => match name.strip_suffix("_total") {
+                    Some(base) if !base.is_empty() => vec![name.clone(), base.to_owned()],
+                    _ => {
+                        refused.push(name.clone());
+                        continue;
+                    }
+                },
                 FamilyType::Counter | FamilyType::Gauge => vec![name.clone()],
             };
-            if names.iter().any(|n| claimed.contains_key(n)) {
+            claims.push((name, names));
+        }
+        // Stable: each group stays in name order.
+        claims.sort_by_key(|(_, names)| names.len() == 1);
+        let mut claimed: HashSet<String> = HashSet::new();
+        for (name, names) in claims {
+            if names.iter().any(|n| claimed.contains(n)) {
                 refused.push(name.clone());
             } else {
-                claimed.extend(names.into_iter().map(|n| (n, name.clone())));
+                claimed.extend(names);
             }
         }
         for name in refused {
@@ -236,7 +296,6 @@ impl Encoder {
                 dropped.names.push(name);
             }
         }
-        (families, dropped)
     }
 
     /// The labels of a series: the agent's tags, overridden by the series' own, overridden by
@@ -294,6 +353,9 @@ impl Encoder {
         }
     }
 }
+
+/// One metric before families are formed: its family name, type, labels, value and unit.
+type Candidate = (String, FamilyType, Labels, Sample, Option<&'static str>);
 
 /// Each summary of the window by series name and tags.
 fn window_summaries(window: &Window) -> HashMap<(&str, &[Box<str>]), &Summary> {

@@ -1,6 +1,6 @@
 //! The Pushgateway backend's task side: one `PUT` of the whole group per window.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use crate::backend::{Backend, Encoded, Halves, SendError};
 use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
 use crate::model::Window;
-use crate::prometheus::{Encoder, Mappings, State, protobuf, text};
+use crate::prometheus::{Conflicts, Encoder, Mappings, State, protobuf, text};
 use crate::registry::BuildError;
 use crate::secret::Secret;
 
@@ -67,8 +67,8 @@ pub struct Pushgateway {
     encoder: Encoder,
     state: State,
     state_path: PathBuf,
-    /// Family names already logged as colliding, so each is logged once.
-    reported: HashSet<String>,
+    /// Families left out of pushes: logged once each, their series counted as dropped.
+    conflicts: Conflicts,
 }
 
 impl Pushgateway {
@@ -106,7 +106,7 @@ impl Pushgateway {
             encoder,
             state,
             state_path,
-            reported: HashSet::new(),
+            conflicts: Conflicts::default(),
         })
     }
 
@@ -166,13 +166,7 @@ impl Pushgateway {
         if dropped.by_rule > 0 {
             tracing::debug!(series = dropped.by_rule, "Series dropped by mapping rules; not pushed.");
         }
-        for name in dropped.names.iter().filter(|n| !self.reported.contains(*n)).cloned().collect::<Vec<_>>() {
-            tracing::warn!(
-                family = %name,
-                "Metric name collides with another of a different type (a histogram's _bucket/_sum/_count included); not pushed."
-            );
-            self.reported.insert(name);
-        }
+        self.conflicts.record(&dropped);
         let series = families.values().map(|f| f.metrics.len() as u64).sum();
         let body = match self.format {
             Format::Protobuf => protobuf(&families),
@@ -224,6 +218,10 @@ impl Backend for Pushgateway {
         let pushes = self.encode(window)?;
         self.state.applied = Some(position);
         Ok(pushes)
+    }
+
+    fn take_left_out(&mut self) -> u64 {
+        self.conflicts.take()
     }
 
     async fn send(&mut self, push: &Push) -> Result<(), SendError> {
