@@ -13,6 +13,7 @@
 //! - [`console`], [`file`](mod@file): the local backends.
 //! - [`prometheus`]: naming, families, cumulative state and encoders of every Prometheus output.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
+//! - [`remote_write`]: Prometheus remote write 1.0 (Prometheus, Mimir, VictoriaMetrics, …).
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
 //! - [`statsd`]: forwarding to an upstream StatsD or DogStatsD server.
 //! - [`cloudwatch`]: Amazon CloudWatch `PutMetricData`, signed with SigV4.
@@ -35,6 +36,7 @@ pub mod model;
 pub mod prometheus;
 pub mod pushgateway;
 pub mod registry;
+pub mod remote_write;
 pub mod secret;
 pub mod sketch;
 pub mod statsd;

@@ -19,7 +19,8 @@ pub use mapping::{MappingError, MappingRule, Mappings};
 pub use text::{Number, TextWriter};
 
 pub(crate) use cumulative::State;
+pub(crate) use families::{Families, Sample, whole};
 pub(crate) use names::is_label_name;
 pub(crate) use protobuf::protobuf;
-pub(crate) use text::text;
+pub(crate) use text::{float, text};
 pub(crate) use translate::Encoder;
