@@ -8,7 +8,9 @@ pub mod datadog;
 pub mod etsy;
 pub mod influxdb;
 pub mod moto;
+pub mod prometheus;
 pub mod pushgateway;
+pub mod victoria;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -1,5 +1,5 @@
 //! Real servers end to end: StatsD lines into the `sluice` binary, exact totals read back from
-//! Etsy StatsD, InfluxDB, Pushgateway, moto's CloudWatch and a Datadog intake. One test binary
+//! Etsy StatsD, InfluxDB, Pushgateway, Prometheus, VictoriaMetrics, moto's CloudWatch and a Datadog intake. One test binary
 //! for the area, so these tests link once.
 //!
 //! The backends' library-level tests against the same servers live in the `backends` crate
@@ -12,6 +12,7 @@ mod cloudwatch;
 mod datadog;
 mod influxdb;
 mod mapping;
+mod prometheus_remote_write;
 mod pushgateway;
 mod statsd;
 mod statsd_forward;
