@@ -160,7 +160,7 @@ fn families_and_the_agents_writer_render_a_label_value_the_same() {
 }
 
 /// Compiled rules from `[[mappings]]` TOML.
-fn mappings(toml_text: &str) -> Arc<super::Mappings> {
+pub(crate) fn mappings(toml_text: &str) -> Arc<super::Mappings> {
     #[derive(serde::Deserialize)]
     struct File {
         mappings: Vec<super::MappingRule>,

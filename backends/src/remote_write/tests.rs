@@ -9,7 +9,7 @@ use super::{Context, RemoteWrite, RemoteWriteConfig, STALE_NAN_BITS};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::delivery::Position;
 use crate::model::{Series, SummaryKind, Value, Window};
-use crate::prometheus::tests::{key, summary};
+use crate::prometheus::tests::{key, mappings, summary};
 use crate::prometheus::{Mappings, float};
 
 /// End of the golden window: a real time, so nothing is too old relative to it.
@@ -67,11 +67,15 @@ fn config(url: &str) -> RemoteWriteConfig {
 }
 
 fn backend_with(dir: &std::path::Path, config: &RemoteWriteConfig) -> RemoteWrite {
+    backend_mapped(dir, config, Arc::new(Mappings::none()))
+}
+
+fn backend_mapped(dir: &std::path::Path, config: &RemoteWriteConfig, mappings: Arc<Mappings>) -> RemoteWrite {
     let context = Context {
         client: crate::delivery::http::client().unwrap(),
         data_dir: dir.to_owned(),
         hostname: "web-1".to_owned(),
-        mappings: Arc::new(Mappings::none()),
+        mappings,
     };
     RemoteWrite::new("rw", config, context).unwrap()
 }
@@ -231,6 +235,92 @@ fn a_series_that_leaves_gets_one_stale_marker_with_the_exact_bits() {
     // Window 4: nothing left to mark.
     assert!(encode_now(&mut backend, &window(4, vec![])).is_empty());
     assert_eq!(backend.written(), 0);
+}
+
+/// Mapping rules apply as at the Pushgateway: a glob rule names a counter and labels it from
+/// its capture, a drop rule keeps its names (counter and gauge) out of every request, a
+/// quantiles rule writes a summary as one series per quantile plus `_sum` and `_count`, and a
+/// rule's `expire_after` ends its series with one stale marker while the others stay.
+#[test]
+fn mapping_rules_rename_label_drop_and_summarise_and_a_rules_expiry_writes_a_stale_marker() {
+    let dir = temp_dir();
+    let rules = mappings(
+        r#"
+[[mappings]]
+match = "app.*.requests"
+name = "app_requests"
+labels = { server = "$1" }
+expire_after = "15s"
+
+[[mappings]]
+match = "debug.*"
+action = "drop"
+
+[[mappings]]
+match = "rpc.*"
+name = "rpc_${1}_seconds"
+quantiles = [0.5]
+"#,
+    );
+    let mut backend = backend_mapped(dir.path(), &config("http://127.0.0.1:9/api/v1/write"), rules);
+    let first = window(
+        1,
+        vec![
+            Series { key: key("app.web1.requests", &[]), value: Value::Counter { sum: 5.0, rate: 0.5 } },
+            Series { key: key("debug.hits", &[]), value: Value::Counter { sum: 1.0, rate: 0.1 } },
+            Series { key: key("debug.level", &[]), value: Value::Gauge { value: 2.0 } },
+            Series {
+                key: key("rpc.get", &[]),
+                value: summary(SummaryKind::Timer, &[(100.0, 1.0), (300.0, 1.0), (300.0, 1.0)], &[]),
+            },
+            Series { key: key("other", &[]), value: Value::Counter { sum: 2.0, rate: 0.2 } },
+        ],
+    );
+    let text = render(&encode_now(&mut backend, &first));
+    assert!(!text.contains("debug"), "{text}");
+    let (quantile, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.contains("quantile="));
+    let t = first.end_ms;
+    assert_eq!(
+        rest,
+        [
+            format!(
+                "{{__name__=\"app_requests_total\",env=\"prod\",instance=\"web-1\",job=\"sluice\",server=\"web1\"}} 5 {t}"
+            ),
+            format!("{{__name__=\"other_total\",env=\"prod\",instance=\"web-1\",job=\"sluice\"}} 2 {t}"),
+            format!("{{__name__=\"rpc_get_seconds_sum\",env=\"prod\",instance=\"web-1\",job=\"sluice\"}} 0.7 {t}"),
+            format!("{{__name__=\"rpc_get_seconds_count\",env=\"prod\",instance=\"web-1\",job=\"sluice\"}} 3 {t}"),
+        ]
+    );
+    // The median of 0.1 s, 0.3 s, 0.3 s from the window's sketch: within its 2 %.
+    let [line] = quantile[..] else { panic!("one quantile series: {quantile:?}") };
+    let prefix = "{__name__=\"rpc_get_seconds\",env=\"prod\",instance=\"web-1\",job=\"sluice\",quantile=\"0.5\"} ";
+    let (value, stamp) = line.strip_prefix(prefix).unwrap().split_once(' ').unwrap();
+    assert!((value.parse::<f64>().unwrap() - 0.3).abs() <= 0.3 * 0.02, "{line}");
+    assert_eq!(stamp, t.to_string());
+
+    // 10 s later the rule's counter is still within its 15 s; 20 s later it is forgotten and
+    // marked stale once, while `other` (no expiry) and the summary stay.
+    let names = |requests: &[Encoded<Request>]| -> Vec<(String, bool)> {
+        let mut names: Vec<(String, bool)> = requests
+            .iter()
+            .flat_map(|r| encode::decode(&r.payload.body).timeseries)
+            .map(|s| {
+                let name = s.labels.iter().find(|l| l.name == "__name__").unwrap().value.clone();
+                (name, s.samples[0].value.to_bits() == STALE_NAN_BITS)
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let live = |name: &str| (name.to_owned(), false);
+    let kept =
+        [live("other_total"), live("rpc_get_seconds"), live("rpc_get_seconds_count"), live("rpc_get_seconds_sum")];
+    let second = names(&encode_now(&mut backend, &window(2, vec![])));
+    assert_eq!(second, [&[live("app_requests_total")][..], &kept].concat());
+    let third = names(&encode_now(&mut backend, &window(3, vec![])));
+    assert_eq!(third, [&[("app_requests_total".to_owned(), true)][..], &kept].concat());
+    let fourth = names(&encode_now(&mut backend, &window(4, vec![])));
+    assert_eq!(fourth, kept);
 }
 
 /// 5000 series with `max_samples_per_request = 2000` become requests of 2000, 2000 and 1000
