@@ -22,6 +22,21 @@ const CODES: u32 = 10;
 const GAUGES: u32 = 50;
 const TIMERS: u32 = 40;
 const SETS: u32 = 20;
+const SERVICES: u32 = 100;
+const DEBUG_NAMES: u32 = 50;
+
+/// A glob rule with a capture label and a drop rule: `rw.svc.<s>.hits` becomes
+/// `svc_hits_total{service="<s>"}`, every `rw.debug.*` name is left out.
+const RULES: &str = r#"
+[[mappings]]
+match = "rw.svc.*.hits"
+name = "svc_hits"
+labels = { service = "$1" }
+
+[[mappings]]
+match = "rw.debug.*"
+action = "drop"
+"#;
 
 /// What the receiver must hold, computed from the lines the test sent: per label set
 /// (without `__name__`, `job` and `instance`, written `k=v,k=v`), the value.
@@ -32,6 +47,8 @@ struct Truth {
     /// Per endpoint: weighted count, sum in seconds, cumulative count per bound.
     timers: BTreeMap<String, (f64, f64, [f64; 4])>,
     sets: BTreeMap<String, f64>,
+    /// Counters renamed by the glob rule of [`RULES`], by `service`.
+    mapped: BTreeMap<String, f64>,
     /// After a restart of sluice: the gauges touched since. A gauge lives in the aggregator's
     /// memory, so the first delta after a restart applies to 0.
     restarted: Option<std::collections::BTreeSet<String>>,
@@ -115,6 +132,27 @@ impl Truth {
         out
     }
 
+    /// Counter lines for the glob rule (five per service, sample rates included) and lines
+    /// of names the drop rule leaves out (counters, gauges and timers).
+    fn mapped(&mut self, seed: u64) -> Vec<String> {
+        let mut rng = Lcg(seed);
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            for s in 0..SERVICES {
+                let (rate, rate_text) = [(1.0, ""), (0.5, "|@0.5")][rng.next(2) as usize];
+                let value = 1 + rng.next(9);
+                *self.mapped.entry(format!("service=s{s}")).or_default() += f64::from(value) / rate;
+                out.push(format!("rw.svc.s{s}.hits:{value}|c{rate_text}"));
+            }
+        }
+        for d in 0..DEBUG_NAMES {
+            out.push(format!("rw.debug.c{d}:1|c"));
+            out.push(format!("rw.debug.g{d}:{d}|g"));
+            out.push(format!("rw.debug.t{d}:250|ms"));
+        }
+        out
+    }
+
     /// Every histogram series the receiver must hold, by label set with `le`.
     fn histogram_series(&self) -> (BTreeMap<String, f64>, BTreeMap<String, f64>, BTreeMap<String, f64>) {
         let mut buckets = BTreeMap::new();
@@ -171,6 +209,7 @@ fn wait_exact(server: &dyn PromQl, truth: &Truth) {
         ("last_over_time(rw_lat_sum{job=\"sluice\"}[1h])", sums),
         ("last_over_time(rw_lat_count{job=\"sluice\"}[1h])", counts),
         ("max_over_time(rw_users{job=\"sluice\"}[1h])", truth.sets.clone()),
+        ("last_over_time(svc_hits_total{job=\"sluice\"}[1h])", truth.mapped.clone()),
     ];
     let deadline = Instant::now() + Duration::from_secs(30);
     for (query, expected) in checks {
@@ -208,14 +247,15 @@ fn sink(url: &str, extra: &str) -> String {
 const AGENT: &str = "hostname = \"rw-host\"\nexpire_after_windows = 4";
 
 /// Thousands of lines over hundreds of series in 1 s windows reach Prometheus as exact
-/// counter totals, histogram buckets, sums and counts, gauges and set sizes; once the gauges
-/// expire in the aggregator their stale markers end them at once (an instant query no longer
-/// finds them, while their samples are still stored).
+/// counter totals, histogram buckets, sums and counts, gauges and set sizes; mapping rules
+/// rename and label 100 counters (exact totals under the new name) and keep 150 series out
+/// entirely; once the gauges expire in the aggregator their stale markers end them at once
+/// (an instant query no longer finds them, while their samples are still stored).
 #[test]
-fn statsd_traffic_reaches_prometheus_exactly_and_expired_gauges_go_stale() {
+fn statsd_traffic_reaches_prometheus_exactly_mapped_and_expired_gauges_go_stale() {
     let prometheus = Prometheus::start();
-    let agent =
-        Setup { flush_interval: "1s", agent: AGENT, ..Setup::default() }.start(&sink(&prometheus.write_url(), ""));
+    let config = format!("{}{RULES}", sink(&prometheus.write_url(), ""));
+    let agent = Setup { flush_interval: "1s", agent: AGENT, ..Setup::default() }.start(&config);
     let mut truth = Truth::default();
     let mut sent = 0;
     for burst in 0..3 {
@@ -229,9 +269,26 @@ fn statsd_traffic_reaches_prometheus_exactly_and_expired_gauges_go_stale() {
     let sets = truth.sets(99);
     send(&agent, &sets);
     sent += sets.len();
+    let mapped = truth.mapped(7);
+    send(&agent, &mapped);
+    sent += mapped.len();
     agent.wait_lines(sent as f64);
     assert_eq!(truth.counters.len(), (ROUTES * CODES) as usize, "every counter series was sent");
+    assert_eq!(truth.mapped.len(), SERVICES as usize, "every mapped counter was sent");
     wait_exact(&prometheus, &truth);
+    // The drop rule's names never reached Prometheus, under any name; the glob rule's
+    // counters are there only under their new name.
+    for query in
+        ["count(last_over_time({__name__=~\".*debug.*\"}[1h]))", "count(last_over_time({__name__=~\"rw_svc.*\"}[1h]))"]
+    {
+        assert_eq!(prometheus.query(query), Some(Vec::new()), "{query}");
+    }
+    let names = prometheus.query("count by (__name__) (last_over_time({job=\"sluice\"}[1h]))").unwrap();
+    let names: std::collections::BTreeSet<&str> = names.iter().map(|(l, _)| l["__name__"].as_str()).collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["rw_lat_bucket", "rw_lat_count", "rw_lat_sum", "rw_level", "rw_req_total", "rw_users", "svc_hits_total"]
+    );
     assert_eq!(agent.metric_sum("sluice_backend_dropped_series_total{backend=\"rw\""), 0.0);
     assert_eq!(
         agent.metric("sluice_backend_errors_total{backend=\"rw\",class=\"rejected\"}"),
