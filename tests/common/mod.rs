@@ -10,6 +10,7 @@ pub mod influxdb;
 pub mod moto;
 pub mod prometheus;
 pub mod pushgateway;
+pub mod tls;
 pub mod victoria;
 
 use std::io::{Read, Write};

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::prometheus::{PromQl, Prometheus, Sample};
+use common::tls::TestCa;
 use common::victoria::Victoria;
 use common::{Agent, Setup};
 
@@ -428,4 +429,37 @@ fn a_reloaded_sink_takes_over_the_spool_and_the_totals_exactly() {
     let (status, _) = agent.stop();
     assert!(status.success(), "exit status {status}");
     eprintln!("remote write reload: the new sink replayed {replayed} windows of the old sink's spool");
+}
+
+/// An `https://` receiver behind a private CA: the sink given that CA as `ca_file` writes
+/// exact values through TLS, while a sink without it refuses the certificate (the shared client
+/// trusts the system's roots only), retries and delivers nothing.
+#[test]
+fn tls_to_a_receiver_behind_a_private_ca_takes_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path());
+    let mut prometheus = Prometheus::start_tls(&ca);
+    let url = prometheus.write_url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let config = format!(
+        "{}[sinks.untrusted]\ntype = \"prometheus_remote_write\"\nurl = \"{url}\"\njob = \"untrusted\"\n\
+         [sinks.untrusted.retry]\ninitial_backoff = \"100ms\"\nmax_backoff = \"200ms\"\n",
+        sink(&url, &format!("ca_file = {:?}\n", ca.ca.display().to_string()))
+    );
+    let agent = Setup { flush_interval: "1s", agent: "hostname = \"rw-host\"", ..Setup::default() }.start(&config);
+    let mut truth = Truth::default();
+    let lines = truth.traffic(21, 2000);
+    send(&agent, &lines);
+    agent.wait_lines(lines.len() as f64);
+    agent.wait_metric("sluice_backend_retries_total{backend=\"untrusted\"}", 3.0);
+    // Stopping flushes the last window; the untrusted sink still holds its windows.
+    let (_, windows) = agent.stop();
+    assert!(!windows.is_empty());
+    assert!(prometheus.log().contains("TLS handshake error"), "{}", prometheus.log());
+
+    prometheus.restart_plain();
+    wait_exact(&prometheus, &truth);
+    let jobs = prometheus.query("count by (job) (last_over_time(rw_req_total[1h]))").unwrap();
+    assert_eq!(jobs.len(), 1, "only the trusted sink wrote: {jobs:?}");
+    assert_eq!(jobs[0].0["job"], "sluice");
 }

@@ -80,6 +80,11 @@ pub struct RemoteWriteConfig {
     /// to none.
     #[serde(default)]
     pub bearer_token_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust for an `https://` `url` besides the system's
+    /// roots (a receiver behind a private CA), read at startup. Defaults to none: the
+    /// system's roots only.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Time allowed for one request, connection included. Defaults to `"30s"`.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
@@ -128,6 +133,7 @@ impl RemoteWriteConfig {
             password_file: None,
             bearer_token: None,
             bearer_token_file: None,
+            ca_file: None,
             timeout: DEFAULT_TIMEOUT,
             buffer: BufferConfig::default(),
             retry: RetryConfig::default(),

@@ -33,7 +33,8 @@ pub const USER_AGENT: &str = concat!("sluice/", env!("CARGO_PKG_VERSION"));
 /// What the agent hands the backend when it builds it.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// The shared HTTP client (`delivery::http::client`); https URLs use its TLS.
+    /// The shared HTTP client (`delivery::http::client`); https URLs use its TLS, unless
+    /// `ca_file` asks for a client of the sink's own.
     pub client: Client,
     /// `[agent] data_dir`, where the cumulative state is kept.
     pub data_dir: PathBuf,
@@ -90,6 +91,19 @@ impl RemoteWrite {
             (None, None, Some(path)) => Auth::Bearer(secret(None, Some(path), "bearer_token_file")?),
             (None, None, None) => Auth::None,
         };
+        let client = match &config.ca_file {
+            None => context.client,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| BuildError::new(format!("cannot read \"ca_file\" {}: {e}", path.display())))?;
+                let roots = reqwest::Certificate::from_pem_bundle(&pem)
+                    .ok()
+                    .filter(|roots| !roots.is_empty())
+                    .ok_or_else(|| BuildError::at("ca_file", format!("{} holds no PEM certificate", path.display())))?;
+                crate::delivery::http::client_trusting(roots)
+                    .map_err(|e| BuildError::new(format!("cannot build the HTTP client for \"ca_file\": {e}")))?
+            }
+        };
         let mut labels = std::collections::BTreeMap::from([
             ("job".to_owned(), config.job.clone()),
             ("instance".to_owned(), context.hostname.clone()),
@@ -100,7 +114,7 @@ impl RemoteWrite {
         let state = State::load(&state_path, config.buckets.clone())
             .map_err(|e| BuildError::new(format!("remote write state: {e}")))?;
         Ok(Self {
-            client: context.client,
+            client,
             url: config.url.clone(),
             headers: headers(config)?,
             auth,

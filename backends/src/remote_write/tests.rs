@@ -525,3 +525,24 @@ fn config_parses_with_defaults_and_refuses_bad_values() {
     bad.bearer_token = Some("t".into());
     assert_eq!(bad.validate().unwrap_err().key, Some("bearer_token"));
 }
+
+/// A `ca_file` that holds no PEM certificate, or is missing, refuses the build and says so.
+#[test]
+fn a_ca_file_without_a_certificate_is_refused() {
+    let dir = temp_dir();
+    let context = || Context {
+        client: crate::delivery::http::client().unwrap(),
+        data_dir: dir.path().to_owned(),
+        hostname: "web-1".to_owned(),
+        mappings: Arc::new(Mappings::none()),
+    };
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    let mut config = config("https://127.0.0.1:9/api/v1/write");
+    config.ca_file = Some(not_pem);
+    let err = RemoteWrite::new("rw", &config, context()).unwrap_err();
+    assert_eq!(err.key, Some("ca_file"), "{err}");
+    config.ca_file = Some(dir.path().join("missing.pem"));
+    let err = RemoteWrite::new("rw", &config, context()).unwrap_err();
+    assert!(err.to_string().contains("cannot read \"ca_file\""), "{err}");
+}
