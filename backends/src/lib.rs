@@ -13,6 +13,7 @@
 //! - [`console`], [`file`](mod@file): the local backends.
 //! - [`prometheus`]: naming, families, cumulative state and encoders of every Prometheus output.
 //! - [`pushgateway`]: the Prometheus Pushgateway.
+//! - [`remote_write`]: Prometheus remote write 1.0 (Prometheus, Mimir, VictoriaMetrics, …).
 //! - [`prometheus_exporter`]: a scrape endpoint of its own for Prometheus (text and OpenMetrics).
 //! - [`textfile`]: a file for `node_exporter`'s textfile collector.
 //! - [`influxdb`]: InfluxDB 1.x and 2.x line protocol over HTTP.
@@ -38,6 +39,7 @@ pub mod prometheus;
 pub mod prometheus_exporter;
 pub mod pushgateway;
 pub mod registry;
+pub mod remote_write;
 pub mod secret;
 pub mod sketch;
 pub mod statsd;

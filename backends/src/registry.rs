@@ -19,6 +19,7 @@ use crate::influxdb::{InfluxDb, InfluxDbConfig};
 use crate::prometheus::Mappings;
 use crate::prometheus_exporter::{PrometheusExporter, PrometheusExporterConfig};
 use crate::pushgateway::{self, Pushgateway, PushgatewayConfig};
+use crate::remote_write::{self, RemoteWrite, RemoteWriteConfig};
 use crate::statsd::{Statsd, StatsdSinkConfig};
 use crate::textfile::{TextfileConfig, TextfileWriter};
 
@@ -32,6 +33,9 @@ pub enum SinkConfig {
     File(FileConfig),
     /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
     Pushgateway(Box<PushgatewayConfig>),
+    /// Writes each window to a Prometheus remote write 1.0 receiver, counters and histograms
+    /// cumulative.
+    PrometheusRemoteWrite(Box<RemoteWriteConfig>),
     /// Writes each window to InfluxDB 1.x or 2.x as line protocol.
     Influxdb(InfluxDbConfig),
     /// Forwards each window to an upstream StatsD or DogStatsD server.
@@ -112,6 +116,7 @@ impl SinkConfig {
         "console",
         "file",
         "pushgateway",
+        "prometheus_remote_write",
         "prometheus_exporter",
         "textfile",
         "influxdb",
@@ -131,6 +136,9 @@ impl SinkConfig {
             "console" => ConsoleConfig::deserialize(body).map(Self::Console),
             "file" => FileConfig::deserialize(body).map(Self::File),
             "pushgateway" => PushgatewayConfig::deserialize(body).map(|c| Self::Pushgateway(Box::new(c))),
+            "prometheus_remote_write" => {
+                RemoteWriteConfig::deserialize(body).map(|c| Self::PrometheusRemoteWrite(Box::new(c)))
+            }
             "influxdb" => InfluxDbConfig::deserialize(body).map(Self::Influxdb),
             "statsd" => StatsdSinkConfig::deserialize(body).map(Self::Statsd),
             "cloudwatch" => CloudWatchConfig::deserialize(body).map(Self::Cloudwatch),
@@ -147,6 +155,7 @@ impl SinkConfig {
             Self::Console(_) => "console",
             Self::File(_) => "file",
             Self::Pushgateway(_) => "pushgateway",
+            Self::PrometheusRemoteWrite(_) => "prometheus_remote_write",
             Self::Influxdb(_) => "influxdb",
             Self::Statsd(_) => "statsd",
             Self::Cloudwatch(_) => "cloudwatch",
@@ -162,6 +171,7 @@ impl SinkConfig {
             Self::Console(c) => &c.buffer,
             Self::File(c) => &c.buffer,
             Self::Pushgateway(c) => &c.buffer,
+            Self::PrometheusRemoteWrite(c) => &c.buffer,
             Self::Influxdb(c) => &c.buffer,
             Self::Statsd(c) => &c.buffer,
             Self::Cloudwatch(c) => &c.buffer,
@@ -177,6 +187,7 @@ impl SinkConfig {
             Self::Console(c) => &c.retry,
             Self::File(c) => &c.retry,
             Self::Pushgateway(c) => &c.retry,
+            Self::PrometheusRemoteWrite(c) => &c.retry,
             Self::Influxdb(c) => &c.retry,
             Self::Statsd(c) => &c.retry,
             Self::Cloudwatch(c) => &c.retry,
@@ -193,6 +204,7 @@ impl SinkConfig {
             Self::Console(_) => Ok(()),
             Self::File(c) => c.validate(),
             Self::Pushgateway(c) => c.validate(),
+            Self::PrometheusRemoteWrite(c) => c.validate(),
             Self::Influxdb(c) => c.api().map(drop),
             Self::Statsd(c) => c.check(),
             Self::Cloudwatch(c) => c.check(),
@@ -203,16 +215,23 @@ impl SinkConfig {
     }
 
     /// True when the backend reads the agent's `hostname` or `data_dir`, so a reload that
-    /// changes them rebuilds it (the Pushgateway's grouping key and state file, the scrape
-    /// endpoint's and the textfile's state files).
+    /// changes them rebuilds it (the Pushgateway's grouping key and state file, remote
+    /// write's `instance` label and state file, the scrape endpoint's and the textfile's
+    /// state files).
     pub fn reads_identity(&self) -> bool {
-        matches!(self, Self::Pushgateway(_) | Self::PrometheusExporter(_) | Self::Textfile(_))
+        matches!(
+            self,
+            Self::Pushgateway(_) | Self::PrometheusRemoteWrite(_) | Self::PrometheusExporter(_) | Self::Textfile(_)
+        )
     }
 
     /// True when the backend applies the agent's `[[mappings]]` (every Prometheus output), so
     /// a reload that changes the rules rebuilds it.
     pub fn reads_mappings(&self) -> bool {
-        matches!(self, Self::Pushgateway(_) | Self::PrometheusExporter(_) | Self::Textfile(_))
+        matches!(
+            self,
+            Self::Pushgateway(_) | Self::PrometheusRemoteWrite(_) | Self::PrometheusExporter(_) | Self::Textfile(_)
+        )
     }
 
     /// The TCP address the backend listens on itself (the scrape endpoint's `listen`), so the
@@ -244,6 +263,15 @@ impl SinkConfig {
                     mappings: context.mappings.clone(),
                 };
                 delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)
+            }
+            Self::PrometheusRemoteWrite(c) => {
+                let agent = remote_write::Context {
+                    client: context.client()?,
+                    data_dir: context.data_dir.to_owned(),
+                    hostname: context.hostname.to_owned(),
+                    mappings: context.mappings.clone(),
+                };
+                delivery::spawn_at(at, RemoteWrite::new(name, c, agent)?)
             }
             Self::Influxdb(c) => delivery::spawn_at(at, InfluxDb::new(c, context.client()?)?),
             Self::Statsd(c) => delivery::spawn_at(at, Statsd::new(c)?),

@@ -121,7 +121,7 @@ fn unknown_sink_type_lists_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"consol\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:8: unknown sink type "consol" in [sinks.out]; did you mean "console"? Valid types: "console", "file", "pushgateway", "prometheus_remote_write", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -131,7 +131,7 @@ fn sink_without_type_is_refused_with_valid_types() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n\n[sinks.out]\npath = \"/tmp/x\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:1: missing required key "type" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_remote_write", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 
@@ -149,6 +149,7 @@ fn every_sink_type_is_known_to_the_loader() {
         let body = match *kind {
             "file" => "path = \"/tmp/x\"\n",
             "pushgateway" => "url = \"http://127.0.0.1:9091\"\n",
+            "prometheus_remote_write" => "url = \"http://127.0.0.1:9090/api/v1/write\"\n",
             "influxdb" => "url = \"http://127.0.0.1:8086\"\ndatabase = \"m\"\n",
             "statsd" => "address = \"127.0.0.1:8135\"\n",
             "cloudwatch" => "region = \"us-east-1\"\nnamespace = \"Sluice\"\n",
@@ -591,7 +592,7 @@ fn unrelated_sink_type_lists_valid_types_without_guessing() {
     let text = "sources.statsd.udp = [\"127.0.0.1:8125\"]\n[sinks.out]\ntype = \"kafka\"\n";
     assert_eq!(
         error(text),
-        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
+        r#"sluice.toml:3:8: unknown sink type "kafka" in [sinks.out]; valid types: "console", "file", "pushgateway", "prometheus_remote_write", "prometheus_exporter", "textfile", "influxdb", "statsd", "cloudwatch", "datadog""#
     );
 }
 

@@ -13,6 +13,8 @@ pub mod prometheus;
 pub mod promtool;
 pub mod pushgateway;
 pub mod scraper;
+pub mod tls;
+pub mod victoria;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

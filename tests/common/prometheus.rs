@@ -112,34 +112,90 @@ pub struct Prometheus {
     addr: SocketAddr,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    tls: bool,
 }
 
 impl Prometheus {
     /// Starts Prometheus (no scrape targets) on a free port and waits until it is ready.
     pub fn start() -> Self {
-        let addr = free_addr();
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
+        let mut prometheus = Self { addr: free_addr(), child: None, dir: tempfile::tempdir().unwrap(), tls: false };
+        prometheus.spawn(None);
+        prometheus
+    }
+
+    /// Starts Prometheus serving HTTPS only, with the server certificate of `ca`, and waits
+    /// until its log says it is ready (the query helpers speak plain HTTP: read back after
+    /// [`Prometheus::restart_plain`]).
+    pub fn start_tls(ca: &super::tls::TestCa) -> Self {
+        let mut prometheus = Self { addr: free_addr(), child: None, dir: tempfile::tempdir().unwrap(), tls: true };
+        let web = prometheus.dir.path().join("web.yml");
+        let config =
+            format!("tls_server_config:\n  cert_file: {}\n  key_file: {}\n", ca.cert.display(), ca.key.display());
+        std::fs::write(&web, config).unwrap();
+        prometheus.spawn(Some(&web));
+        prometheus
+    }
+
+    /// Stops Prometheus and starts it again on the same port and TSDB (it replays what it
+    /// stored from its write-ahead log), serving plain HTTP.
+    pub fn restart_plain(&mut self) {
+        terminate(self.child.take());
+        self.tls = false;
+        self.spawn(None);
+    }
+
+    fn spawn(&mut self, web_config: Option<&std::path::Path>) {
+        let dir = self.dir.path();
+        let config = dir.join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
         let mut command = Command::new(BINARY);
         command
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address={}", self.addr))
             .arg("--web.enable-remote-write-receiver")
-            .current_dir(dir.path());
-        let child = spawn_ready(command, &dir.path().join("prometheus.log"), addr, "/-/ready", "prometheus");
-        Self { addr, child: Some(child), dir }
+            .current_dir(dir);
+        let log = dir.join("prometheus.log");
+        self.child = Some(match web_config {
+            None => spawn_ready(command, &log, self.addr, "/-/ready", "prometheus"),
+            Some(web) => {
+                command.arg(format!("--web.config.file={}", web.display()));
+                spawn_logged_ready(command, &log, "Server is ready to receive web requests.")
+            }
+        });
     }
 
-    /// The remote write endpoint to configure a sink with.
+    /// The remote write endpoint to configure a sink with (`https://` when serving TLS).
     pub fn write_url(&self) -> String {
-        format!("http://{}/api/v1/write", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/api/v1/write", self.addr)
     }
 
     /// Prometheus' own log, for a failing test's message.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+/// Starts `command` (its output into `log`), then waits until `log` holds `ready`.
+fn spawn_logged_ready(mut command: Command, log: &std::path::Path, ready: &str) -> Child {
+    let file = std::fs::File::create(log).unwrap();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?} (install the Debian package prometheus): {e}"));
+    let started = Instant::now();
+    loop {
+        if std::fs::read_to_string(log).is_ok_and(|text| text.contains(ready)) {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{command:?} exited with {status} before it was ready: {}", std::fs::read_to_string(log).unwrap());
+        }
+        assert!(started.elapsed() < READY_TIMEOUT, "{command:?} was not ready in time");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

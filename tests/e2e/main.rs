@@ -1,6 +1,7 @@
 //! Real servers end to end: StatsD lines into the `sluice` binary, exact totals read back from
-//! Etsy StatsD, InfluxDB, Pushgateway, moto's CloudWatch and a Datadog intake, and scraped by
-//! Prometheus and `node_exporter`. One test binary for the area, so these tests link once.
+//! Etsy StatsD, InfluxDB, Pushgateway, Prometheus, VictoriaMetrics, moto's CloudWatch and a Datadog
+//! intake, and scraped by Prometheus and `node_exporter`. One test binary for the area, so these
+//! tests link once.
 //!
 //! The backends' library-level tests against the same servers live in the `backends` crate
 //! (`cargo test -p sluice-backends`); the files here also drive the binary.
@@ -13,6 +14,7 @@ mod datadog;
 mod influxdb;
 mod mapping;
 mod prometheus_exporter;
+mod prometheus_remote_write;
 mod pushgateway;
 mod statsd;
 mod statsd_forward;

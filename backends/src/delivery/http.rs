@@ -23,13 +23,22 @@ const IDLE_PER_HOST: usize = 4;
 /// connect timeout, connection reuse. Responses are not decompressed: backends read only
 /// small error bodies.
 pub fn client() -> Result<Client, reqwest::Error> {
+    builder().build()
+}
+
+/// A client like [`client`] that also trusts the CA certificates `roots`, for a backend
+/// behind a private CA: its own client, so no other backend trusts them.
+pub fn client_trusting(roots: Vec<reqwest::Certificate>) -> Result<Client, reqwest::Error> {
+    builder().tls_certs_merge(roots).build()
+}
+
+fn builder() -> reqwest::ClientBuilder {
     // Installing the process-wide provider fails only when one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_max_idle_per_host(IDLE_PER_HOST)
-        .build()
 }
 
 /// A response with a non-success status, as every HTTP backend classifies it: the status,

@@ -213,6 +213,14 @@ fn escape_into(out: &mut String, value: &str, what: Escape) {
     }
 }
 
+/// A float as the text format writes it (`+Inf`, `NaN`, `0.005`, `1`): the spelling of an `le`
+/// label for every Prometheus output.
+pub(crate) fn float(value: f64) -> String {
+    let mut out = String::new();
+    number_into(&mut out, Number::Float(value));
+    out
+}
+
 /// Appends a number as the text format writes it: integers exactly, floats as `+Inf`, `-Inf`,
 /// `NaN` or the shortest decimal that reads back as the same number.
 fn number_into(out: &mut String, value: Number) {
