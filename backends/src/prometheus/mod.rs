@@ -6,6 +6,7 @@
 
 mod conflicts;
 mod cumulative;
+mod defaults;
 mod exposition;
 mod families;
 mod gauges;
@@ -18,12 +19,14 @@ pub(crate) mod tests;
 mod text;
 mod translate;
 
+pub use defaults::{DEFAULT_BUCKETS, DEFAULT_EXPIRE_AFTER};
 pub use families::FamilyType;
 pub use mapping::{MappingError, MappingRule, Mappings};
 pub use text::{Number, TextWriter};
 
 pub(crate) use conflicts::Conflicts;
 pub(crate) use cumulative::State;
+pub(crate) use defaults::{check_buckets, default_buckets, default_expire_after};
 pub(crate) use exposition::{Exposition, HELP, Settings};
 pub(crate) use families::{Families, Sample, whole};
 pub(crate) use names::is_label_name;

@@ -5,12 +5,9 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
-use crate::pushgateway::DEFAULT_BUCKETS;
+use crate::prometheus::{DEFAULT_EXPIRE_AFTER, check_buckets, default_buckets, default_expire_after};
 use crate::registry::BuildError;
 use crate::units::Duration;
-
-/// Default of [`PrometheusExporterConfig::expire_after`]: 5 minutes.
-pub const DEFAULT_EXPIRE_AFTER: Duration = Duration::from_secs(300);
 
 /// Serves the aggregated series for Prometheus to scrape, on a listener of its own (see
 /// `docs/translation.md`).
@@ -38,14 +35,6 @@ pub struct PrometheusExporterConfig {
     pub retry: RetryConfig,
 }
 
-fn default_expire_after() -> Duration {
-    DEFAULT_EXPIRE_AFTER
-}
-
-fn default_buckets() -> Vec<f64> {
-    DEFAULT_BUCKETS.to_vec()
-}
-
 impl PrometheusExporterConfig {
     /// A configuration listening on `listen`, every other key at its default.
     pub fn new(listen: SocketAddr) -> Self {
@@ -66,12 +55,4 @@ impl PrometheusExporterConfig {
         }
         Ok(())
     }
-}
-
-/// Bucket bounds every Prometheus output takes: finite and strictly increasing.
-pub(crate) fn check_buckets(buckets: &[f64]) -> Result<(), BuildError> {
-    if buckets.iter().any(|b| !b.is_finite()) || buckets.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(BuildError::at("buckets", "must be finite and strictly increasing (+Inf is implied)"));
-    }
-    Ok(())
 }

@@ -11,7 +11,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use config::check_buckets;
-pub use config::{DEFAULT_EXPIRE_AFTER, PrometheusExporterConfig};
+pub use config::PrometheusExporterConfig;
 pub use server::{OPENMETRICS_CONTENT_TYPE, Scrape, TEXT_CONTENT_TYPE};
 pub use service::PrometheusExporter;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::prometheus::{check_buckets, default_buckets};
 use crate::registry::BuildError;
 use crate::units::Duration;
 
@@ -14,10 +15,6 @@ use crate::units::Duration;
 pub const DEFAULT_JOB: &str = "sluice";
 /// Default of [`PushgatewayConfig::timeout`]: 10 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default of [`PushgatewayConfig::buckets`], in seconds for timers: the Prometheus client
-/// libraries' default buckets.
-pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
 /// Pushes every window to a Prometheus Pushgateway as one group (see `docs/translation.md`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,10 +89,6 @@ fn default_job() -> String {
     DEFAULT_JOB.to_owned()
 }
 
-fn default_buckets() -> Vec<f64> {
-    DEFAULT_BUCKETS.to_vec()
-}
-
 fn default_timeout() -> Duration {
     DEFAULT_TIMEOUT
 }
@@ -149,12 +142,7 @@ impl PushgatewayConfig {
                 ));
             }
         }
-        if self.buckets.iter().any(|b| !b.is_finite()) || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(BuildError::at(
-                "buckets",
-                "must be finite and strictly increasing (+Inf is implied)".to_owned(),
-            ));
-        }
+        check_buckets(&self.buckets)?;
         if self.password.is_some() && self.password_file.is_some() {
             return Err(BuildError::at("password_file", "set `password` or `password_file`, not both".to_owned()));
         }

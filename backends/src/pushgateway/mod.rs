@@ -9,5 +9,5 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use config::{DEFAULT_BUCKETS, DEFAULT_JOB, DEFAULT_TIMEOUT, Format, PushgatewayConfig};
+pub use config::{DEFAULT_JOB, DEFAULT_TIMEOUT, Format, PushgatewayConfig};
 pub use service::{Context, PROTOBUF_CONTENT_TYPE, Push, Pushgateway, TEXT_CONTENT_TYPE, group_url};

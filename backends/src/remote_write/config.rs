@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
+use crate::prometheus::{check_buckets, default_buckets};
 use crate::registry::BuildError;
 use crate::secret::Secret;
 use crate::units::Duration;
@@ -20,8 +21,6 @@ pub const DEFAULT_MAX_SAMPLES_PER_REQUEST: usize = 2000;
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
 /// Default of [`RemoteWriteConfig::timeout`]: 30 seconds, Prometheus' `remote_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default of [`RemoteWriteConfig::buckets`]: the Prometheus client libraries' buckets.
-pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Headers remote write 1.0 requires, which the sink always sets itself.
 pub(crate) const REQUIRED_HEADERS: [&str; 4] =
@@ -106,10 +105,6 @@ fn default_max_samples_per_request() -> usize {
 
 fn default_max_age() -> Duration {
     DEFAULT_MAX_AGE
-}
-
-fn default_buckets() -> Vec<f64> {
-    DEFAULT_BUCKETS.to_vec()
 }
 
 fn default_timeout() -> Duration {
@@ -209,12 +204,7 @@ impl RemoteWriteConfig {
         if self.max_age.0.is_zero() {
             return Err(BuildError::at("max_age", "must be longer than zero".to_owned()));
         }
-        if self.buckets.iter().any(|b| !b.is_finite()) || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(BuildError::at(
-                "buckets",
-                "must be finite and strictly increasing (+Inf is implied)".to_owned(),
-            ));
-        }
+        check_buckets(&self.buckets)?;
         if self.expire_after.is_some_and(|d| d.0.is_zero()) {
             return Err(BuildError::at("expire_after", "must be longer than zero".to_owned()));
         }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::delivery::{BufferConfig, RetryConfig};
-use crate::prometheus_exporter::{DEFAULT_EXPIRE_AFTER, check_buckets};
-use crate::pushgateway::DEFAULT_BUCKETS;
+use crate::prometheus::{DEFAULT_EXPIRE_AFTER, check_buckets, default_buckets, default_expire_after};
 use crate::registry::BuildError;
 use crate::units::Duration;
 
@@ -33,14 +32,6 @@ pub struct TextfileConfig {
     /// How a failed write is retried. Defaults to backoff from 1s up to 60s, without limit.
     #[serde(default)]
     pub retry: RetryConfig,
-}
-
-fn default_expire_after() -> Duration {
-    DEFAULT_EXPIRE_AFTER
-}
-
-fn default_buckets() -> Vec<f64> {
-    DEFAULT_BUCKETS.to_vec()
 }
 
 impl TextfileConfig {

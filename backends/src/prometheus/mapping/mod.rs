@@ -1,7 +1,7 @@
 //! `statsd_exporter`-style mapping rules (`[[mappings]]`): a StatsD name (and kind) matched by a
 //! glob or a regex becomes a chosen Prometheus name and labels, is dropped, or gets its own
 //! histogram buckets, summary quantiles or expiry. Every Prometheus output applies them inside
-//! its [`super::Encoder`], in the sink's task, never on the ingest path.
+//! its `Encoder`, in the sink's task, never on the ingest path.
 
 mod cache;
 mod config;
