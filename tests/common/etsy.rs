@@ -184,10 +184,13 @@ impl Etsy {
         assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     }
 
-    /// Every flush so far, oldest first.
+    /// Every flush so far, oldest first. Only whole lines count: the backend appends each flush
+    /// while the test may be reading, so a last line without its newline is a flush still
+    /// being written, read again next time.
     pub fn flushes(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("flushes.jsonl")).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        whole.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The totals of every flush so far.

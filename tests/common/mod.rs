@@ -320,11 +320,10 @@ impl Drop for Agent {
 
 /// Every window the file sink wrote.
 pub fn read_windows(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is one JSON window"))
-        .collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // A last line without its newline is a window still being written; it is read next time.
+    let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+    whole.lines().map(|l| serde_json::from_str(l).expect("each line is one JSON window")).collect()
 }
 
 /// Every `(series name, sorted tags, value)` across `windows`, in order.
