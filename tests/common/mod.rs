@@ -8,6 +8,7 @@ pub mod datadog;
 pub mod etsy;
 pub mod influxdb;
 pub mod moto;
+pub mod otel;
 pub mod pushgateway;
 
 use std::io::{Read, Write};

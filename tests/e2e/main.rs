@@ -12,6 +12,7 @@ mod cloudwatch;
 mod datadog;
 mod influxdb;
 mod mapping;
+mod otlp;
 mod pushgateway;
 mod statsd;
 mod statsd_forward;
