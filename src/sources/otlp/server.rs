@@ -8,7 +8,7 @@
 //! | a body that does not decode (protobuf, JSON, gzip) | 400 |
 //! | a body over `max_body_bytes`, as sent or gunzipped | 413 |
 //! | a content type other than protobuf or JSON, an encoding other than gzip | 415 |
-//! | the aggregator's input queue full for [`QUEUE_WAIT`] | 429, `Retry-After: 1` |
+//! | the aggregator's input queue full, or [`CONCURRENT_REQUESTS`] under way, for [`QUEUE_WAIT`] | 429, `Retry-After: 1` |
 //! | the aggregator gone (the agent is stopping) | 503, `Retry-After: 5` |
 //!
 //! Answers are in the request's encoding (a refusal's body is a `google.rpc.Status`). A request
@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures_util::StreamExt as _;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::attributes::AttributeFilter;
 use super::convert::convert;
@@ -47,6 +47,10 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
 const DRAIN_BYTES: usize = 64 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
+/// Requests read, decoded and converted at once; more wait (for [`QUEUE_WAIT`], then 429).
+/// Each holds its body, gunzipped body and decoded request in memory: this bounds their sum.
+pub const CONCURRENT_REQUESTS: usize = 4;
+
 /// How long requests under way may take to finish once the receiver is told to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -56,6 +60,8 @@ pub struct Receiver {
     filter: AttributeFilter,
     max_body_bytes: usize,
     state: Mutex<Cumulative>,
+    /// One permit per request being read, decoded and converted.
+    busy: Semaphore,
     /// The aggregator's input; `None` once the receiver stopped, so that a connection still
     /// open then cannot keep the aggregator's input open.
     tx: RwLock<Option<mpsc::Sender<Input>>>,
@@ -83,6 +89,7 @@ impl Receiver {
             filter: AttributeFilter::new(&config.resource_attributes),
             max_body_bytes: usize::try_from(config.max_body_bytes.0).unwrap_or(usize::MAX),
             state: Mutex::new(Cumulative::new(config.max_series, config.expire_after.0, started)),
+            busy: Semaphore::new(CONCURRENT_REQUESTS),
             tx: RwLock::new(Some(tx)),
             listener,
             stats,
@@ -99,6 +106,13 @@ impl Receiver {
         let headers = request.headers();
         let encoding = content_type(headers)?;
         let gzip = content_encoding(headers, encoding)?;
+        let overloaded = || {
+            let message = "sluice's aggregator is behind; retry later".to_owned();
+            Refused(Refusal::Overloaded, Some(encoding), message)
+        };
+        let Ok(Ok(_busy)) = tokio::time::timeout(QUEUE_WAIT, self.busy.acquire()).await else {
+            return Err(overloaded());
+        };
         let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         let body = self.read(request.into_body(), declared, encoding).await?;
         self.stats.bytes.fetch_add(body.len() as u64, Relaxed);
@@ -116,10 +130,7 @@ impl Receiver {
         let permit = match tokio::time::timeout(QUEUE_WAIT, tx.reserve()).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_)) => return Err(unavailable()),
-            Err(_) => {
-                let message = "sluice's aggregator is behind; retry later".to_owned();
-                return Err(Refused(Refusal::Overloaded, Some(encoding), message));
-            }
+            Err(_) => return Err(overloaded()),
         };
         let converted = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

@@ -163,3 +163,29 @@ async fn a_receiver_without_an_aggregator_answers_503() {
     assert_eq!(telemetry.otlp.refused.get("unavailable"), 1);
     let _ = stop.send(true);
 }
+
+/// While `CONCURRENT_REQUESTS` requests are being read (clients that send their bodies
+/// slowly), another waits at most `QUEUE_WAIT` and is answered 429: memory for bodies is
+/// bounded however many clients connect. Once they finish, requests are taken again.
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_are_answered_429() {
+    use tokio::io::AsyncWriteExt as _;
+    let mut r = Running::start(16).await;
+    let addr = r.url.trim_start_matches("http://").trim_end_matches("/v1/metrics").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..crate::sources::otlp::server::CONCURRENT_REQUESTS {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head =
+            "POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    // Let the server read every slow request's head and take its permit.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let body = request(&[], vec![gauge("g", vec![double(&[], 0, 1, 1.0)])]).encode_to_vec();
+    assert_eq!(r.post("application/x-protobuf", None, body.clone()).await.status(), 429);
+    drop(slow);
+    assert_eq!(r.post("application/x-protobuf", None, body).await.status(), 200);
+    assert_eq!(r.next_values(), [SampleValue::Gauge(1.0)]);
+    let _ = r.stop.send(true);
+}
