@@ -135,9 +135,12 @@ pub fn queue(u: u64) -> f64 {
     (u + 2 * ROUNDS) as f64
 }
 
-/// A minimal HTTP/1.1 POST: `(status, headers and body)` of the answer.
+/// A minimal HTTP/1.1 POST to `/v1/metrics`: `(status, headers and body)` of the answer; status
+/// 0 when nothing listens.
 pub fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return (0, String::new());
+    };
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut request =
         format!("POST /v1/metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
