@@ -112,3 +112,15 @@ fn content_types_name_the_encoding() {
     assert_eq!(Encoding::from_content_type("text/plain"), None);
     assert_eq!(Encoding::from_content_type(""), None);
 }
+
+/// The `partial_success` example in `docs/translation.md` is exactly what a request with one
+/// NaN point is answered.
+#[test]
+fn the_documented_partial_success_is_what_the_receiver_answers() {
+    let request = request(&[], vec![gauge("g", vec![double(&[], 0, 1, f64::NAN), double(&[], 0, 1, 1.0)])]);
+    let converted = run(&mut state(), &request);
+    let answer = export_response(converted.rejected.total(), converted.rejected.message(), Encoding::Json);
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/translation.md")).unwrap();
+    let line = format!("    {}\n", String::from_utf8(answer).unwrap());
+    assert!(doc.contains(&line), "docs/translation.md does not show {line}");
+}
