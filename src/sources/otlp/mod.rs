@@ -22,5 +22,10 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
+// For the fuzz targets, which drive the decoders and the conversion without a server.
+pub(crate) use attributes::AttributeFilter;
+pub(crate) use convert::convert;
+pub(crate) use cumulative::Cumulative;
+pub(crate) use decode::{Encoding, decode};
 pub use reject::{Refusal, RejectReason};
 pub use spec::{OtlpListener, OtlpSpec};
