@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use backends::delivery::BackendStats;
 
+use crate::sources::otlp::{Refusal, RejectReason};
+
 /// Counters of one listener (`listener` label: `udp:127.0.0.1:8125`, `unix:/run/…`).
 #[derive(Debug)]
 pub struct ListenerStats {
@@ -71,6 +73,31 @@ impl CounterFamily {
     }
 }
 
+/// Counters of the OTLP receiver (`sluice_otlp_*`), shared by every instance it has had.
+#[derive(Debug)]
+pub struct OtlpStats {
+    /// `sluice_otlp_received_points_total`: data points in decoded requests.
+    pub points: AtomicU64,
+    /// `sluice_otlp_baseline_points_total`: cumulative points that only set their series'
+    /// baseline.
+    pub baselines: AtomicU64,
+    /// `sluice_otlp_rejected_points_total{reason}`, by [`RejectReason::LABELS`].
+    pub rejected: CounterFamily,
+    /// `sluice_otlp_refused_requests_total{reason}`, by [`Refusal::LABELS`].
+    pub refused: CounterFamily,
+}
+
+impl Default for OtlpStats {
+    fn default() -> Self {
+        Self {
+            points: AtomicU64::new(0),
+            baselines: AtomicU64::new(0),
+            rejected: CounterFamily::new(&RejectReason::LABELS),
+            refused: CounterFamily::new(&Refusal::LABELS),
+        }
+    }
+}
+
 /// Everything `/metrics` and `/status` report. Built once by the topology, then shared.
 #[derive(Debug)]
 pub struct Telemetry {
@@ -93,6 +120,8 @@ pub struct Telemetry {
     pub series: AtomicU64,
     /// `sluice_flushes_total`.
     pub flushes: AtomicU64,
+    /// The OTLP receiver's counters.
+    pub otlp: OtlpStats,
     /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
@@ -133,10 +162,9 @@ impl Telemetry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn telemetry() -> Telemetry {
+impl Telemetry {
+    /// Fresh telemetry with no listener and no backend, for tests.
+    pub(crate) fn for_tests() -> Self {
         Telemetry {
             listeners: RwLock::new(Vec::new()),
             parse_errors: CounterFamily::new(&[]),
@@ -146,10 +174,20 @@ mod tests {
             rebucketed: AtomicU64::new(0),
             series: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            otlp: OtlpStats::default(),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
             started: Instant::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn telemetry() -> Telemetry {
+        Telemetry::for_tests()
     }
 
     /// A label started again after it stopped gets its old index and counters back, running;

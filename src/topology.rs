@@ -47,7 +47,7 @@ use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
 use crate::tap;
-use crate::telemetry::{CounterFamily, Telemetry};
+use crate::telemetry::{CounterFamily, OtlpStats, Telemetry};
 use listeners::Listeners;
 
 /// Batches in flight between the listeners and the aggregator. When the aggregator falls
@@ -74,6 +74,16 @@ pub enum StartError {
         /// `udp`, `unix` or `unix_stream`.
         key: &'static str,
         /// The address or path.
+        target: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A source's listener could not be bound.
+    #[error("cannot listen on {key} = {target:?}: {source}")]
+    Bind {
+        /// The table and key, as in `[sources.otlp].listen`.
+        key: &'static str,
+        /// The address.
         target: String,
         /// The I/O error.
         source: std::io::Error,
@@ -122,6 +132,7 @@ pub async fn run(
         rebucketed: AtomicU64::new(0),
         series: AtomicU64::new(0),
         flushes: AtomicU64::new(0),
+        otlp: OtlpStats::default(),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
         started: std::time::Instant::now(),

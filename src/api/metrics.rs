@@ -129,6 +129,35 @@ fn sources(w: &mut Writer, t: &Telemetry) {
         "Malformed lines skipped, by reason.",
         t.parse_errors.iter().map(|(r, v)| ([("reason", r)], v)),
     );
+    otlp(w, t);
+}
+
+fn otlp(w: &mut Writer, t: &Telemetry) {
+    let otlp = &t.otlp;
+    w.single(
+        "sluice_otlp_received_points_total",
+        Counter,
+        "OTLP data points in decoded requests.",
+        otlp.points.load(Relaxed),
+    );
+    w.single(
+        "sluice_otlp_baseline_points_total",
+        Counter,
+        "OTLP cumulative points that only set their series' baseline (first seen, started before the receiver).",
+        otlp.baselines.load(Relaxed),
+    );
+    w.family(
+        "sluice_otlp_rejected_points_total",
+        Counter,
+        "OTLP data points refused, by reason (told to the client in partial_success).",
+        otlp.rejected.iter().map(|(r, v)| ([("reason", r)], v)),
+    );
+    w.family(
+        "sluice_otlp_refused_requests_total",
+        Counter,
+        "OTLP requests refused whole, by reason (400, 413, 415, 429, 503).",
+        otlp.refused.iter().map(|(r, v)| ([("reason", r)], v)),
+    );
 }
 
 fn aggregation(w: &mut Writer, t: &Telemetry) {

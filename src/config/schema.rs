@@ -115,6 +115,85 @@ pub struct SourcesConfig {
     /// uptime, processes, sluice itself). Defaults to absent (not sampled).
     #[serde(default)]
     pub host: Option<HostConfig>,
+    /// `[sources.otlp]`: the OTLP/HTTP metrics receiver (`POST /v1/metrics`). Defaults to absent
+    /// (no receiver).
+    #[serde(default)]
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// `[sources.otlp]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Address of the receiver's own HTTP listener (`POST /v1/metrics`, protobuf or JSON);
+    /// not the API's. Defaults to `"127.0.0.1:4318"`, OTLP/HTTP's port, on loopback.
+    #[serde(default = "default_otlp_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body, both as sent and once gunzipped; a larger one is answered 413.
+    /// At least 1 KiB. Defaults to `"8MiB"`.
+    #[serde(default = "default_otlp_max_body_bytes")]
+    pub max_body_bytes: ByteSize,
+    /// Which resource and scope attributes become tags (data-point attributes always do).
+    /// Defaults to `service.name` only.
+    #[serde(default)]
+    pub resource_attributes: AttributeRules,
+    /// Most cumulative series whose last point is kept to compute per-window deltas; a point
+    /// of a new cumulative series beyond it is refused and counted (`max_series`). At least 1.
+    /// Defaults to 100 000.
+    #[serde(default = "default_otlp_max_series")]
+    pub max_series: usize,
+    /// A cumulative series not reported for this long is forgotten; its next point is a new
+    /// baseline. At least 1 second. Defaults to `"10m"`.
+    #[serde(default = "default_otlp_expire_after")]
+    pub expire_after: Duration,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_otlp_listen(),
+            max_body_bytes: default_otlp_max_body_bytes(),
+            resource_attributes: AttributeRules::default(),
+            max_series: default_otlp_max_series(),
+            expire_after: default_otlp_expire_after(),
+        }
+    }
+}
+
+/// `[sources.otlp.resource_attributes]`: an attribute becomes a tag when its key matches an
+/// `allow` pattern and no `deny` pattern. A pattern is a key (`"service.name"`), a prefix
+/// ending in `*` (`"service.*"`) or `"*"` for every key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRules {
+    /// Keys (or patterns) kept. Defaults to `["service.name"]`.
+    #[serde(default = "default_allowed_attributes")]
+    pub allow: Vec<String>,
+    /// Keys (or patterns) never kept, even when allowed. Defaults to none.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+impl Default for AttributeRules {
+    fn default() -> Self {
+        Self { allow: default_allowed_attributes(), deny: Vec::new() }
+    }
+}
+
+fn default_otlp_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4318))
+}
+fn default_otlp_max_body_bytes() -> ByteSize {
+    ByteSize(8 << 20)
+}
+fn default_otlp_max_series() -> usize {
+    100_000
+}
+fn default_otlp_expire_after() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_allowed_attributes() -> Vec<String> {
+    vec!["service.name".to_owned()]
 }
 
 /// `[sources.host]`.

@@ -468,6 +468,18 @@ fn two_scrape_endpoints_on_one_address_are_refused() {
     );
 }
 
+/// A scrape endpoint on the OTLP receiver's address is refused at the sink's `listen` line.
+#[test]
+fn a_scrape_endpoint_on_the_otlp_receivers_address_is_refused() {
+    let text = format!(
+        "{BASE}[sources.otlp]\nlisten = \"127.0.0.1:4318\"\n[sinks.scrape]\ntype = \"prometheus_exporter\"\nlisten = \"127.0.0.1:4318\"\n"
+    );
+    assert_eq!(
+        error(&text),
+        r#"sluice.toml:7:1: invalid value for key "listen" in [sinks.scrape]: 127.0.0.1:4318 is already used by [sources.otlp] listen; give this sink a port of its own"#
+    );
+}
+
 /// A file without any sink would aggregate into nothing, so it is refused.
 #[test]
 fn config_without_sink_is_refused() {
@@ -483,7 +495,7 @@ fn config_without_source_is_refused() {
     assert_eq!(
         error("[sinks.out]\ntype = \"console\"\n"),
         "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = \
-         [\"127.0.0.1:8125\"], or a [sources.host] table"
+         [\"127.0.0.1:8125\"], a [sources.host] table or a [sources.otlp] table"
     );
 }
 
@@ -786,4 +798,50 @@ fn mapping_captures_are_not_expanded_from_the_environment() {
     let config = parse_env(&text, &[("svc", "from-env")]).unwrap();
     assert_eq!(config.mappings[0].name.as_deref(), Some("${svc}_x"));
     assert_eq!(config.mappings[0].labels["s"], "${svc}");
+}
+
+/// An OTLP receiver alone is a valid source; an empty table takes every default.
+#[test]
+fn otlp_source_alone_is_valid_with_its_defaults() {
+    let config = parse_env("[sources.otlp]\n[sinks.out]\ntype = \"console\"\n", &[]).unwrap();
+    let otlp = config.sources.otlp.unwrap();
+    assert_eq!(otlp, super::OtlpConfig::default());
+    assert_eq!(otlp.listen.to_string(), "127.0.0.1:4318");
+    assert_eq!(
+        (otlp.max_body_bytes, otlp.max_series, otlp.expire_after),
+        (ByteSize(8 << 20), 100_000, Duration::from_secs(600))
+    );
+    assert_eq!(
+        (otlp.resource_attributes.allow, otlp.resource_attributes.deny),
+        (vec!["service.name".to_owned()], vec![])
+    );
+}
+
+/// `[sources.otlp]` values that cannot work are refused, naming the key and its line.
+#[test]
+fn otlp_source_values_are_checked() {
+    let refused = |table: &str| error(&format!("{BASE}[sources.otlp]\n{table}"));
+    assert_eq!(
+        refused("listen = \"127.0.0.1:9102\"\n"),
+        "sluice.toml:4:1: invalid value for key \"listen\" in [sources.otlp]: 127.0.0.1:9102 is the API's \
+         [api].listen; the receiver needs an address of its own, such as 127.0.0.1:4318"
+    );
+    assert_eq!(
+        refused("max_body_bytes = 100\n"),
+        "sluice.toml:4:1: invalid value for key \"max_body_bytes\" in [sources.otlp]: must be at least 1KiB"
+    );
+    assert_eq!(
+        refused("expire_after = \"500ms\"\n"),
+        "sluice.toml:4:1: invalid value for key \"expire_after\" in [sources.otlp]: 500ms is shorter than the minimum of 1s"
+    );
+    assert_eq!(
+        refused("max_series = 0\n"),
+        "sluice.toml:4:1: invalid value for key \"max_series\" in [sources.otlp]: must be at least 1"
+    );
+    assert_eq!(
+        refused("[sources.otlp.resource_attributes]\ndeny = [\"ok\", \"*.name\"]\n"),
+        "sluice.toml:5:15: invalid value for key \"deny\" in [sources.otlp.resource_attributes]: \"*.name\" is not \
+         a pattern; write an attribute key (\"service.name\"), a prefix ending in * (\"service.*\") or \"*\""
+    );
+    assert!(refused("listne = \"127.0.0.1:4318\"\n").contains("did you mean \"listen\""));
 }

@@ -8,7 +8,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use super::error::Table;
-use super::schema::{Config, SinkConfig, StatsdConfig};
+use super::schema::{Config, OtlpConfig, SinkConfig, StatsdConfig};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
@@ -70,11 +70,14 @@ impl Config {
                 format!("{} is shorter than the minimum of 1s", host.interval),
             ));
         }
-        if self.sources.statsd.is_none() && self.sources.host.is_none() {
+        if let Some(otlp) = &self.sources.otlp {
+            validate_otlp(otlp, self.api.listen)?;
+        }
+        if self.sources.statsd.is_none() && self.sources.host.is_none() && self.sources.otlp.is_none() {
             return Err(Violation::general(
                 &["sources"],
                 "no source configured: add a [sources.statsd] table with a listener such as \
-                 udp = [\"127.0.0.1:8125\"], or a [sources.host] table",
+                 udp = [\"127.0.0.1:8125\"], a [sources.host] table or a [sources.otlp] table",
             ));
         }
         if self.sinks.is_empty() {
@@ -102,9 +105,13 @@ impl Config {
     }
 
     /// A sink's own listener (a scrape endpoint's `listen`) shares its port with neither the
-    /// API nor another sink's: one of them could not bind it, or would answer for the other.
+    /// API, the OTLP receiver nor another sink's: one of them could not bind it, or would
+    /// answer for the other.
     fn validate_sink_listeners(&self) -> Result<(), Violation> {
         let mut taken: Vec<(std::net::SocketAddr, String)> = vec![(self.api.listen, "[api] listen".to_owned())];
+        if let Some(otlp) = &self.sources.otlp {
+            taken.push((otlp.listen, "[sources.otlp] listen".to_owned()));
+        }
         for (name, sink) in &self.sinks {
             let Some(addr) = sink.listens_on() else { continue };
             if let Some((_, owner)) = taken.iter().find(|(other, _)| overlaps(*other, addr)) {
@@ -240,6 +247,50 @@ fn validate_statsd(statsd: &StatsdConfig) -> Result<(), Violation> {
                 Some(i),
                 format!("{b} does not exceed the bound before it; bounds must be strictly increasing"),
             ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_otlp(otlp: &OtlpConfig, api: std::net::SocketAddr) -> Result<(), Violation> {
+    const S: &str = "sources";
+    const T: &str = "otlp";
+    if otlp.listen == api {
+        return Err(Violation::value(
+            &[S, T, "listen"],
+            None,
+            format!(
+                "{api} is the API's [api].listen; the receiver needs an address of its own, such as 127.0.0.1:4318"
+            ),
+        ));
+    }
+    if otlp.max_body_bytes.0 < 1024 {
+        return Err(Violation::value(&[S, T, "max_body_bytes"], None, "must be at least 1KiB"));
+    }
+    if otlp.max_series == 0 {
+        return Err(Violation::value(&[S, T, "max_series"], None, "must be at least 1"));
+    }
+    if otlp.expire_after < Duration::from_secs(1) {
+        return Err(Violation::value(
+            &[S, T, "expire_after"],
+            None,
+            format!("{} is shorter than the minimum of 1s", otlp.expire_after),
+        ));
+    }
+    let rules = &otlp.resource_attributes;
+    for (key, patterns) in [("allow", &rules.allow), ("deny", &rules.deny)] {
+        for (i, pattern) in patterns.iter().enumerate() {
+            let body = pattern.strip_suffix('*').unwrap_or(pattern);
+            if pattern.is_empty() || body.contains('*') {
+                return Err(Violation::value(
+                    &[S, T, "resource_attributes", key],
+                    Some(i),
+                    format!(
+                        "{pattern:?} is not a pattern; write an attribute key (\"service.name\"), a prefix \
+                         ending in * (\"service.*\") or \"*\""
+                    ),
+                ));
+            }
         }
     }
     Ok(())

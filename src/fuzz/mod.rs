@@ -5,9 +5,11 @@
 //! Not part of the agent's API: the fuzz crate is a separate package and needs a public path.
 
 mod config;
+mod otlp;
 mod statsd;
 #[cfg(test)]
 mod tests;
 
 pub use config::config_text;
+pub use otlp::{otlp_json, otlp_protobuf};
 pub use statsd::statsd_datagram;

@@ -30,3 +30,15 @@ fn every_statsd_corpus_input_parses_without_panicking() {
 fn every_config_corpus_input_loads_without_panicking() {
     assert!(replay("config_loader", super::config_text) > 0, "the corpus has inputs");
 }
+
+/// Every kept OTLP protobuf body decodes and converts without breaking a promise.
+#[test]
+fn every_otlp_protobuf_corpus_input_converts_without_panicking() {
+    assert!(replay("otlp_protobuf", super::otlp_protobuf) > 0, "the corpus has inputs");
+}
+
+/// Every kept OTLP JSON body decodes and converts without breaking a promise.
+#[test]
+fn every_otlp_json_corpus_input_converts_without_panicking() {
+    assert!(replay("otlp_json", super::otlp_json) > 0, "the corpus has inputs");
+}

@@ -2,5 +2,6 @@
 //! [`registry`]. Sources hand the aggregator [`crate::aggregator::input::Input`].
 
 pub mod host;
+pub mod otlp;
 pub mod registry;
 pub mod statsd;

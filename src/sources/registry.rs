@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::input::{BatchPool, Input};
 use crate::config::Config;
 use crate::systemd::Activation;
-use crate::telemetry::ListenerStats;
+use crate::telemetry::{ListenerStats, Telemetry};
 use crate::topology::StartError;
 
 /// Where a source receives: two sources at one place cannot both be bound, so a reload that
@@ -26,8 +26,10 @@ use crate::topology::StartError;
 pub enum Place<'a> {
     /// A source of which one instance runs at most (the host sampler).
     Singleton(&'static str),
-    /// An IP address and port.
+    /// An IP address and UDP port.
     Udp(SocketAddr),
+    /// An IP address and TCP port.
+    Tcp(SocketAddr),
     /// A socket file.
     Path(&'a Path),
 }
@@ -67,6 +69,8 @@ pub struct Feed {
     pub pool: Arc<BatchPool>,
     /// The aggregator's input.
     pub tx: mpsc::Sender<Input>,
+    /// The agent's telemetry, for counters beyond a listener's own.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// How a running source is told to stop, and waited for.
@@ -141,4 +145,6 @@ registry! {
     Unix(crate::sources::statsd::UnixSpec),
     /// A StatsD Unix stream socket.
     Stream(crate::sources::statsd::StreamSpec),
+    /// The OTLP/HTTP receiver, with its whole `[sources.otlp]` table.
+    Otlp(crate::sources::otlp::OtlpSpec),
 }

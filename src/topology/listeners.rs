@@ -74,7 +74,8 @@ pub struct Listeners {
 impl Listeners {
     /// An empty set whose listeners will count in `telemetry` and send to `tx`.
     pub fn new(telemetry: Arc<Telemetry>, pool: Arc<BatchPool>, tx: mpsc::Sender<Input>) -> Self {
-        Self { running: Vec::new(), telemetry, feed: Feed { pool, tx } }
+        let feed = Feed { pool, tx, telemetry: Arc::clone(&telemetry) };
+        Self { running: Vec::new(), telemetry, feed }
     }
 
     /// How many listeners run.

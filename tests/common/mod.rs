@@ -9,6 +9,7 @@ pub mod etsy;
 pub mod influxdb;
 pub mod moto;
 pub mod node_exporter;
+pub mod otel;
 pub mod prometheus;
 pub mod promtool;
 pub mod pushgateway;

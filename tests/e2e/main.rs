@@ -13,6 +13,7 @@ mod cloudwatch;
 mod datadog;
 mod influxdb;
 mod mapping;
+mod otlp;
 mod prometheus_exporter;
 mod prometheus_remote_write;
 mod pushgateway;

@@ -6,7 +6,9 @@
 mod batch;
 mod message;
 mod sample;
+mod weighted;
 
 pub use batch::{Batch, BatchPool};
 pub use message::{Input, Samples};
-pub use sample::{Kind, MAX_TAGS, Sample, SampleError, SampleValue};
+pub use sample::{Kind, MAX_BUCKETS, MAX_TAGS, Sample, SampleError, SampleValue};
+pub use weighted::Weighted;

@@ -2,6 +2,8 @@
 
 use backends::Buckets;
 
+use super::weighted::Weighted;
+
 /// Most tags one sample may carry; a series key is sorted in a stack buffer of this size.
 pub const MAX_TAGS: usize = 64;
 
@@ -44,6 +46,8 @@ pub enum SampleValue {
     /// An explicit-bucket histogram's observations since the source's previous sample of it
     /// (a delta); its sample rate is ignored.
     Buckets(Box<Buckets>),
+    /// Distribution observations reported by bucket (a delta); its sample rate is ignored.
+    Weighted(Box<Weighted>),
 }
 
 impl SampleValue {
@@ -54,7 +58,7 @@ impl SampleValue {
             Self::Gauge(_) | Self::GaugeDelta(_) => Kind::Gauge,
             Self::Timer(_) => Kind::Timer,
             Self::Histogram(_) => Kind::Histogram,
-            Self::Distribution(_) => Kind::Distribution,
+            Self::Distribution(_) | Self::Weighted(_) => Kind::Distribution,
             Self::Set(_) => Kind::Set,
             Self::Buckets(_) => Kind::Buckets,
         }
@@ -71,6 +75,7 @@ impl SampleValue {
             Self::Set(_) => None,
             // A non-finite one first, so that the check in `Sample::new` sees it.
             Self::Buckets(b) => [b.min, b.max].into_iter().flatten().find(|v| !v.is_finite()).or(Some(b.sum)),
+            Self::Weighted(w) => w.non_finite().or(Some(w.sum)),
         }
     }
 }
@@ -97,7 +102,7 @@ pub enum SampleError {
         /// The rate.
         rate: f64,
     },
-    /// An explicit-bucket histogram the window cannot add up.
+    /// An explicit-bucket histogram, or weighted distribution values, the window cannot add up.
     #[error("sample {name:?} is a histogram with {reason}")]
     BadBuckets {
         /// The sample's name.
@@ -137,9 +142,12 @@ impl Sample {
         if let Some(v) = value.number().filter(|v| !v.is_finite()) {
             return Err(SampleError::NotFinite { name: name.into(), value: v });
         }
-        if let SampleValue::Buckets(buckets) = &value
-            && let Some(reason) = buckets_problem(buckets)
-        {
+        let problem = match &value {
+            SampleValue::Buckets(buckets) => buckets_problem(buckets),
+            SampleValue::Weighted(weighted) => weighted.problem(),
+            _ => None,
+        };
+        if let Some(reason) = problem {
             return Err(SampleError::BadBuckets { name: name.into(), reason });
         }
         if tags.len() > MAX_TAGS {
@@ -212,7 +220,7 @@ fn buckets_problem(buckets: &Buckets) -> Option<&'static str> {
 
 /// Most bounds an explicit-bucket histogram may have (OpenTelemetry's SDKs default to 15,
 /// Prometheus clients to 11).
-const MAX_BUCKETS: usize = 256;
+pub const MAX_BUCKETS: usize = 256;
 
 #[cfg(test)]
 mod tests {

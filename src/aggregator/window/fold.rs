@@ -2,6 +2,8 @@
 
 use backends::Buckets;
 
+use crate::aggregator::input::Weighted;
+
 use super::key::member_hash;
 use super::series::{State, add_buckets};
 use super::settings::MAX_SET_MEMBERS;
@@ -25,6 +27,15 @@ impl Fold<'_> {
             State::Counter(sum) => *sum += value / rate,
             State::Timer(s) | State::Histogram(s) | State::Distribution(s) => s.add(value, rate, self.bounds),
             State::Gauge(_) | State::Set(_) | State::Buckets(_) => {}
+        }
+    }
+
+    /// Distribution observations reported by bucket: their values and weights into the sketch
+    /// and the configured buckets, the client's exact totals into count, sum, min and max.
+    #[inline]
+    pub(crate) fn weighted(&mut self, weighted: &Weighted) {
+        if let State::Distribution(s) = self.state {
+            s.add_weighted(weighted, self.bounds);
         }
     }
 

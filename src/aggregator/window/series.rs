@@ -7,7 +7,7 @@ use backends::{Buckets, SeriesKey, Sketch, Summary, SummaryKind};
 use hashbrown::HashTable;
 
 use super::settings::WindowSettings;
-use crate::aggregator::input::Kind;
+use crate::aggregator::input::{Kind, Weighted};
 
 #[derive(Debug)]
 pub(super) struct Slot {
@@ -91,6 +91,21 @@ impl SummaryState {
         let bucket = bounds.partition_point(|&b| b < value);
         if let Some(slot) = self.buckets.get_mut(bucket) {
             *slot += weight;
+        }
+    }
+
+    /// Observations by bucket: each value with its weight into the sketch and the configured
+    /// buckets; count, sum, min and max from the client's totals, so those stay exact.
+    pub(super) fn add_weighted(&mut self, weighted: &Weighted, bounds: &[f64]) {
+        self.count += weighted.count;
+        self.sum += weighted.sum;
+        self.min = self.min.min(weighted.min);
+        self.max = self.max.max(weighted.max);
+        for &(value, weight) in &weighted.values {
+            self.sketch.add(value, weight);
+            if let Some(slot) = self.buckets.get_mut(bounds.partition_point(|&b| b < value)) {
+                *slot += weight;
+            }
         }
     }
 

@@ -90,6 +90,7 @@ impl WindowState {
             SampleValue::Gauge(v) => fold.set_gauge(*v),
             SampleValue::GaugeDelta(v) => fold.move_gauge(*v),
             SampleValue::Set(member) => fold.member(member),
+            SampleValue::Weighted(weighted) => fold.weighted(weighted),
             SampleValue::Buckets(buckets) => {
                 if fold.buckets(buckets) {
                     self.counts.rebucketed += 1;

@@ -440,3 +440,54 @@ fn malformed_explicit_buckets_are_refused() {
     assert_eq!(reason(make(&(0..257).map(f64::from).collect::<Vec<_>>(), &[0; 258], 0.0)), "more than 256 bounds");
     assert!(matches!(make(&[1.0], &[1, 1], f64::INFINITY), Err(SampleError::NotFinite { .. })));
 }
+
+fn weighted_sample(values: &[(f64, f64)], sum: f64, min: f64, max: f64) -> crate::aggregator::input::Sample {
+    let count = values.iter().map(|&(_, w)| w).sum();
+    let weighted = crate::aggregator::input::Weighted { values: values.to_vec(), count, sum, min, max };
+    crate::aggregator::input::Sample::new(
+        "size",
+        &[],
+        crate::aggregator::input::SampleValue::Weighted(Box::new(weighted)),
+    )
+    .unwrap()
+}
+
+/// Weighted values (an exponential histogram's buckets) fold into a distribution: count, sum,
+/// min and max exactly the client's, each value into the sketch and the configured buckets
+/// with its weight; StatsD samples of the same series add to it.
+#[test]
+fn weighted_values_fold_into_a_distribution_with_exact_totals() {
+    let mut w = state();
+    w.insert_sample(&weighted_sample(&[(3.0, 5.0), (12.0, 2.0), (300.0, 1.0)], 51.5, 2.5, 290.0));
+    w.insert_sample(
+        &crate::aggregator::input::Sample::new("size", &[], crate::aggregator::input::SampleValue::Distribution(1.0))
+            .unwrap(),
+    );
+    let window = w.flush(0, 10_000);
+    let Value::Summary(s) = series(&window, "size") else { panic!("{window:?}") };
+    assert_eq!((s.kind, s.count, s.sum, s.min, s.max), (SummaryKind::Distribution, 9.0, 52.5, 1.0, 290.0));
+    assert_eq!(s.sketch.count(), 9.0);
+    // Configured bounds 10 and 100: 1 + 5 at or below 10, 2 more at or below 100.
+    assert_eq!(s.buckets, [(10.0, 6.0), (100.0, 8.0)]);
+    let p50 = s.percentiles.iter().find(|(p, _)| *p == 50.0).unwrap().1;
+    assert!((p50 - 3.0).abs() <= 0.03, "the median is the weight-5 value: {p50}");
+}
+
+/// Weighted values the window cannot add up are refused with the reason.
+#[test]
+fn malformed_weighted_values_are_refused() {
+    use crate::aggregator::input::{Sample, SampleError, SampleValue, Weighted};
+    let make = |values: &[(f64, f64)], count: f64, min: f64, max: f64| {
+        let weighted = Weighted { values: values.to_vec(), count, sum: 1.0, min, max };
+        Sample::new("size", &[], SampleValue::Weighted(Box::new(weighted)))
+    };
+    let reason = |r: Result<Sample, SampleError>| match r {
+        Err(SampleError::BadBuckets { reason, .. }) => reason,
+        other => panic!("not refused as bad buckets: {other:?}"),
+    };
+    assert_eq!(reason(make(&[(1.0, 0.0)], 0.0, 1.0, 1.0)), "a weight that is not positive");
+    assert_eq!(reason(make(&[], 0.0, 1.0, 1.0)), "no observations");
+    assert_eq!(reason(make(&[(1.0, 2.0)], 3.0, 1.0, 1.0)), "weights that do not add up to its count");
+    assert_eq!(reason(make(&[(1.0, 2.0)], 2.0, 2.0, 1.0)), "a minimum above its maximum");
+    assert!(matches!(make(&[(f64::NAN, 1.0)], 1.0, 1.0, 1.0), Err(SampleError::NotFinite { .. })));
+}
