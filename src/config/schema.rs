@@ -119,6 +119,29 @@ pub struct SourcesConfig {
     /// (no receiver).
     #[serde(default)]
     pub otlp: Option<OtlpConfig>,
+    /// `[sources.internal]`: sluice's own telemetry (the families of `/metrics`) as `sluice.*`
+    /// series. Defaults to absent (not read).
+    #[serde(default)]
+    pub internal: Option<InternalConfig>,
+}
+
+/// `[sources.internal]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InternalConfig {
+    /// Time between readings; at least 1 second. Defaults to `"10s"`.
+    #[serde(default = "default_internal_interval")]
+    pub interval: Duration,
+}
+
+impl Default for InternalConfig {
+    fn default() -> Self {
+        Self { interval: default_internal_interval() }
+    }
+}
+
+fn default_internal_interval() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// `[sources.otlp]`.

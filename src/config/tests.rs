@@ -495,7 +495,7 @@ fn config_without_source_is_refused() {
     assert_eq!(
         error("[sinks.out]\ntype = \"console\"\n"),
         "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = \
-         [\"127.0.0.1:8125\"], a [sources.host] table or a [sources.otlp] table"
+         [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table"
     );
 }
 
@@ -584,6 +584,18 @@ fn host_source_alone_is_valid_and_its_interval_is_checked() {
     assert_eq!(
         error("[sources.host]\ninterval = \"100ms\"\n[sinks.out]\ntype = \"console\"\n"),
         "sluice.toml:2:1: invalid value for key \"interval\" in [sources.host]: 100ms is shorter than the minimum of 1s"
+    );
+}
+
+/// The internal source alone is a valid source, reads every 10 seconds by default, and its
+/// interval has the same floor as a window.
+#[test]
+fn internal_source_alone_is_valid_and_its_interval_is_checked() {
+    let config = parse_env("[sources.internal]\n[sinks.out]\ntype = \"console\"\n", &[]).unwrap();
+    assert_eq!(config.sources.internal.unwrap().interval, Duration::from_secs(10));
+    assert_eq!(
+        error("[sources.internal]\ninterval = \"500ms\"\n[sinks.out]\ntype = \"console\"\n"),
+        "sluice.toml:2:1: invalid value for key \"interval\" in [sources.internal]: 500ms is shorter than the minimum of 1s"
     );
 }
 

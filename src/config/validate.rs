@@ -73,11 +73,21 @@ impl Config {
         if let Some(otlp) = &self.sources.otlp {
             validate_otlp(otlp, self.api.listen)?;
         }
-        if self.sources.statsd.is_none() && self.sources.host.is_none() && self.sources.otlp.is_none() {
+        if let Some(internal) = &self.sources.internal
+            && internal.interval < MIN_FLUSH_INTERVAL
+        {
+            return Err(Violation::value(
+                &["sources", "internal", "interval"],
+                None,
+                format!("{} is shorter than the minimum of 1s", internal.interval),
+            ));
+        }
+        let s = &self.sources;
+        if s.statsd.is_none() && s.host.is_none() && s.otlp.is_none() && s.internal.is_none() {
             return Err(Violation::general(
                 &["sources"],
                 "no source configured: add a [sources.statsd] table with a listener such as \
-                 udp = [\"127.0.0.1:8125\"], a [sources.host] table or a [sources.otlp] table",
+                 udp = [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table",
             ));
         }
         if self.sinks.is_empty() {

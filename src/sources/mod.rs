@@ -2,6 +2,7 @@
 //! [`registry`]. Sources hand the aggregator [`crate::aggregator::input::Input`].
 
 pub mod host;
+pub mod internal;
 pub mod otlp;
 pub mod registry;
 pub mod statsd;

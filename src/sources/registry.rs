@@ -147,4 +147,6 @@ registry! {
     Stream(crate::sources::statsd::StreamSpec),
     /// The OTLP/HTTP receiver, with its whole `[sources.otlp]` table.
     Otlp(crate::sources::otlp::OtlpSpec),
+    /// sluice's own telemetry, with its whole `[sources.internal]` table.
+    Internal(crate::sources::internal::InternalSpec),
 }

@@ -1,5 +1,5 @@
 //! The agent through its binary: the HTTP API, the command line, ingestion over real sockets,
-//! reloads, shutdown, `sluice status` and `sluice tap`, the host and OTLP sources, backpressure and
+//! reloads, shutdown, `sluice status` and `sluice tap`, the host, OTLP and internal sources, backpressure and
 //! running under systemd. One test binary for the area, so the agent's tests link once.
 
 #[path = "../common/mod.rs"]
@@ -10,6 +10,7 @@ mod backpressure;
 mod cli;
 mod host;
 mod ingest;
+mod internal;
 mod otlp;
 mod reload;
 mod service;

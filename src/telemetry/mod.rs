@@ -1,12 +1,18 @@
 //! The agent's own telemetry: counters written by sources and the aggregator, read by the
-//! HTTP API's `/metrics` and `/status`.
+//! HTTP API's `/metrics` and `/status` and by the internal source.
+//!
+//! - This file: the counters and gauges, as the parts that count hold them.
+//! - [`families`]: every family `/metrics` shows, read through one [`families::Reader`].
+
+pub mod families;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use backends::delivery::BackendStats;
 
+use crate::sources::internal::Readings;
 use crate::sources::otlp::{Refusal, RejectReason};
 
 /// Counters of one listener (`listener` label: `udp:127.0.0.1:8125`, `unix:/run/…`).
@@ -122,6 +128,9 @@ pub struct Telemetry {
     pub flushes: AtomicU64,
     /// The OTLP receiver's counters.
     pub otlp: OtlpStats,
+    /// What the internal source has sent of each counter: kept here, not in the source, so
+    /// that a reload replacing the source continues its counts instead of sending them again.
+    pub reported: Mutex<Readings>,
     /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
@@ -175,6 +184,7 @@ impl Telemetry {
             series: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             otlp: OtlpStats::default(),
+            reported: Mutex::default(),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
             started: Instant::now(),
