@@ -24,8 +24,9 @@
 //! Listeners (and the host sampler) whose kind, address or options changed are replaced, the
 //! others keep running untouched — see
 //! [`listeners::Listeners::reload`] for the order that refuses a reload whose new listener
-//! cannot be bound with nothing changed. `[api]` and `[log]` are bound once: a change to them
-//! is logged and takes effect at the next restart.
+//! cannot be bound with nothing changed. The API's tokens (`[api.auth]`, its `tokens_file`
+//! read again) are replaced; `[api] listen` and `[log]` are bound once: a change to them is
+//! logged and takes effect at the next restart.
 
 mod listeners;
 
@@ -43,6 +44,7 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::input::BatchPool;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control};
+use crate::api::auth::{ApiAuth, Auth, AuthError};
 use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
@@ -88,6 +90,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The API's tokens could not be read.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// A sink's backend could not be built.
     #[error("cannot build [sinks.{sink}]: {source}")]
     Backend {
@@ -115,6 +120,7 @@ pub async fn run(
     let api = TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| StartError::Api { addr: config.api.listen, source })?;
+    let auth = ApiAuth::new(api_auth(&config)?);
     let mut bound = Vec::new();
     for key in listeners::keys(&config)? {
         let (listener, adopted) = listeners::bind(&key, &mut activation)?;
@@ -144,7 +150,7 @@ pub async fn run(
 
     let (tap, taps) = tap::channel();
     let (api_stop, api_stopped) = watch::channel(false);
-    let mut api_task = tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), taps, async move {
+    let mut api_task = tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), taps, auth.clone(), async move {
         let mut rx = api_stopped;
         let _ = rx.wait_for(|stop| *stop).await;
     }));
@@ -184,7 +190,7 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(next) = reloads.recv() => {
-                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry };
+                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry, auth: &auth };
                 if let Err(e) = reload(&mut current, next, parts).await {
                     tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
                 }
@@ -252,15 +258,24 @@ struct Running<'a> {
     listeners: &'a mut Listeners,
     /// Where the new set of backends is shown.
     telemetry: &'a Telemetry,
+    /// The API's tokens.
+    auth: &'a ApiAuth,
+}
+
+/// The tokens `[api.auth]` configures, its `tokens_file` read now; `None` without the table.
+fn api_auth(config: &Config) -> Result<Option<Auth>, AuthError> {
+    config.api.auth.as_ref().map(Auth::new).transpose()
 }
 
 /// Applies `next` to the running agent and makes it `current`: the changed listeners first,
 /// then window settings, then the changed sinks. A listener that cannot be bound or a sink
 /// that cannot be built refuses the whole reload with the running listeners and sinks as they
-/// were. `[api]` and `[log]` are bound once: a change to them is reported as waiting for a
-/// restart.
+/// were. The API's tokens are replaced; `[api] listen` and `[log]` are bound once: a change
+/// to them is reported as waiting for a restart.
 async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Result<(), StartError> {
-    let Running { control, sinks, listeners, telemetry } = running;
+    let Running { control, sinks, listeners, telemetry, auth } = running;
+    // Read first, so that an unreadable tokens_file refuses the reload with nothing changed.
+    let next_auth = api_auth(&next)?;
     let hostname = agent_hostname(&next);
     let next_listeners = listeners::keys(&next)?;
     let changed: Vec<&String> = current
@@ -340,14 +355,16 @@ async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Res
         telemetry.set_backends(stats);
         tracing::info!(removed, added, "Sinks changed by the reload.");
     }
-    for (part, same) in [("[api]", current.api == next.api), ("[log]", current.log == next.log)] {
+    auth.set(next_auth);
+    let listen = ("[api] listen", current.api.listen == next.api.listen);
+    for (part, same) in [listen, ("[log]", current.log == next.log)] {
         if !same {
             tracing::warn!(table = part, "Changed in the new configuration; takes effect at the next restart.");
         }
     }
     // What is bound once keeps its running values, so the next reload compares against them.
     let mut next = next;
-    next.api = current.api.clone();
+    next.api.listen = current.api.listen;
     next.log = current.log.clone();
     *current = next;
     tracing::info!("Configuration reloaded.");

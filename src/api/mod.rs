@@ -1,5 +1,7 @@
-//! The HTTP API: `/health`, `/ready`, `/status`, `/metrics`, `/tap`.
+//! The HTTP API: `/health`, `/ready`, `/status`, `/metrics`, `/tap`, behind `[api.auth]`'s
+//! bearer tokens when it is set ([`auth`]).
 
+pub mod auth;
 mod metrics;
 mod routes;
 mod tap;

@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::auth::{ApiAuth, require_token};
 use super::metrics::render;
 use super::tap::tap;
 use crate::sources::statsd::kernel::udp_drops;
@@ -37,14 +38,15 @@ impl FromRef<ApiState> for Subscriptions {
     }
 }
 
-/// The API's routes over the agent's telemetry and its tap.
-pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions) -> Router {
+/// The API's routes over the agent's telemetry and its tap, behind the tokens of `auth`.
+pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions, auth: ApiAuth) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/tap", get(tap))
+        .route_layer(axum::middleware::from_fn_with_state(auth, require_token))
         .with_state(ApiState { telemetry, taps })
 }
 
@@ -53,9 +55,10 @@ pub async fn serve(
     listener: TcpListener,
     telemetry: Arc<Telemetry>,
     taps: Subscriptions,
+    auth: ApiAuth,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(telemetry, taps)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(telemetry, taps, auth)).with_graceful_shutdown(shutdown).await
 }
 
 /// 200 while the process runs.

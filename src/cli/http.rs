@@ -7,8 +7,10 @@
 //! HTTP client library in the command's path.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
+
+use super::locate::{ApiTarget, TOKEN_VARIABLE};
 
 /// How long to wait for the agent to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -49,6 +51,17 @@ pub enum HttpError {
         /// The start of the body, which says why.
         body: String,
     },
+    /// The agent's API wants a bearer token (`[api.auth]`).
+    #[error(
+        "GET {path} answered 401: {hint}; set ${TOKEN_VARIABLE} to one of the tokens, or run as a user who can \
+         read the tokens the config names"
+    )]
+    Unauthorized {
+        /// The request's path.
+        path: String,
+        /// Whether a token was sent.
+        hint: &'static str,
+    },
 }
 
 /// An answer with status 200 whose head has been read; the body follows in `body`.
@@ -62,11 +75,17 @@ pub struct Answer {
 
 /// Sends `GET path` to `addr` and reads the answer's head. Any status but 200 is an error
 /// carrying the start of the body.
-pub fn get(addr: SocketAddr, path: &str) -> Result<Answer, HttpError> {
+pub fn get(target: &ApiTarget, path: &str) -> Result<Answer, HttpError> {
+    let addr = target.addr;
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(HttpError::Connect)?;
     let read = |source| HttpError::Read { path: path.to_owned(), source: timeout_worded(source) };
     stream.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(read)?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").map_err(read)?;
+    let authorization = match &target.token {
+        Some(token) => format!("Authorization: Bearer {}\r\n", token.expose()),
+        None => String::new(),
+    };
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n{authorization}\r\n")
+        .map_err(read)?;
     let mut body = BufReader::new(stream);
     let mut head = String::new();
     body.read_line(&mut head).map_err(read)?;
@@ -84,6 +103,13 @@ pub fn get(addr: SocketAddr, path: &str) -> Result<Answer, HttpError> {
     if status != 200 {
         let mut start = String::new();
         let _ = answer.body.by_ref().take(512).read_to_string(&mut start);
+        if status == 401 {
+            let hint = match target.token {
+                Some(_) => "the token sent is not one of [api.auth]'s",
+                None => "no token was found to send",
+            };
+            return Err(HttpError::Unauthorized { path: path.to_owned(), hint });
+        }
         return Err(HttpError::Status { path: path.to_owned(), status, body: start.trim().to_owned() });
     }
     Ok(answer)

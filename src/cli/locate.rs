@@ -6,7 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use sluice::config::{self, ConfigError};
+use backends::Secret;
+use sluice::config::{self, ApiConfig, AuthConfig, ConfigError, TokenEntry};
 
 /// Where commands look when neither `--config` nor `$SLUICE_CONFIG` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/sluice/sluice.toml";
@@ -20,13 +21,16 @@ pub fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
     })
 }
 
-/// The running agent's API address, and where it came from, for messages.
+/// The running agent's API address, where it came from (for messages), and the token to
+/// present when `[api.auth]` is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiTarget {
     /// The address.
     pub addr: SocketAddr,
     /// `--api`, `[api] listen in FILE`, or the embedded default.
     pub origin: String,
+    /// The bearer token, when there is one to send.
+    pub token: Option<Secret>,
 }
 
 impl fmt::Display for ApiTarget {
@@ -35,20 +39,46 @@ impl fmt::Display for ApiTarget {
     }
 }
 
+/// The variable a command's token is taken from first.
+pub const TOKEN_VARIABLE: &str = "SLUICE_API_TOKEN";
+
 /// `api` (`--api`) when given; else `[api] listen` of the config [`config_path`] finds, as
 /// `sluice run` would; else the embedded default's. Only `[api]` of the file is read (see
-/// [`config::parse_api_listen`]).
+/// [`config::parse_api`]). The token is `$SLUICE_API_TOKEN` when set, else the first token of
+/// the file's `[api.auth]` (its `${VAR}` expanded from this shell's environment, or the first
+/// of its `tokens_file` when this user can read it).
 pub fn api_target(api: Option<SocketAddr>, config: Option<PathBuf>) -> Result<ApiTarget, Box<ConfigError>> {
+    let path = config_path(config);
+    let file = match &path {
+        Some(path) => config::api_config(path),
+        None => config::parse_api(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN),
+    };
+    let token = |file: Option<&ApiConfig>| {
+        let from_env = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()).map(Secret::new);
+        from_env.or_else(|| file?.auth.as_ref().and_then(configured_token))
+    };
+    // With --api the file only lends its token: a file that does not parse is no reason to fail.
     if let Some(addr) = api {
-        return Ok(ApiTarget { addr, origin: "--api".to_owned() });
+        return Ok(ApiTarget { addr, origin: "--api".to_owned(), token: token(file.as_ref().ok()) });
     }
-    Ok(match config_path(config) {
-        Some(path) => {
-            ApiTarget { addr: config::api_listen(&path)?, origin: format!("[api] listen in {}", path.display()) }
-        }
-        None => ApiTarget {
-            addr: config::parse_api_listen(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN)?,
-            origin: "the embedded default".to_owned(),
-        },
-    })
+    let file = file?;
+    let origin = match &path {
+        Some(path) => format!("[api] listen in {}", path.display()),
+        None => "the embedded default".to_owned(),
+    };
+    Ok(ApiTarget { addr: file.listen, origin, token: token(Some(&file)) })
+}
+
+/// The first token `auth` names that this shell can know.
+fn configured_token(auth: &AuthConfig) -> Option<Secret> {
+    let first = auth.tokens.first().map(|entry| match entry {
+        TokenEntry::Plain(token) | TokenEntry::Named { token, .. } => token.expose(),
+    });
+    if let Some(token) = first.and_then(|t| config::expand_env(t).ok()) {
+        return Some(Secret::new(token));
+    }
+    let text = std::fs::read_to_string(auth.tokens_file.as_ref()?).ok()?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    // `NAME TOKEN` or `TOKEN`.
+    Some(Secret::new(line.rsplit(char::is_whitespace).next().unwrap_or(line)))
 }

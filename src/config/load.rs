@@ -58,18 +58,24 @@ pub(crate) fn parse_with_env(text: &str, origin: &str, lookup: Lookup<'_>) -> Re
     Ok(config)
 }
 
-/// Only `[api] listen` of the file at `path`, for the commands that talk to a running agent
-/// (`sluice status`, `sluice tap`); see [`parse_api_listen`].
-pub fn api_listen(path: &Path) -> Result<SocketAddr, ConfigError> {
+/// Only `[api]` of the file at `path`, for the commands that talk to a running agent
+/// (`sluice status`, `sluice tap`); see [`parse_api`].
+pub fn api_config(path: &Path) -> Result<ApiConfig, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-    parse_api_listen(&text, &path.display().to_string())
+    parse_api(&text, &path.display().to_string())
 }
 
-/// Only `[api] listen` of `text`, its default when absent. The rest of the file is neither
-/// deserialized nor validated and `${ENV}` is not expanded: the secrets a service's
-/// environment provides need not be set in the shell that asks the agent how it is doing.
+/// Only `[api] listen` of `text`, its default when absent; see [`parse_api`].
 pub fn parse_api_listen(text: &str, origin: &str) -> Result<SocketAddr, ConfigError> {
+    parse_api(text, origin).map(|api| api.listen)
+}
+
+/// Only `[api]` of `text`, its defaults when absent. The rest of the file is neither
+/// deserialized nor validated and `${ENV}` is not expanded: the secrets a service's
+/// environment provides need not be set in the shell that asks the agent how it is doing
+/// (a command expands the one token it sends, see [`expand_env`]).
+pub fn parse_api(text: &str, origin: &str) -> Result<ApiConfig, ConfigError> {
     /// The file seen through `[api]` alone: serde skips every other key unread.
     #[derive(Deserialize)]
     struct ApiOnly {
@@ -81,7 +87,15 @@ pub fn parse_api_listen(text: &str, origin: &str) -> Result<SocketAddr, ConfigEr
         .map_err(|e| ConfigError::Syntax { at: source.at(e.span()), message: syntax_message(&e) })?;
     let doc = Document { source, tree: root.get_ref().clone() };
     let only = ApiOnly::deserialize(toml::de::Deserializer::from(root)).map_err(|e| doc.de_error(&e))?;
-    Ok(only.api.listen)
+    Ok(only.api)
+}
+
+/// `text` with `${NAME}` replaced from the process environment, as a config value is; the
+/// variable and why when one cannot be.
+pub fn expand_env(text: &str) -> Result<String, String> {
+    super::env::expand(text, &|name| std::env::var(name))
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| format!("${{{}}} {}", e.variable, e.reason))
 }
 
 /// The text and its name, for turning byte offsets into `file:line:column`.

@@ -8,6 +8,7 @@ pub use backends::SinkConfig;
 pub use backends::prometheus::MappingRule;
 use serde::Deserialize;
 
+use backends::Secret;
 use backends::units::{ByteSize, Duration};
 
 /// The whole configuration file.
@@ -77,6 +78,48 @@ pub struct ApiConfig {
     /// `"127.0.0.1:9102"`.
     #[serde(default = "default_api_listen")]
     pub listen: SocketAddr,
+    /// `[api.auth]`: bearer tokens for every path but the public ones. Defaults to absent (the
+    /// API answers every local client, as a loopback-only API does).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `[api.auth]`: a request to a path not in `public` needs `Authorization: Bearer <token>`
+/// with one of the tokens; read again on every reload.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Tokens, each a string (named `tokens[N]` by its position) or `{ name, token }`; usually
+    /// `"${SLUICE_API_TOKEN}"`. Defaults to none.
+    #[serde(default)]
+    pub tokens: Vec<TokenEntry>,
+    /// A file of tokens, one per line: `TOKEN` (named `FILE:LINE`) or `NAME TOKEN`; blank lines
+    /// and lines starting with `#` are skipped. Defaults to none.
+    #[serde(default)]
+    pub tokens_file: Option<PathBuf>,
+    /// Paths answered without a token. Defaults to `["/health", "/ready"]`, which load
+    /// balancers and service managers probe.
+    #[serde(default = "default_public_paths")]
+    pub public: Vec<String>,
+}
+
+/// One entry of `[api.auth] tokens`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum TokenEntry {
+    /// A token named by its position.
+    Plain(Secret),
+    /// A token with the name the access log shows.
+    Named {
+        /// Shown in the access log for the requests it authorizes.
+        name: String,
+        /// The token.
+        token: Secret,
+    },
+}
+
+fn default_public_paths() -> Vec<String> {
+    vec!["/health".to_owned(), "/ready".to_owned()]
 }
 
 /// `[log]`.
@@ -383,7 +426,7 @@ impl Default for AgentConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: default_api_listen() }
+        Self { listen: default_api_listen(), auth: None }
     }
 }
 

@@ -599,6 +599,38 @@ fn internal_source_alone_is_valid_and_its_interval_is_checked() {
     );
 }
 
+/// `[api.auth]` takes plain and named tokens from the environment and keeps `/health` and
+/// `/ready` public by default.
+#[test]
+fn api_tokens_come_from_the_environment_and_health_stays_public() {
+    let text =
+        format!("{BASE}[api.auth]\ntokens = [\"${{SLUICE_API_TOKEN}}\", {{ name = \"ops\", token = \"${{OPS}}\" }}]\n");
+    let config =
+        parse_env(&text, &[("SLUICE_API_TOKEN", "a-0123456789abcdef"), ("OPS", "b-0123456789abcdef")]).unwrap();
+    let auth = config.api.auth.unwrap();
+    assert_eq!(auth.public, ["/health", "/ready"]);
+    assert!(
+        matches!(&auth.tokens[1], super::TokenEntry::Named { name, token } if name == "ops" && token.expose() == "b-0123456789abcdef")
+    );
+}
+
+/// A short token, a name used twice, a public entry that is not a path and a table without
+/// any token are each refused at their key.
+#[test]
+fn unusable_api_tokens_are_refused_at_their_key() {
+    let auth = |body: &str| format!("{BASE}[api.auth]\n{body}\n");
+    assert_eq!(
+        error(&auth("tokens = [\"short\"]")),
+        "sluice.toml:4:11: invalid value for key \"tokens\" in [api.auth]: a token must be at least 16 bytes (this one has 5); generate one with `openssl rand -hex 32`"
+    );
+    let twice =
+        "tokens = [{ name = \"a\", token = \"0123456789abcdef\" }, { name = \"a\", token = \"fedcba9876543210\" }]";
+    assert!(error(&auth(twice)).ends_with("the name \"a\" is used twice"), "{}", error(&auth(twice)));
+    let public = "tokens = [\"0123456789abcdef\"]\npublic = [\"health\"]";
+    assert!(error(&auth(public)).contains("\"health\" is not a path"), "{}", error(&auth(public)));
+    assert!(error(&auth("")).contains("[api.auth] has no token"), "{}", error(&auth("")));
+}
+
 /// The embedded default samples the host every 10 seconds, as DESIGN.md promises.
 #[test]
 fn embedded_default_samples_the_host() {

@@ -8,13 +8,16 @@ use std::fmt::Display;
 use std::path::Path;
 
 use super::error::Table;
-use super::schema::{Config, OtlpConfig, SinkConfig, StatsdConfig};
+use super::schema::{AuthConfig, Config, OtlpConfig, SinkConfig, StatsdConfig, TokenEntry};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
 /// The shortest window: shorter ones flood backends with requests and make per-second rates
 /// noisy.
 pub const MIN_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The shortest API token accepted (`[api.auth]`): a shorter one can be guessed.
+pub const MIN_TOKEN_BYTES: usize = 16;
 
 /// The longest Unix socket path, in bytes: `sun_path` holds 108 bytes including the final NUL.
 pub const MAX_SOCKET_PATH_BYTES: usize = 107;
@@ -58,6 +61,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), Violation> {
         self.validate_agent()?;
         validate_log_level(&self.log.level)?;
+        if let Some(auth) = &self.api.auth {
+            validate_auth(auth)?;
+        }
         if let Some(statsd) = &self.sources.statsd {
             validate_statsd(statsd)?;
         }
@@ -256,6 +262,58 @@ fn validate_statsd(statsd: &StatsdConfig) -> Result<(), Violation> {
                 &[S, T, "buckets"],
                 Some(i),
                 format!("{b} does not exceed the bound before it; bounds must be strictly increasing"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Tokens long enough to resist guessing, names the access log can tell apart, paths that
+/// are paths. A `tokens_file` is read (and its tokens checked) when the agent starts or reloads.
+fn validate_auth(auth: &AuthConfig) -> Result<(), Violation> {
+    const PATH: [&str; 3] = ["api", "auth", "tokens"];
+    if auth.tokens.is_empty() && auth.tokens_file.is_none() {
+        return Err(Violation::general(
+            &["api", "auth"],
+            "[api.auth] has no token: add tokens = [\"${SLUICE_API_TOKEN}\"] or a tokens_file",
+        ));
+    }
+    let mut names = Vec::new();
+    for (i, entry) in auth.tokens.iter().enumerate() {
+        let (name, token) = match entry {
+            TokenEntry::Plain(token) => (None, token),
+            TokenEntry::Named { name, token } => (Some(name.as_str()), token),
+        };
+        if token.expose().len() < MIN_TOKEN_BYTES {
+            return Err(Violation::value(
+                &PATH,
+                Some(i),
+                format!(
+                    "a token must be at least {MIN_TOKEN_BYTES} bytes (this one has {}); generate one with `openssl rand -hex 32`",
+                    token.expose().len()
+                ),
+            ));
+        }
+        if let Some(name) = name {
+            if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
+                return Err(Violation::value(
+                    &PATH,
+                    Some(i),
+                    format!("the name {name:?} must be a word without spaces"),
+                ));
+            }
+            if names.contains(&name) {
+                return Err(Violation::value(&PATH, Some(i), format!("the name {name:?} is used twice")));
+            }
+            names.push(name);
+        }
+    }
+    for (i, path) in auth.public.iter().enumerate() {
+        if !path.starts_with('/') {
+            return Err(Violation::value(
+                &["api", "auth", "public"],
+                Some(i),
+                format!("{path:?} is not a path; write it as the API serves it, such as \"/health\""),
             ));
         }
     }

@@ -6,6 +6,7 @@
 mod common;
 
 mod api;
+mod auth;
 mod backpressure;
 mod cli;
 mod host;

@@ -23,7 +23,7 @@ pub fn status(api: Option<SocketAddr>, config: Option<PathBuf>, json: bool) -> E
         Ok(target) => target,
         Err(e) => return exit::unreachable(&format!("cannot find the agent's API address: {e}; or pass --api")),
     };
-    let body = match http::get(target.addr, "/status").and_then(http::Answer::text) {
+    let body = match http::get(&target, "/status").and_then(http::Answer::text) {
         Ok(body) => body,
         Err(e) => return exit::unreachable(&format!("cannot reach the agent's API at {target}: {e}")),
     };

@@ -30,7 +30,7 @@ pub fn tap(api: Option<SocketAddr>, config: Option<PathBuf>, pattern: Option<&st
         Some(p) => format!("/tap?match={}", utf8_percent_encode(p, NON_ALPHANUMERIC)),
         None => "/tap".to_owned(),
     };
-    let mut lines = match http::get(target.addr, &path).and_then(http::Answer::stream) {
+    let mut lines = match http::get(&target, &path).and_then(http::Answer::stream) {
         Ok(body) => body,
         Err(e) => return exit::unreachable(&format!("cannot reach the agent's API at {target}: {e}")),
     };
