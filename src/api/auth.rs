@@ -13,7 +13,9 @@ use backends::Secret;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, MIN_TOKEN_BYTES, TokenEntry};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use crate::config::{AuthConfig, JwtAlgorithm, JwtConfig, MIN_TOKEN_BYTES, TokenEntry};
 
 /// Why the tokens could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +43,79 @@ pub enum AuthError {
         /// The name.
         name: String,
     },
-    /// Neither `tokens` nor `tokens_file` gave a token: nothing could ever be authorized.
-    #[error("[api.auth] has no token: set tokens or tokens_file (with at least one token)")]
+    /// Neither `tokens`, `tokens_file` nor `jwt` gave a token: nothing could be authorized.
+    #[error("[api.auth] has no token: set tokens, tokens_file (with at least one token) or jwt")]
     Empty,
+    /// The JWT key could not be read or is not a key of its algorithm.
+    #[error("[api.auth.jwt] key: {0}")]
+    JwtKey(String),
 }
 
 /// The tokens in force and the public paths.
 #[derive(Debug)]
 pub struct Auth {
     tokens: Vec<(String, Secret)>,
+    jwt: Option<Jwt>,
     public: Vec<String>,
+}
+
+/// What a JWT is checked against.
+struct Jwt {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwt").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+/// The claims read from a JWT, beyond those `Validation` checks.
+#[derive(Debug, serde::Deserialize)]
+struct Claims {
+    /// Who the token is for: its name in the access log.
+    #[serde(default)]
+    sub: Option<String>,
+}
+
+impl Jwt {
+    fn new(config: &JwtConfig) -> Result<Self, AuthError> {
+        let pem = || {
+            let path = config
+                .public_key_file
+                .as_ref()
+                .ok_or_else(|| AuthError::JwtKey("public_key_file is not set".to_owned()))?;
+            std::fs::read(path).map_err(|source| AuthError::Read { path: path.clone(), source })
+        };
+        let bad = |e: jsonwebtoken::errors::Error| AuthError::JwtKey(e.to_string());
+        let (key, algorithm) = match config.algorithm {
+            JwtAlgorithm::HS256 => {
+                let secret = config.secret.as_ref().ok_or_else(|| AuthError::JwtKey("secret is not set".to_owned()))?;
+                (DecodingKey::from_secret(secret.expose().as_bytes()), Algorithm::HS256)
+            }
+            JwtAlgorithm::RS256 => (DecodingKey::from_rsa_pem(&pem()?).map_err(bad)?, Algorithm::RS256),
+            JwtAlgorithm::ES256 => (DecodingKey::from_ec_pem(&pem()?).map_err(bad)?, Algorithm::ES256),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = config.leeway.0.as_secs();
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        match &config.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        Ok(Self { key, validation })
+    }
+
+    /// `jwt:SUB` (or `jwt`) for a valid token; `None` for one that is not, or not a JWT.
+    fn check(&self, token: &str) -> Option<String> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).ok()?;
+        Some(data.claims.sub.map_or_else(|| "jwt".to_owned(), |sub| format!("jwt:{sub}")))
+    }
 }
 
 /// Why a request was refused.
@@ -77,7 +142,8 @@ impl Auth {
         if let Some(path) = &config.tokens_file {
             tokens.extend(read_tokens_file(path)?);
         }
-        if tokens.is_empty() {
+        let jwt = config.jwt.as_ref().map(Jwt::new).transpose()?;
+        if tokens.is_empty() && jwt.is_none() {
             return Err(AuthError::Empty);
         }
         for (i, (name, token)) in tokens.iter().enumerate() {
@@ -88,7 +154,7 @@ impl Auth {
                 return Err(AuthError::Duplicate { name: name.clone() });
             }
         }
-        Ok(Self { tokens, public: config.public.clone() })
+        Ok(Self { tokens, jwt, public: config.public.clone() })
     }
 
     /// Whether `path` is answered without a token.
@@ -98,8 +164,8 @@ impl Auth {
 
     /// The name of the token `authorization` carries, or why it carries none. Every token is
     /// compared, each in constant time, so the time taken says nothing about how much of a
-    /// guess was right.
-    pub fn check(&self, authorization: Option<&HeaderValue>) -> Result<&str, Refused> {
+    /// guess was right; a token that is none of them may be a JWT the key verifies.
+    pub fn check(&self, authorization: Option<&HeaderValue>) -> Result<String, Refused> {
         let presented = authorization
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
@@ -111,7 +177,10 @@ impl Auth {
                 found = Some(name.as_str());
             }
         }
-        found.ok_or(Refused::Invalid)
+        if let Some(name) = found {
+            return Ok(name.to_owned());
+        }
+        self.jwt.as_ref().and_then(|jwt| jwt.check(presented)).ok_or(Refused::Invalid)
     }
 }
 
@@ -191,6 +260,7 @@ mod tests {
             ],
             tokens_file,
             public: vec!["/health".to_owned()],
+            jwt: None,
         }
     }
 
@@ -206,11 +276,11 @@ mod tests {
         let file = dir.path().join("tokens");
         std::fs::write(&file, "# rotated monthly\n\nci ci-0123456789abcdef\nfile-0123456789abcdef\n").unwrap();
         let auth = Auth::new(&config(Some(file.clone()))).unwrap();
-        assert_eq!(auth.check(Some(&bearer(PLAIN))), Ok("tokens[0]"));
-        assert_eq!(auth.check(Some(&bearer(OPS))), Ok("ops"));
-        assert_eq!(auth.check(Some(&bearer("ci-0123456789abcdef"))), Ok("ci"));
+        assert_eq!(auth.check(Some(&bearer(PLAIN))), Ok("tokens[0]".to_owned()));
+        assert_eq!(auth.check(Some(&bearer(OPS))), Ok("ops".to_owned()));
+        assert_eq!(auth.check(Some(&bearer("ci-0123456789abcdef"))), Ok("ci".to_owned()));
         let line = format!("{}:4", file.display());
-        assert_eq!(auth.check(Some(&bearer("file-0123456789abcdef"))), Ok(line.as_str()));
+        assert_eq!(auth.check(Some(&bearer("file-0123456789abcdef"))), Ok(line));
     }
 
     /// No header, another scheme and an unknown token are refused, each for its reason; the
@@ -222,7 +292,7 @@ mod tests {
         assert_eq!(auth.check(Some(&HeaderValue::from_static("Basic b3BzOnB3"))), Err(Refused::Missing));
         assert_eq!(auth.check(Some(&bearer("ops-0123456789abcdeX"))), Err(Refused::Invalid));
         assert_eq!(auth.check(Some(&bearer(&OPS[..OPS.len() - 1]))), Err(Refused::Invalid));
-        assert_eq!(auth.check(Some(&HeaderValue::from_str(&format!("bearer {OPS}")).unwrap())), Ok("ops"));
+        assert_eq!(auth.check(Some(&HeaderValue::from_str(&format!("bearer {OPS}")).unwrap())), Ok("ops".to_owned()));
         assert!(auth.is_public("/health") && !auth.is_public("/status") && !auth.is_public("/health/"));
     }
 
@@ -241,7 +311,54 @@ mod tests {
         let e = Auth::new(&config(Some(dir.path().join("missing")))).unwrap_err().to_string();
         assert!(e.starts_with("cannot read [api.auth] tokens_file"), "{e}");
         std::fs::write(&file, "# nothing yet\n").unwrap();
-        let empty = AuthConfig { tokens: Vec::new(), tokens_file: Some(file), public: Vec::new() };
+        let empty = AuthConfig { tokens: Vec::new(), tokens_file: Some(file), public: Vec::new(), jwt: None };
         assert!(matches!(Auth::new(&empty), Err(AuthError::Empty)));
+    }
+
+    const SECRET: &str = "jwt-secret-0123456789abcdef0123456789";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    fn jwt(claims: &serde_json::Value, secret: &str) -> HeaderValue {
+        let header = jsonwebtoken::Header::new(Algorithm::HS256);
+        let token = jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()));
+        bearer(&token.unwrap())
+    }
+
+    fn with_jwt() -> Auth {
+        let jwt = JwtConfig {
+            algorithm: JwtAlgorithm::HS256,
+            secret: Some(Secret::new(SECRET)),
+            public_key_file: None,
+            audience: Some("sluice".to_owned()),
+            issuer: Some("https://id.example".to_owned()),
+            leeway: backends::units::Duration::from_secs(30),
+        };
+        Auth::new(&AuthConfig { tokens: Vec::new(), tokens_file: None, public: Vec::new(), jwt: Some(jwt) }).unwrap()
+    }
+
+    /// A JWT signed with the secret, for the audience and from the issuer, within `exp` and
+    /// `nbf`, is let through under its `sub`; expired, early, wrong-audience, wrong-issuer,
+    /// wrongly signed and `exp`-less tokens are refused.
+    #[test]
+    fn a_jwt_is_let_through_only_when_every_claim_holds() {
+        let auth = with_jwt();
+        let iss = "https://id.example";
+        let good = json!({ "sub": "grafana", "aud": "sluice", "iss": iss, "exp": now() + 600, "nbf": now() - 10 });
+        assert_eq!(auth.check(Some(&jwt(&good, SECRET))), Ok("jwt:grafana".to_owned()));
+        let refused = [
+            json!({ "sub": "a", "aud": "sluice", "iss": iss, "exp": now() - 3600 }),
+            json!({ "sub": "a", "aud": "sluice", "iss": iss, "exp": now() + 600, "nbf": now() + 3600 }),
+            json!({ "sub": "a", "aud": "grafana", "iss": iss, "exp": now() + 600 }),
+            json!({ "sub": "a", "aud": "sluice", "iss": "https://other.example", "exp": now() + 600 }),
+            json!({ "sub": "a", "aud": "sluice", "iss": iss }),
+        ];
+        for claims in &refused {
+            assert_eq!(auth.check(Some(&jwt(claims, SECRET))), Err(Refused::Invalid), "{claims}");
+        }
+        let forged = jwt(&good, "another-secret-0123456789abcdef01234");
+        assert_eq!(auth.check(Some(&forged)), Err(Refused::Invalid));
     }
 }

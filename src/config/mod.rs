@@ -17,6 +17,6 @@ pub(crate) use load::parse_with_env;
 pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, api_config, expand_env, load, parse, parse_api, parse_api_listen};
 pub use schema::{
     AgentConfig, ApiConfig, AttributeRules, AuthConfig, Config, DEFAULT_EXCLUDE_FSTYPES, HostConfig, InternalConfig,
-    LogConfig, LogFormat, OtlpConfig, SinkConfig, SourcesConfig, StatsdConfig, TokenEntry,
+    JwtAlgorithm, JwtConfig, LogConfig, LogFormat, OtlpConfig, SinkConfig, SourcesConfig, StatsdConfig, TokenEntry,
 };
 pub use validate::{MAX_SOCKET_PATH_BYTES, MIN_FLUSH_INTERVAL, MIN_TOKEN_BYTES, Violation};

@@ -101,6 +101,49 @@ pub struct AuthConfig {
     /// balancers and service managers probe.
     #[serde(default = "default_public_paths")]
     pub public: Vec<String>,
+    /// `[api.auth.jwt]`: also accept JSON Web Tokens signed with this key. Defaults to absent
+    /// (only the configured tokens).
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+}
+
+/// `[api.auth.jwt]`: a bearer token that is a JWT signed by `algorithm` with the key, within
+/// its `exp` (required) and `nbf`, for `audience` and from `issuer` when those are set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// `"HS256"` (with `secret`), `"RS256"` or `"ES256"` (with `public_key_file`). Required.
+    pub algorithm: JwtAlgorithm,
+    /// The HMAC secret for HS256, at least 32 bytes. Defaults to none.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// A PEM public key (or certificate) for RS256 or ES256. Defaults to none.
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// The `aud` a token must name. Defaults to none (any audience).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The `iss` a token must carry. Defaults to none (any issuer).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`. Defaults to `"30s"`.
+    #[serde(default = "default_jwt_leeway")]
+    pub leeway: Duration,
+}
+
+/// The JWT signature algorithms accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256, a shared secret.
+    HS256,
+    /// RSA PKCS#1 v1.5 with SHA-256, a public key.
+    RS256,
+    /// ECDSA on P-256 with SHA-256, a public key.
+    ES256,
+}
+
+fn default_jwt_leeway() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// One entry of `[api.auth] tokens`.

@@ -8,7 +8,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use super::error::Table;
-use super::schema::{AuthConfig, Config, OtlpConfig, SinkConfig, StatsdConfig, TokenEntry};
+use super::schema::{AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, SinkConfig, StatsdConfig, TokenEntry};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
@@ -272,11 +272,14 @@ fn validate_statsd(statsd: &StatsdConfig) -> Result<(), Violation> {
 /// are paths. A `tokens_file` is read (and its tokens checked) when the agent starts or reloads.
 fn validate_auth(auth: &AuthConfig) -> Result<(), Violation> {
     const PATH: [&str; 3] = ["api", "auth", "tokens"];
-    if auth.tokens.is_empty() && auth.tokens_file.is_none() {
+    if auth.tokens.is_empty() && auth.tokens_file.is_none() && auth.jwt.is_none() {
         return Err(Violation::general(
             &["api", "auth"],
-            "[api.auth] has no token: add tokens = [\"${SLUICE_API_TOKEN}\"] or a tokens_file",
+            "[api.auth] has no token: add tokens = [\"${SLUICE_API_TOKEN}\"], a tokens_file or a jwt table",
         ));
+    }
+    if let Some(jwt) = &auth.jwt {
+        validate_jwt(jwt)?;
     }
     let mut names = Vec::new();
     for (i, entry) in auth.tokens.iter().enumerate() {
@@ -318,6 +321,28 @@ fn validate_auth(auth: &AuthConfig) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+/// The key that goes with the algorithm, and an HMAC secret long enough for SHA-256.
+fn validate_jwt(jwt: &JwtConfig) -> Result<(), Violation> {
+    const PATH: [&str; 3] = ["api", "auth", "jwt"];
+    let at = |key: &'static str| [PATH[0], PATH[1], PATH[2], key];
+    match (jwt.algorithm, &jwt.secret, &jwt.public_key_file) {
+        (JwtAlgorithm::HS256, Some(secret), None) if secret.expose().len() < 32 => Err(Violation::value(
+            &at("secret"),
+            None,
+            format!("an HS256 secret must be at least 32 bytes (this one has {})", secret.expose().len()),
+        )),
+        (JwtAlgorithm::HS256, Some(_), None) | (JwtAlgorithm::RS256 | JwtAlgorithm::ES256, None, Some(_)) => Ok(()),
+        (JwtAlgorithm::HS256, _, _) => {
+            Err(Violation::value(&at("algorithm"), None, "HS256 takes a secret (and no public_key_file)"))
+        }
+        (algorithm, _, _) => Err(Violation::value(
+            &at("algorithm"),
+            None,
+            format!("{algorithm:?} takes a public_key_file (and no secret)"),
+        )),
+    }
 }
 
 fn validate_otlp(otlp: &OtlpConfig, api: std::net::SocketAddr) -> Result<(), Violation> {

@@ -113,3 +113,41 @@ fn sluice_status_finds_a_token_as_it_finds_the_address() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("answered 401") && stderr.contains("SLUICE_API_TOKEN"), "{stderr}");
 }
+
+/// With `[api.auth.jwt]` and an ES256 public key, a JWT the matching private key signed for
+/// the audience is let through (named by its `sub` in the access log); an expired one and
+/// one for another audience answer 401.
+#[test]
+fn an_es256_jwt_for_the_audience_is_let_through_and_others_are_refused() {
+    let keys = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(keys.path()).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem"]);
+    openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "public.pem"]);
+    let auth = format!(
+        "[api.auth.jwt]\nalgorithm = \"ES256\"\npublic_key_file = \"{}\"\naudience = \"sluice\"\n",
+        keys.path().join("public.pem").display()
+    );
+    let agent = Setup { capture_log: true, ..Setup::default() }.start(&auth);
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&std::fs::read(keys.path().join("key.pem")).unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key).unwrap()
+    };
+
+    let good = sign(serde_json::json!({ "sub": "grafana", "aud": "sluice", "exp": now + 600 }));
+    let (status, answer) = get(agent.api, "/status", Some(&good));
+    assert_eq!(status, 200, "{answer}");
+    wait_for_log(&agent, "token=jwt:grafana");
+    let expired = sign(serde_json::json!({ "sub": "grafana", "aud": "sluice", "exp": now - 3600 }));
+    let elsewhere = sign(serde_json::json!({ "sub": "grafana", "aud": "billing", "exp": now + 600 }));
+    for token in [expired, elsewhere] {
+        let (status, answer) = get(agent.api, "/status", Some(&token));
+        assert_eq!(status, 401, "{answer}");
+        assert!(answer.contains("error=\"invalid_token\""), "{answer}");
+    }
+    let (status, _) = agent.stop();
+    assert!(status.success());
+}
