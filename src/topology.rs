@@ -45,6 +45,7 @@ use crate::aggregator::input::BatchPool;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control};
 use crate::api::auth::{ApiAuth, Auth, AuthError};
+use crate::api::tls::{ApiTls, Certificate, TlsError};
 use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
@@ -93,6 +94,9 @@ pub enum StartError {
     /// The API's tokens could not be read.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The API's certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// A sink's backend could not be built.
     #[error("cannot build [sinks.{sink}]: {source}")]
     Backend {
@@ -121,6 +125,7 @@ pub async fn run(
         .await
         .map_err(|source| StartError::Api { addr: config.api.listen, source })?;
     let auth = ApiAuth::new(api_auth(&config)?);
+    let tls = config.api.tls.as_ref().map(ApiTls::new).transpose()?;
     let mut bound = Vec::new();
     for key in listeners::keys(&config)? {
         let (listener, adopted) = listeners::bind(&key, &mut activation)?;
@@ -150,10 +155,11 @@ pub async fn run(
 
     let (tap, taps) = tap::channel();
     let (api_stop, api_stopped) = watch::channel(false);
-    let mut api_task = tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), taps, auth.clone(), async move {
-        let mut rx = api_stopped;
-        let _ = rx.wait_for(|stop| *stop).await;
-    }));
+    let mut api_task =
+        tokio::spawn(crate::api::serve(api, Arc::clone(&telemetry), taps, auth.clone(), tls.clone(), async move {
+            let mut rx = api_stopped;
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
 
     // Start the listeners. Each holds a sender, and so does `listeners` until shutdown: the
     // aggregator's input stays open across reloads.
@@ -190,7 +196,7 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(next) = reloads.recv() => {
-                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry, auth: &auth };
+                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry, auth: &auth, tls: tls.as_ref() };
                 if let Err(e) = reload(&mut current, next, parts).await {
                     tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
                 }
@@ -260,6 +266,8 @@ struct Running<'a> {
     telemetry: &'a Telemetry,
     /// The API's tokens.
     auth: &'a ApiAuth,
+    /// The API's certificate, when it serves HTTPS.
+    tls: Option<&'a ApiTls>,
 }
 
 /// The tokens `[api.auth]` configures, its `tokens_file` read now; `None` without the table.
@@ -273,9 +281,14 @@ fn api_auth(config: &Config) -> Result<Option<Auth>, AuthError> {
 /// were. The API's tokens are replaced; `[api] listen` and `[log]` are bound once: a change
 /// to them is reported as waiting for a restart.
 async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Result<(), StartError> {
-    let Running { control, sinks, listeners, telemetry, auth } = running;
-    // Read first, so that an unreadable tokens_file refuses the reload with nothing changed.
+    let Running { control, sinks, listeners, telemetry, auth, tls } = running;
+    // Read first, so that an unreadable tokens_file or certificate refuses the reload with
+    // nothing changed.
     let next_auth = api_auth(&next)?;
+    let next_certificate = match (tls, &next.api.tls) {
+        (Some(_), Some(config)) => Some(Certificate::read(config)?),
+        _ => None,
+    };
     let hostname = agent_hostname(&next);
     let next_listeners = listeners::keys(&next)?;
     let changed: Vec<&String> = current
@@ -356,8 +369,12 @@ async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Res
         tracing::info!(removed, added, "Sinks changed by the reload.");
     }
     auth.set(next_auth);
+    if let (Some(tls), Some(certificate)) = (tls, next_certificate) {
+        tls.set(certificate);
+    }
     let listen = ("[api] listen", current.api.listen == next.api.listen);
-    for (part, same) in [listen, ("[log]", current.log == next.log)] {
+    let https = ("[api.tls] (on or off)", current.api.tls.is_some() == next.api.tls.is_some());
+    for (part, same) in [listen, https, ("[log]", current.log == next.log)] {
         if !same {
             tracing::warn!(table = part, "Changed in the new configuration; takes effect at the next restart.");
         }
@@ -365,6 +382,9 @@ async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Res
     // What is bound once keeps its running values, so the next reload compares against them.
     let mut next = next;
     next.api.listen = current.api.listen;
+    if next.api.tls.is_some() != current.api.tls.is_some() {
+        next.api.tls.clone_from(&current.api.tls);
+    }
     next.log = current.log.clone();
     *current = next;
     tracing::info!("Configuration reloaded.");

@@ -1,10 +1,11 @@
 //! The HTTP API: `/health`, `/ready`, `/status`, `/metrics`, `/tap`, behind `[api.auth]`'s
-//! bearer tokens when it is set ([`auth`]).
+//! bearer tokens when it is set ([`auth`]), over HTTPS when `[api.tls]` is ([`tls`]).
 
 pub mod auth;
 mod metrics;
 mod routes;
 mod tap;
+pub mod tls;
 
 pub use metrics::render;
 pub use routes::{router, serve};

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use super::auth::{ApiAuth, require_token};
 use super::metrics::render;
 use super::tap::tap;
+use super::tls::ApiTls;
 use crate::sources::statsd::kernel::udp_drops;
 use crate::tap::Subscriptions;
 use crate::telemetry::{ListenerStats, Telemetry};
@@ -50,15 +51,20 @@ pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions, auth: ApiAuth) -> 
         .with_state(ApiState { telemetry, taps })
 }
 
-/// Serves the API on an already bound listener until `shutdown` resolves.
+/// Serves the API on an already bound listener until `shutdown` resolves, over TLS with `tls`.
 pub async fn serve(
     listener: TcpListener,
     telemetry: Arc<Telemetry>,
     taps: Subscriptions,
     auth: ApiAuth,
+    tls: Option<ApiTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(telemetry, taps, auth)).with_graceful_shutdown(shutdown).await
+    let app = router(telemetry, taps, auth);
+    match tls {
+        Some(tls) => super::tls::serve(listener, app, tls, shutdown).await,
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+    }
 }
 
 /// 200 while the process runs.

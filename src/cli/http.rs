@@ -24,6 +24,9 @@ pub enum HttpError {
     /// Nothing accepted the connection (no agent there, or a firewall).
     #[error("cannot connect: {0}")]
     Connect(#[source] io::Error),
+    /// The TLS session could not be set up.
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[source] rustls::Error),
     /// The connection broke, or the agent took longer than [`ANSWER_TIMEOUT`] to answer.
     #[error("no answer to GET {path}: {source}")]
     Read {
@@ -64,22 +67,39 @@ pub enum HttpError {
     },
 }
 
+/// A connection to the agent: plain TCP, or TLS over it.
+pub trait Connection: Read + Write + Send {}
+
+impl<T: Read + Write + Send> Connection for T {}
+
 /// An answer with status 200 whose head has been read; the body follows in `body`.
-#[derive(Debug)]
 pub struct Answer {
     /// The request's path, for messages.
     pub path: String,
     /// The rest of the connection: the body, until the agent closes it.
-    pub body: BufReader<TcpStream>,
+    pub body: BufReader<Box<dyn Connection>>,
+    /// The TCP socket under it, for its timeouts.
+    socket: TcpStream,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer").field("path", &self.path).finish_non_exhaustive()
+    }
 }
 
 /// Sends `GET path` to `addr` and reads the answer's head. Any status but 200 is an error
 /// carrying the start of the body.
 pub fn get(target: &ApiTarget, path: &str) -> Result<Answer, HttpError> {
     let addr = target.addr;
-    let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(HttpError::Connect)?;
+    let socket = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(HttpError::Connect)?;
     let read = |source| HttpError::Read { path: path.to_owned(), source: timeout_worded(source) };
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(read)?;
+    socket.set_read_timeout(Some(ANSWER_TIMEOUT)).map_err(read)?;
+    let tcp = socket.try_clone().map_err(read)?;
+    let mut stream: Box<dyn Connection> = match &target.pinned {
+        Some(certificate) => Box::new(super::tls::connect(tcp, addr, certificate).map_err(HttpError::Tls)?),
+        None => Box::new(tcp),
+    };
     let authorization = match &target.token {
         Some(token) => format!("Authorization: Bearer {}\r\n", token.expose()),
         None => String::new(),
@@ -99,7 +119,7 @@ pub fn get(target: &ApiTarget, path: &str) -> Result<Answer, HttpError> {
             break;
         }
     }
-    let mut answer = Answer { path: path.to_owned(), body };
+    let mut answer = Answer { path: path.to_owned(), body, socket };
     if status != 200 {
         let mut start = String::new();
         let _ = answer.body.by_ref().take(512).read_to_string(&mut start);
@@ -126,11 +146,8 @@ impl Answer {
     }
 
     /// The body as it comes, waiting as long as it takes for each line.
-    pub fn stream(self) -> Result<BufReader<TcpStream>, HttpError> {
-        self.body
-            .get_ref()
-            .set_read_timeout(None)
-            .map_err(|source| HttpError::Read { path: self.path.clone(), source })?;
+    pub fn stream(self) -> Result<BufReader<Box<dyn Connection>>, HttpError> {
+        self.socket.set_read_timeout(None).map_err(|source| HttpError::Read { path: self.path.clone(), source })?;
         Ok(self.body)
     }
 }

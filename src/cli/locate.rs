@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use backends::Secret;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use sluice::config::{self, ApiConfig, AuthConfig, ConfigError, TokenEntry};
 
 /// Where commands look when neither `--config` nor `$SLUICE_CONFIG` is given.
@@ -31,6 +33,9 @@ pub struct ApiTarget {
     pub origin: String,
     /// The bearer token, when there is one to send.
     pub token: Option<Secret>,
+    /// With `[api.tls]`, the certificate the agent serves (the first of its `cert`): the only
+    /// one the command trusts.
+    pub pinned: Option<CertificateDer<'static>>,
 }
 
 impl fmt::Display for ApiTarget {
@@ -57,16 +62,32 @@ pub fn api_target(api: Option<SocketAddr>, config: Option<PathBuf>) -> Result<Ap
         let from_env = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()).map(Secret::new);
         from_env.or_else(|| file?.auth.as_ref().and_then(configured_token))
     };
-    // With --api the file only lends its token: a file that does not parse is no reason to fail.
+    // With --api the file only lends its token and certificate: a file that does not parse is
+    // no reason to fail.
     if let Some(addr) = api {
-        return Ok(ApiTarget { addr, origin: "--api".to_owned(), token: token(file.as_ref().ok()) });
+        let pinned = file.as_ref().ok().map(pinned).transpose()?.flatten();
+        return Ok(ApiTarget { addr, origin: "--api".to_owned(), token: token(file.as_ref().ok()), pinned });
     }
     let file = file?;
     let origin = match &path {
         Some(path) => format!("[api] listen in {}", path.display()),
         None => "the embedded default".to_owned(),
     };
-    Ok(ApiTarget { addr: file.listen, origin, token: token(Some(&file)) })
+    Ok(ApiTarget { addr: file.listen, origin, token: token(Some(&file)), pinned: pinned(&file)? })
+}
+
+/// The first certificate of `[api.tls] cert`, when the API serves TLS.
+fn pinned(file: &ApiConfig) -> Result<Option<CertificateDer<'static>>, Box<ConfigError>> {
+    let Some(tls) = &file.tls else { return Ok(None) };
+    let unreadable = |message: String| {
+        Box::new(ConfigError::Read { path: tls.cert.display().to_string(), source: std::io::Error::other(message) })
+    };
+    CertificateDer::pem_file_iter(&tls.cert)
+        .map_err(|e| unreadable(e.to_string()))?
+        .next()
+        .ok_or_else(|| unreadable("no CERTIFICATE in it".to_owned()))?
+        .map(Some)
+        .map_err(|e| unreadable(e.to_string()))
 }
 
 /// The first token `auth` names that this shell can know.

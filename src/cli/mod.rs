@@ -8,6 +8,7 @@ mod run;
 mod send;
 mod status;
 mod tap;
+mod tls;
 mod validate;
 
 pub use run::run;

@@ -82,6 +82,20 @@ pub struct ApiConfig {
     /// API answers every local client, as a loopback-only API does).
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// `[api.tls]`: serve the API over HTTPS with this certificate. Defaults to absent (plain
+    /// HTTP, as fits a loopback address).
+    #[serde(default)]
+    pub tls: Option<ApiTlsConfig>,
+}
+
+/// `[api.tls]`: the certificate and key the API serves, read again on every reload.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTlsConfig {
+    /// PEM certificate chain, the server's certificate first. Required.
+    pub cert: PathBuf,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1). Required.
+    pub key: PathBuf,
 }
 
 /// `[api.auth]`: a request to a path not in `public` needs `Authorization: Bearer <token>`
@@ -469,7 +483,7 @@ impl Default for AgentConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: default_api_listen(), auth: None }
+        Self { listen: default_api_listen(), auth: None, tls: None }
     }
 }
 

@@ -6,6 +6,7 @@
 mod common;
 
 mod api;
+mod api_tls;
 mod auth;
 mod backpressure;
 mod cli;
