@@ -143,6 +143,7 @@ pub async fn run(
         rebucketed: AtomicU64::new(0),
         series: AtomicU64::new(0),
         flushes: AtomicU64::new(0),
+        last_flush_micros: AtomicU64::new(0),
         otlp: OtlpStats::default(),
         reported: std::sync::Mutex::default(),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),

@@ -118,7 +118,9 @@ impl Aggregator {
     /// Flushes `[start, now)` and returns `now`, the next window's start.
     async fn flush(&mut self, start_ms: u64, fanout: &WindowSender) -> u64 {
         let end_ms = now_ms().max(start_ms + 1);
+        let started = Instant::now();
         let window = Arc::new(self.state.flush(start_ms, end_ms));
+        self.telemetry.last_flush_micros.store(started.elapsed().as_micros() as u64, Relaxed);
         self.telemetry.series.store(self.state.series_count() as u64, Relaxed);
         self.telemetry.flushes.fetch_add(1, Relaxed);
         tracing::debug!(window = window.id, series = window.series.len(), "Flushed window.");

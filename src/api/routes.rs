@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use super::auth::{ApiAuth, require_token};
 use super::metrics::render;
+use super::page;
 use super::tap::tap;
 use super::tls::ApiTls;
 use crate::sources::statsd::kernel::udp_drops;
@@ -48,6 +49,10 @@ pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions, auth: ApiAuth) -> 
         .route("/metrics", get(metrics))
         .route("/tap", get(tap))
         .route_layer(axum::middleware::from_fn_with_state(auth, require_token))
+        // After the token layer: the page and its files hold no data.
+        .route("/", get(page::index))
+        .route("/page/page.js", get(page::script))
+        .route("/page/page.css", get(page::style))
         .with_state(ApiState { telemetry, taps })
 }
 
@@ -108,6 +113,7 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         "ready": t.ready.load(Relaxed),
         "series": t.series.load(Relaxed),
         "flushes": t.flushes.load(Relaxed),
+        "last_flush_duration_ms": t.last_flush_micros.load(Relaxed) as f64 / 1e3,
         "listeners": listeners,
         "parse_errors": t.parse_errors.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
         "dropped_samples": t.dropped_samples.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),

@@ -190,6 +190,12 @@ fn aggregation(w: &mut Writer<'_>, t: &Telemetry) {
     );
     w.single("sluice_series", Gauge, "Live series in the window state.", t.series.load(Relaxed));
     w.single("sluice_flushes_total", Counter, "Windows flushed.", t.flushes.load(Relaxed));
+    w.family(
+        "sluice_last_flush_duration_seconds",
+        Gauge,
+        "How long the last flush took to turn the window state into a window.",
+        std::iter::once(([], t.last_flush_micros.load(Relaxed) as f64 / 1e6)),
+    );
 }
 
 fn backends(w: &mut Writer<'_>, t: &Telemetry) {

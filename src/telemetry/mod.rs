@@ -126,6 +126,9 @@ pub struct Telemetry {
     pub series: AtomicU64,
     /// `sluice_flushes_total`.
     pub flushes: AtomicU64,
+    /// `sluice_last_flush_duration_seconds`, in microseconds: how long the last flush took
+    /// to turn the window state into a window.
+    pub last_flush_micros: AtomicU64,
     /// The OTLP receiver's counters.
     pub otlp: OtlpStats,
     /// What the internal source has sent of each counter: kept here, not in the source, so
@@ -183,6 +186,7 @@ impl Telemetry {
             rebucketed: AtomicU64::new(0),
             series: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            last_flush_micros: AtomicU64::new(0),
             otlp: OtlpStats::default(),
             reported: Mutex::default(),
             backends: RwLock::new(Vec::new()),

@@ -33,6 +33,7 @@ fn api_reports_health_readiness_status_and_telemetry() {
         "sluice_series",
         "sluice_dropped_samples_total",
         "sluice_flushes_total",
+        "sluice_last_flush_duration_seconds",
         "sluice_histograms_rebucketed_total",
         "sluice_backend_sent_series_total",
         "sluice_backend_errors_total",

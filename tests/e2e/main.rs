@@ -19,4 +19,5 @@ mod prometheus_remote_write;
 mod pushgateway;
 mod statsd;
 mod statsd_forward;
+mod status_page;
 mod textfile;
