@@ -19,3 +19,18 @@ pub fn check_metrics(exposition: &str) -> Result<(), String> {
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     if output.status.success() && said.trim().is_empty() { Ok(()) } else { Err(format!("{}: {said}", output.status)) }
 }
+
+/// Runs `promtool check rules` on the rule file `rules` (YAML): `Ok` when every rule's
+/// expression parses, else what it said.
+pub fn check_rules(rules: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yml");
+    std::fs::write(&path, rules).unwrap();
+    let output = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start promtool (install the Debian package prometheus): {e}"));
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() { Ok(()) } else { Err(format!("{}: {said}", output.status)) }
+}

@@ -2,6 +2,7 @@
 //! [`super::prometheus`] (shared with the remote write tests, kept as it is there) with a
 //! scrape config of its own, read back through the same query API.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -19,17 +20,21 @@ impl Scraper {
     /// Starts Prometheus scraping `http://<target>/metrics` every second (its own Accept
     /// header, which prefers OpenMetrics) and waits until it is ready.
     pub fn start(target: SocketAddr) -> Self {
+        Self::start_jobs(&[("sluice", target)])
+    }
+
+    /// Like [`Scraper::start`], scraping each `(job, target)`.
+    pub fn start_jobs(jobs: &[(&str, SocketAddr)]) -> Self {
         let addr = free_addr();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
+        let mut yaml = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                        scrape_configs:\n"
+            .to_owned();
+        for (job, target) in jobs {
+            writeln!(yaml, "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']").unwrap();
+        }
+        std::fs::write(&config, yaml).unwrap();
         let mut command = Command::new("prometheus");
         command
             .arg(format!("--config.file={}", config.display()))

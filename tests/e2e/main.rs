@@ -10,6 +10,7 @@
 mod common;
 
 mod cloudwatch;
+mod dashboards;
 mod datadog;
 mod influxdb;
 mod mapping;
