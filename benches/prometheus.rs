@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::sync::Arc;
 
+use backends::prometheus::Context;
 use backends::prometheus::{MappingRule, Mappings};
 use backends::prometheus_exporter::{PrometheusExporter, PrometheusExporterConfig};
-use backends::pushgateway::{Context, Format, Pushgateway, PushgatewayConfig};
+use backends::pushgateway::{Format, Pushgateway, PushgatewayConfig};
 use backends::{Backend, Series, SeriesKey, Sketch, Summary, SummaryKind, Value, Window};
 use criterion::{Criterion, criterion_group, criterion_main};
 

@@ -6,8 +6,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use backends::prometheus::Context;
 use backends::prometheus::Mappings;
-use backends::remote_write::{Context, RemoteWrite, RemoteWriteConfig};
+use backends::remote_write::{RemoteWrite, RemoteWriteConfig};
 use backends::{Backend, Series, SeriesKey, Value, Window};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -18,8 +18,8 @@ use crate::file::{File, FileConfig};
 use crate::influxdb::{InfluxDb, InfluxDbConfig};
 use crate::prometheus::Mappings;
 use crate::prometheus_exporter::{PrometheusExporter, PrometheusExporterConfig};
-use crate::pushgateway::{self, Pushgateway, PushgatewayConfig};
-use crate::remote_write::{self, RemoteWrite, RemoteWriteConfig};
+use crate::pushgateway::{Pushgateway, PushgatewayConfig};
+use crate::remote_write::{RemoteWrite, RemoteWriteConfig};
 use crate::statsd::{Statsd, StatsdSinkConfig};
 use crate::textfile::{TextfileConfig, TextfileWriter};
 
@@ -99,6 +99,17 @@ impl<'a> BuildContext<'a> {
     pub fn with_mappings(mut self, mappings: Arc<Mappings>) -> Self {
         self.mappings = mappings;
         self
+    }
+
+    /// What a Prometheus output that keeps cumulative state needs: the shared client, the
+    /// data directory, the hostname and the mapping rules.
+    pub fn prometheus(&self) -> Result<crate::prometheus::Context, BuildError> {
+        Ok(crate::prometheus::Context {
+            client: self.client()?,
+            data_dir: self.data_dir.to_owned(),
+            hostname: self.hostname.to_owned(),
+            mappings: self.mappings.clone(),
+        })
     }
 
     fn client(&self) -> Result<Client, BuildError> {
@@ -256,21 +267,11 @@ impl SinkConfig {
             Self::Console(_) => delivery::spawn_at(at, Console::new()),
             Self::File(c) => delivery::spawn_at(at, File::new(c)),
             Self::Pushgateway(c) => {
-                let agent = pushgateway::Context {
-                    client: context.client()?,
-                    data_dir: context.data_dir.to_owned(),
-                    hostname: context.hostname.to_owned(),
-                    mappings: context.mappings.clone(),
-                };
+                let agent = context.prometheus()?;
                 delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)
             }
             Self::PrometheusRemoteWrite(c) => {
-                let agent = remote_write::Context {
-                    client: context.client()?,
-                    data_dir: context.data_dir.to_owned(),
-                    hostname: context.hostname.to_owned(),
-                    mappings: context.mappings.clone(),
-                };
+                let agent = context.prometheus()?;
                 delivery::spawn_at(at, RemoteWrite::new(name, c, agent)?)
             }
             Self::Influxdb(c) => delivery::spawn_at(at, InfluxDb::new(c, context.client()?)?),

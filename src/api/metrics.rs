@@ -31,7 +31,8 @@ impl Reader for Writer {
 mod tests {
     use std::sync::Arc;
 
-    use backends::pushgateway::{Context, Format, Pushgateway, PushgatewayConfig};
+    use backends::prometheus::Context;
+    use backends::pushgateway::{Format, Pushgateway, PushgatewayConfig};
     use backends::{Backend as _, Series, SeriesKey, Value, Window};
 
     use super::Writer;

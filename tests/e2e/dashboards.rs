@@ -155,7 +155,8 @@ fn every_dashboard_query_returns_data_from_a_prometheus_scraping_sluice() {
     }
     let mut rules = "groups:\n  - name: dashboards\n    rules:\n".to_owned();
     for (i, (_, expr)) in queries.iter().enumerate() {
-        writeln!(rules, "      - record: dashboard:check:{i}\n        expr: {}", serde_json::to_string(expr).unwrap()).unwrap();
+        writeln!(rules, "      - record: dashboard:check:{i}\n        expr: {}", serde_json::to_string(expr).unwrap())
+            .unwrap();
     }
     check_rules(&rules).unwrap();
     for (name, expr) in &queries {

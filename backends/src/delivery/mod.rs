@@ -1,7 +1,8 @@
 //! Shared delivery: one bounded queue and one task per backend, so a slow or stuck backend
 //! never blocks ingestion or the other backends; retry with capped exponential backoff and
-//! full jitter; the disk spool; the shared HTTP client.
+//! full jitter; the disk spool; the shared HTTP client and the sinks' HTTP authentication.
 
+mod auth;
 mod backoff;
 mod config;
 mod fanout;
@@ -14,6 +15,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
+pub use auth::{Credentials, HttpAuth};
 pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
 pub use fanout::{Change, Fanout, FanoutControl, Stopped, WindowSender};
 pub use handover::{Handover, Predecessor};

@@ -2,9 +2,11 @@
 //! file, and the text, OpenMetrics and protobuf encoders. The Pushgateway, the scrape endpoint
 //! and the textfile take the same naming and type translation (with the mapping rules); the
 //! two that expose the whole current state share `Exposition`; the agent's own `/metrics`
-//! writes through [`TextWriter`].
+//! writes through [`TextWriter`]. The Pushgateway and remote write get the agent's side from
+//! [`Context`].
 
 mod conflicts;
+mod context;
 mod cumulative;
 mod defaults;
 mod exposition;
@@ -19,6 +21,7 @@ pub(crate) mod tests;
 mod text;
 mod translate;
 
+pub use context::Context;
 pub use defaults::{DEFAULT_BUCKETS, DEFAULT_EXPIRE_AFTER};
 pub use families::FamilyType;
 pub use mapping::{MappingError, MappingRule, Mappings};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::delivery::{BufferConfig, RetryConfig};
+use crate::delivery::{BufferConfig, Credentials, RetryConfig};
 use crate::prometheus::{check_buckets, default_buckets};
 use crate::registry::BuildError;
 use crate::units::Duration;
@@ -116,6 +116,17 @@ impl PushgatewayConfig {
     }
 
     /// Checks the values serde cannot: returns the offending key and what to write instead.
+    /// Its authentication keys.
+    pub(crate) fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            password_file: self.password_file.as_deref(),
+            bearer_token: self.bearer_token.as_ref(),
+            bearer_token_file: self.bearer_token_file.as_deref(),
+        }
+    }
+
     /// Secret files are read later, when the backend is built.
     pub fn validate(&self) -> Result<(), BuildError> {
         match reqwest::Url::parse(&self.url) {
@@ -143,26 +154,7 @@ impl PushgatewayConfig {
             }
         }
         check_buckets(&self.buckets)?;
-        if self.password.is_some() && self.password_file.is_some() {
-            return Err(BuildError::at("password_file", "set `password` or `password_file`, not both".to_owned()));
-        }
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(BuildError::at(
-                "bearer_token_file",
-                "set `bearer_token` or `bearer_token_file`, not both".to_owned(),
-            ));
-        }
-        let basic = self.username.is_some() || self.password.is_some() || self.password_file.is_some();
-        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        if basic && bearer {
-            return Err(BuildError::at(
-                "bearer_token",
-                "use basic authentication or a bearer token, not both".to_owned(),
-            ));
-        }
-        if self.username.is_none() && (self.password.is_some() || self.password_file.is_some()) {
-            return Err(BuildError::at("username", "a password needs a `username`".to_owned()));
-        }
+        self.credentials().check()?;
         if self.timeout.0.is_zero() {
             return Err(BuildError::at("timeout", "must be longer than zero".to_owned()));
         }

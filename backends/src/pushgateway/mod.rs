@@ -10,4 +10,4 @@ mod service;
 mod tests;
 
 pub use config::{DEFAULT_JOB, DEFAULT_TIMEOUT, Format, PushgatewayConfig};
-pub use service::{Context, PROTOBUF_CONTENT_TYPE, Push, Pushgateway, TEXT_CONTENT_TYPE, group_url};
+pub use service::{PROTOBUF_CONTENT_TYPE, Push, Pushgateway, TEXT_CONTENT_TYPE, group_url};

@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -11,39 +10,17 @@ use reqwest::{Client, RequestBuilder, header};
 
 use super::config::{Format, PushgatewayConfig};
 use crate::backend::{Backend, Encoded, Halves, SendError};
-use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute, from_reqwest, refusal};
+use crate::delivery::{HttpAuth, Position};
 use crate::model::Window;
-use crate::prometheus::{Conflicts, Encoder, Mappings, State, protobuf, text};
+use crate::prometheus::{Conflicts, Context, Encoder, State, protobuf, text};
 use crate::registry::BuildError;
-use crate::secret::Secret;
 
 /// Content type of a delimited protobuf push, as the Pushgateway documents it.
 pub const PROTOBUF_CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 /// Content type of a text-format push.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// What the agent hands every network backend it builds.
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// The shared HTTP client (`delivery::http::client`).
-    pub client: Client,
-    /// `[agent] data_dir`, where the cumulative state is kept.
-    pub data_dir: PathBuf,
-    /// `[agent] hostname` or the machine's: the default `instance` of the grouping key.
-    pub hostname: String,
-    /// The agent's `[[mappings]]`.
-    pub mappings: Arc<Mappings>,
-}
-
-/// How requests authenticate.
-#[derive(Debug, Clone)]
-enum Auth {
-    None,
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
-}
 
 /// One push: the whole group's current state.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +37,7 @@ pub struct Pushgateway {
     /// `<url>/metrics/job/<job>/instance/<host>...`.
     group_url: String,
     format: Format,
-    auth: Auth,
+    auth: HttpAuth,
     timeout: Duration,
     delete_on_shutdown: bool,
     expire_after: Option<Duration>,
@@ -78,15 +55,7 @@ impl Pushgateway {
     /// as the sink this one replaces left it.
     pub fn new(name: &str, config: &PushgatewayConfig, context: Context) -> Result<Self, BuildError> {
         config.validate()?;
-        let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
-            (Some(username), _, _) => Auth::Basic {
-                username: username.clone(),
-                password: secret(config.password.as_ref(), config.password_file.as_deref(), "password_file")?,
-            },
-            (None, Some(token), _) => Auth::Bearer(token.clone()),
-            (None, None, Some(path)) => Auth::Bearer(secret(None, Some(path), "bearer_token_file")?),
-            (None, None, None) => Auth::None,
-        };
+        let auth = config.credentials().read()?;
         let mut grouping = BTreeMap::from([("instance".to_owned(), context.hostname.clone())]);
         grouping.extend(config.grouping.iter().map(|(k, v)| (k.clone(), v.clone())));
         let group_url = group_url(&config.url, &config.job, &grouping);
@@ -123,24 +92,11 @@ impl Pushgateway {
 
     fn request(&self, method: reqwest::Method) -> RequestBuilder {
         let request = self.client.request(method, &self.group_url).timeout(self.timeout);
-        match &self.auth {
-            Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-        }
+        self.auth.apply(request)
     }
 }
 
 /// A secret given inline or in a file (trailing newline ignored).
-fn secret(inline: Option<&Secret>, file: Option<&Path>, key: &'static str) -> Result<Secret, BuildError> {
-    match (inline, file) {
-        (Some(value), _) => Ok(value.clone()),
-        (None, Some(path)) => Secret::from_file(path)
-            .map_err(|e| BuildError::new(format!("cannot read {key:?} file {}: {e}", path.display()))),
-        (None, None) => Ok(Secret::default()),
-    }
-}
-
 /// `<url>/metrics/job/<job>/<label>/<value>...`. A value that is empty or holds anything but
 /// `[A-Za-z0-9._~-]` (a `/` above all) is written as `<label>@base64/<URL-safe base64>`, as
 /// the Pushgateway documents; an empty value is `=`.

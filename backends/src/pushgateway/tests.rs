@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use prost::Message as _;
 
 use super::service::group_url;
-use super::{Context, Format, Pushgateway, PushgatewayConfig};
+use super::{Format, Pushgateway, PushgatewayConfig};
 use crate::backend::Backend;
 use crate::delivery::Position;
 use crate::model::{Series, SummaryKind, Value, Window};
+use crate::prometheus::Context;
 use crate::prometheus::tests::{key, summary, window};
 use crate::prometheus::{State, proto};
 

@@ -15,4 +15,4 @@ mod tests;
 
 pub use config::{DEFAULT_JOB, DEFAULT_MAX_AGE, DEFAULT_MAX_SAMPLES_PER_REQUEST, DEFAULT_TIMEOUT, RemoteWriteConfig};
 pub use encode::{Request, STALE_NAN_BITS};
-pub use service::{CONTENT_ENCODING, CONTENT_TYPE, Context, RemoteWrite, USER_AGENT, VERSION, VERSION_HEADER};
+pub use service::{CONTENT_ENCODING, CONTENT_TYPE, RemoteWrite, USER_AGENT, VERSION, VERSION_HEADER};

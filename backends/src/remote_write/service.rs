@@ -2,8 +2,7 @@
 //! stale, batch, compress, `POST`.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -12,12 +11,11 @@ use reqwest::{Client, RequestBuilder};
 use super::config::RemoteWriteConfig;
 use super::encode::{self, Request, Written};
 use crate::backend::{Backend, Encoded, Halves, SendError};
-use crate::delivery::Position;
 use crate::delivery::http::{Refusal, execute};
+use crate::delivery::{HttpAuth, Position};
 use crate::model::Window;
-use crate::prometheus::{Encoder, Mappings, State};
+use crate::prometheus::{Context, Encoder, State};
 use crate::registry::BuildError;
-use crate::secret::Secret;
 
 /// `Content-Encoding` of remote write 1.0: the snappy block format.
 pub const CONTENT_ENCODING: &str = "snappy";
@@ -30,28 +28,6 @@ pub const VERSION: &str = "0.1.0";
 /// `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("sluice/", env!("CARGO_PKG_VERSION"));
 
-/// What the agent hands the backend when it builds it.
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// The shared HTTP client (`delivery::http::client`); https URLs use its TLS, unless
-    /// `ca_file` asks for a client of the sink's own.
-    pub client: Client,
-    /// `[agent] data_dir`, where the cumulative state is kept.
-    pub data_dir: PathBuf,
-    /// `[agent] hostname` or the machine's: the default `instance` label.
-    pub hostname: String,
-    /// The agent's `[[mappings]]`.
-    pub mappings: Arc<Mappings>,
-}
-
-/// How requests authenticate.
-#[derive(Debug, Clone)]
-enum Auth {
-    None,
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
-}
-
 /// Writes each window to a remote write receiver (see `docs/translation.md`).
 #[derive(Debug)]
 pub struct RemoteWrite {
@@ -59,7 +35,7 @@ pub struct RemoteWrite {
     url: String,
     /// The required headers and the configured ones.
     headers: HeaderMap,
-    auth: Auth,
+    auth: HttpAuth,
     timeout: Duration,
     max_samples: usize,
     max_age: Duration,
@@ -82,15 +58,7 @@ impl RemoteWrite {
     /// as the sink this one replaces left it.
     pub fn new(name: &str, config: &RemoteWriteConfig, context: Context) -> Result<Self, BuildError> {
         config.validate()?;
-        let auth = match (&config.username, &config.bearer_token, &config.bearer_token_file) {
-            (Some(username), _, _) => Auth::Basic {
-                username: username.clone(),
-                password: secret(config.password.as_ref(), config.password_file.as_deref(), "password_file")?,
-            },
-            (None, Some(token), _) => Auth::Bearer(token.clone()),
-            (None, None, Some(path)) => Auth::Bearer(secret(None, Some(path), "bearer_token_file")?),
-            (None, None, None) => Auth::None,
-        };
+        let auth = config.credentials().read()?;
         let client = match &config.ca_file {
             None => context.client,
             Some(path) => {
@@ -204,11 +172,7 @@ impl RemoteWrite {
 
     fn request(&self, body: bytes::Bytes) -> RequestBuilder {
         let request = self.client.post(&self.url).timeout(self.timeout).headers(self.headers.clone()).body(body);
-        match &self.auth {
-            Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-        }
+        self.auth.apply(request)
     }
 }
 
@@ -231,15 +195,6 @@ fn headers(config: &RemoteWriteConfig) -> Result<HeaderMap, BuildError> {
 }
 
 /// A secret given inline or in a file (trailing newline ignored).
-fn secret(inline: Option<&Secret>, file: Option<&Path>, key: &'static str) -> Result<Secret, BuildError> {
-    match (inline, file) {
-        (Some(value), _) => Ok(value.clone()),
-        (None, Some(path)) => Secret::from_file(path)
-            .map_err(|e| BuildError::new(format!("cannot read {key:?} file {}: {e}", path.display()))),
-        (None, None) => Ok(Secret::default()),
-    }
-}
-
 impl Backend for RemoteWrite {
     type Batch = Request;
 

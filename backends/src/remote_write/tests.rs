@@ -5,10 +5,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 
 use super::encode::{self, Request};
-use super::{Context, RemoteWrite, RemoteWriteConfig, STALE_NAN_BITS};
+use super::{RemoteWrite, RemoteWriteConfig, STALE_NAN_BITS};
 use crate::backend::{Backend, Encoded, SendError};
 use crate::delivery::Position;
 use crate::model::{Series, SummaryKind, Value, Window};
+use crate::prometheus::Context;
 use crate::prometheus::tests::{key, mappings, summary};
 use crate::prometheus::{Mappings, float};
 

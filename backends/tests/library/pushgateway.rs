@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backends::delivery::{BufferConfig, RetryConfig, spawn};
-use backends::pushgateway::{Context, Format, PROTOBUF_CONTENT_TYPE, Pushgateway as Backend, PushgatewayConfig};
+use backends::prometheus::Context;
+use backends::pushgateway::{Format, PROTOBUF_CONTENT_TYPE, Pushgateway as Backend, PushgatewayConfig};
 use backends::{Backend as _, Series, SeriesKey, Sketch, Summary, SummaryKind, Value, Window};
 use common::pushgateway::{Pushgateway, histogram, value};
 
