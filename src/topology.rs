@@ -146,6 +146,7 @@ pub async fn run(
         last_flush_micros: AtomicU64::new(0),
         otlp: OtlpStats::default(),
         reported: std::sync::Mutex::default(),
+        probes: RwLock::new(Vec::new()),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
         started: std::time::Instant::now(),

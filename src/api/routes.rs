@@ -48,6 +48,7 @@ pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions, auth: ApiAuth) -> 
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/tap", get(tap))
+        .route("/checks", get(checks))
         .route_layer(axum::middleware::from_fn_with_state(auth, require_token))
         // After the token layer: the page and its files hold no data.
         .route("/", get(page::index))
@@ -107,7 +108,7 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         })
         .collect();
     let backends: Vec<_> = t.backends().iter().map(|b| b.status()).collect();
-    Json(json!({
+    let mut body = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": t.started.elapsed().as_secs(),
         "ready": t.ready.load(Relaxed),
@@ -118,7 +119,58 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
         "parse_errors": t.parse_errors.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
         "dropped_samples": t.dropped_samples.iter().filter(|(_, v)| *v > 0).collect::<std::collections::BTreeMap<_, _>>(),
         "backends": backends,
-    }))
+    });
+    let probes = probes(&t);
+    if !probes.is_empty() {
+        body["probes"] = probes.into();
+    }
+    Json(body)
+}
+
+/// The critical probes' verdict, for load balancers: 200 when every one passed its last run,
+/// 503 with what failed (or has not run yet) otherwise; every probe is listed.
+async fn checks(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let mut healthy = true;
+    let checks: Vec<_> = t
+        .probes()
+        .iter()
+        .filter(|p| p.running.load(Relaxed))
+        .map(|p| {
+            let last = p.last();
+            let critical = p.critical.load(Relaxed);
+            let ok = last.as_ref().is_some_and(|r| r.ok);
+            healthy &= ok || !critical;
+            let error = match &last {
+                Some(r) => r.error.clone(),
+                None => Some("not run yet".to_owned()),
+            };
+            json!({ "probe": p.name, "critical": critical, "ok": ok, "error": error })
+        })
+        .collect();
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({ "status": if healthy { "pass" } else { "fail" }, "checks": checks })))
+}
+
+/// Each running probe's last result, for `/status`.
+fn probes(t: &Telemetry) -> Vec<serde_json::Value> {
+    t.probes()
+        .iter()
+        .filter(|p| p.running.load(Relaxed))
+        .map(|p| {
+            let last = p.last();
+            json!({
+                "name": p.name,
+                "type": *p.kind.read().unwrap_or_else(std::sync::PoisonError::into_inner),
+                "critical": p.critical.load(Relaxed),
+                "ok": last.as_ref().is_some_and(|r| r.ok),
+                "error": last.as_ref().and_then(|r| r.error.clone()),
+                "duration_seconds": last.as_ref().map(|r| r.duration_seconds),
+                "last_run_ms": last.as_ref().map(|r| r.at_ms),
+                "runs": p.runs.load(Relaxed),
+                "failures": p.failures.load(Relaxed),
+            })
+        })
+        .collect()
 }
 
 /// Datagrams the kernel dropped for a UDP listener; `None` for the others, whose drops the

@@ -111,8 +111,8 @@ pub struct AuthConfig {
     /// and lines starting with `#` are skipped. Defaults to none.
     #[serde(default)]
     pub tokens_file: Option<PathBuf>,
-    /// Paths answered without a token. Defaults to `["/health", "/ready"]`, which load
-    /// balancers and service managers probe.
+    /// Paths answered without a token. Defaults to `["/health", "/ready", "/checks"]`, which
+    /// load balancers and service managers probe.
     #[serde(default = "default_public_paths")]
     pub public: Vec<String>,
     /// `[api.auth.jwt]`: also accept JSON Web Tokens signed with this key. Defaults to absent
@@ -176,7 +176,7 @@ pub enum TokenEntry {
 }
 
 fn default_public_paths() -> Vec<String> {
-    vec!["/health".to_owned(), "/ready".to_owned()]
+    vec!["/health".to_owned(), "/ready".to_owned(), "/checks".to_owned()]
 }
 
 /// `[log]`.
@@ -223,6 +223,135 @@ pub struct SourcesConfig {
     /// series. Defaults to absent (not read).
     #[serde(default)]
     pub internal: Option<InternalConfig>,
+    /// `[sources.probe.NAME]`: health checks of the services sluice sits beside, their results
+    /// as `probe.*` series and, for critical ones, `GET /checks`. Defaults to none.
+    #[serde(default)]
+    pub probe: BTreeMap<String, ProbeConfig>,
+}
+
+/// `[sources.probe.NAME]`: one check, run every `interval`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProbeConfig {
+    /// An HTTP(S) request whose answer is checked.
+    Http(HttpProbe),
+    /// A TCP connection, optionally with a line sent and an answer expected.
+    Tcp(TcpProbe),
+    /// A file's existence, age and size, and the free space of its file system.
+    File(FileProbe),
+}
+
+/// What every probe has.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeTiming {
+    /// Time between runs; at least 1 second. Defaults to `"10s"`.
+    #[serde(default = "default_probe_interval")]
+    pub interval: Duration,
+    /// Longest a run may take, at most `interval`; a run that takes longer fails. Defaults to
+    /// `"5s"` or the interval, whichever is shorter.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// Whether `GET /checks` answers 503 while this probe fails. Defaults to `false`.
+    #[serde(default)]
+    pub critical: bool,
+}
+
+/// `type = "http"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProbe {
+    /// The URL requested (`http://` or `https://`). Required.
+    pub url: String,
+    /// The request method. Defaults to `"GET"`.
+    #[serde(default = "default_probe_method")]
+    pub method: String,
+    /// Request headers. Defaults to none.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Status codes that pass. Defaults to any 2xx.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Text the body must contain (the first 1 MiB is read). Defaults to none.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// Whether an HTTPS server's certificate is verified. Defaults to `true`.
+    #[serde(default = "default_true")]
+    pub tls_verify: bool,
+    /// Interval, timeout and criticality.
+    #[serde(flatten)]
+    pub timing: ProbeTiming,
+}
+
+/// `type = "tcp"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpProbe {
+    /// `host:port` to connect to. Required.
+    pub address: String,
+    /// Bytes sent once connected (`\n` for a newline, as TOML writes it). Defaults to none.
+    #[serde(default)]
+    pub send: Option<String>,
+    /// Text the answer must contain (the first 64 KiB are read). Defaults to none.
+    #[serde(default)]
+    pub expect: Option<String>,
+    /// Interval, timeout and criticality.
+    #[serde(flatten)]
+    pub timing: ProbeTiming,
+}
+
+/// `type = "file"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProbe {
+    /// The file checked; it must exist. Required.
+    pub path: PathBuf,
+    /// Oldest modification time that passes. Defaults to none (any age).
+    #[serde(default)]
+    pub max_age: Option<Duration>,
+    /// Smallest size that passes. Defaults to none (any size).
+    #[serde(default)]
+    pub min_size: Option<ByteSize>,
+    /// Least free space on the file's file system that passes. Defaults to none.
+    #[serde(default)]
+    pub min_free: Option<ByteSize>,
+    /// Interval, timeout and criticality.
+    #[serde(flatten)]
+    pub timing: ProbeTiming,
+}
+
+impl ProbeConfig {
+    /// Its interval, timeout and criticality.
+    pub fn timing(&self) -> &ProbeTiming {
+        match self {
+            Self::Http(p) => &p.timing,
+            Self::Tcp(p) => &p.timing,
+            Self::File(p) => &p.timing,
+        }
+    }
+
+    /// `http`, `tcp` or `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+            Self::File(_) => "file",
+        }
+    }
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl ProbeTiming {
+    /// The timeout in force: `timeout`, else 5 seconds or the interval, whichever is shorter.
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or_else(|| Duration(self.interval.0.min(std::time::Duration::from_secs(5))))
+    }
+}
+fn default_probe_method() -> String {
+    "GET".to_owned()
 }
 
 /// `[sources.internal]`.
@@ -491,4 +620,8 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self { format: LogFormat::Text, level: default_log_level() }
     }
+}
+
+fn default_true() -> bool {
+    true
 }

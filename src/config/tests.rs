@@ -495,7 +495,7 @@ fn config_without_source_is_refused() {
     assert_eq!(
         error("[sinks.out]\ntype = \"console\"\n"),
         "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = \
-         [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table"
+         [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp], [sources.internal] or [sources.probe.NAME] table"
     );
 }
 
@@ -608,7 +608,7 @@ fn api_tokens_come_from_the_environment_and_health_stays_public() {
     let config =
         parse_env(&text, &[("SLUICE_API_TOKEN", "a-0123456789abcdef"), ("OPS", "b-0123456789abcdef")]).unwrap();
     let auth = config.api.auth.unwrap();
-    assert_eq!(auth.public, ["/health", "/ready"]);
+    assert_eq!(auth.public, ["/health", "/ready", "/checks"]);
     assert!(
         matches!(&auth.tokens[1], super::TokenEntry::Named { name, token } if name == "ops" && token.expose() == "b-0123456789abcdef")
     );
@@ -629,6 +629,51 @@ fn unusable_api_tokens_are_refused_at_their_key() {
     let public = "tokens = [\"0123456789abcdef\"]\npublic = [\"health\"]";
     assert!(error(&auth(public)).contains("\"health\" is not a path"), "{}", error(&auth(public)));
     assert!(error(&auth("")).contains("[api.auth] has no token"), "{}", error(&auth("")));
+}
+
+/// Probes of each type take their keys and defaults; an unknown key is refused.
+#[test]
+fn probes_take_their_keys_and_defaults_and_refuse_unknown_ones() {
+    let text = format!(
+        "{BASE}[sources.probe.api]\ntype = \"http\"\nurl = \"http://127.0.0.1:8080/health\"\ncritical = true\n\
+         [sources.probe.db]\ntype = \"tcp\"\naddress = \"127.0.0.1:5432\"\ninterval = \"30s\"\n\
+         [sources.probe.backup]\ntype = \"file\"\npath = \"/var/backups/db.dump\"\nmax_age = \"26h\"\n"
+    );
+    let config = parse_env(&text, &[]).unwrap();
+    let probes = &config.sources.probe;
+    let super::ProbeConfig::Http(api) = &probes["api"] else { panic!("{probes:?}") };
+    assert_eq!((api.method.as_str(), api.tls_verify, api.timing.critical), ("GET", true, true));
+    assert_eq!((api.timing.interval, api.timing.timeout()), (Duration::from_secs(10), Duration::from_secs(5)));
+    assert_eq!(probes["db"].timing().timeout(), Duration::from_secs(5));
+    assert_eq!(probes["db"].timing().interval, Duration::from_secs(30));
+    assert!(!probes["backup"].timing().critical);
+    let unknown = format!("{BASE}[sources.probe.api]\ntype = \"http\"\nurl = \"http://x\"\ncritcal = true\n");
+    assert!(error(&unknown).contains("critcal"), "{}", error(&unknown));
+}
+
+/// A probe's values are checked at their key: a timeout longer than the interval, a URL
+/// that is not HTTP, an address without a port, a status that is not one.
+#[test]
+fn probe_values_are_checked_at_their_key() {
+    let probe = |body: &str| format!("{BASE}[sources.probe.p]\n{body}\n");
+    let cases = [
+        (
+            "type = \"tcp\"\naddress = \"127.0.0.1:1\"\ninterval = \"2s\"\ntimeout = \"3s\"",
+            "\"timeout\" in [sources.probe.p]: 3s is longer than the interval of 2s",
+        ),
+        (
+            "type = \"http\"\nurl = \"ftp://127.0.0.1/\"",
+            "\"url\" in [sources.probe.p]: \"ftp://127.0.0.1/\" is not an http:// or https:// URL",
+        ),
+        ("type = \"tcp\"\naddress = \"localhost\"", "\"address\" in [sources.probe.p]: \"localhost\" is not host:port"),
+        (
+            "type = \"http\"\nurl = \"http://x/\"\nexpect_status = [200, 42]",
+            "\"expect_status\" in [sources.probe.p]: 42 is not an HTTP status",
+        ),
+    ];
+    for (body, message) in cases {
+        assert!(error(&probe(body)).ends_with(message), "{}", error(&probe(body)));
+    }
 }
 
 /// The embedded default samples the host every 10 seconds, as DESIGN.md promises.

@@ -8,7 +8,9 @@ use std::fmt::Display;
 use std::path::Path;
 
 use super::error::Table;
-use super::schema::{AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, SinkConfig, StatsdConfig, TokenEntry};
+use super::schema::{
+    AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, ProbeConfig, SinkConfig, StatsdConfig, TokenEntry,
+};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
@@ -88,12 +90,16 @@ impl Config {
                 format!("{} is shorter than the minimum of 1s", internal.interval),
             ));
         }
+        for (name, probe) in &self.sources.probe {
+            validate_probe(name, probe)?;
+        }
         let s = &self.sources;
-        if s.statsd.is_none() && s.host.is_none() && s.otlp.is_none() && s.internal.is_none() {
+        if s.statsd.is_none() && s.host.is_none() && s.otlp.is_none() && s.internal.is_none() && s.probe.is_empty() {
             return Err(Violation::general(
                 &["sources"],
                 "no source configured: add a [sources.statsd] table with a listener such as \
-                 udp = [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table",
+                 udp = [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp], [sources.internal] or \
+                 [sources.probe.NAME] table",
             ));
         }
         if self.sinks.is_empty() {
@@ -343,6 +349,58 @@ fn validate_jwt(jwt: &JwtConfig) -> Result<(), Violation> {
             format!("{algorithm:?} takes a public_key_file (and no secret)"),
         )),
     }
+}
+
+/// A probe's name, timing and target.
+fn validate_probe(name: &str, probe: &ProbeConfig) -> Result<(), Violation> {
+    let path = |key: &'static str| ["sources", "probe", name, key];
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Violation::general(
+            &["sources", "probe", name],
+            format!("invalid probe name {name:?}: use letters, digits, \"_\" and \"-\""),
+        ));
+    }
+    let timing = probe.timing();
+    if timing.interval < MIN_FLUSH_INTERVAL {
+        let message = format!("{} is shorter than the minimum of 1s", timing.interval);
+        return Err(Violation::value(&path("interval"), None, message));
+    }
+    if let Some(timeout) = timing.timeout {
+        if timeout.0.is_zero() {
+            return Err(Violation::value(&path("timeout"), None, "must be longer than zero"));
+        }
+        if timeout > timing.interval {
+            let message = format!("{timeout} is longer than the interval of {}", timing.interval);
+            return Err(Violation::value(&path("timeout"), None, message));
+        }
+    }
+    match probe {
+        ProbeConfig::Http(http) => {
+            if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
+                let message = format!("{:?} is not an http:// or https:// URL", http.url);
+                return Err(Violation::value(&path("url"), None, message));
+            }
+            if http.method.is_empty() || !http.method.bytes().all(|b| b.is_ascii_uppercase()) {
+                let message = format!("{:?} is not an HTTP method such as \"GET\" or \"HEAD\"", http.method);
+                return Err(Violation::value(&path("method"), None, message));
+            }
+            if let Some((i, status)) = http.expect_status.iter().enumerate().find(|(_, s)| !(100..=599).contains(*s)) {
+                return Err(Violation::value(
+                    &path("expect_status"),
+                    Some(i),
+                    format!("{status} is not an HTTP status"),
+                ));
+            }
+        }
+        ProbeConfig::Tcp(tcp) => {
+            let port = tcp.address.rsplit_once(':').and_then(|(host, port)| (!host.is_empty()).then_some(port));
+            if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
+                return Err(Violation::value(&path("address"), None, format!("{:?} is not host:port", tcp.address)));
+            }
+        }
+        ProbeConfig::File(_) => {}
+    }
+    Ok(())
 }
 
 fn validate_otlp(otlp: &OtlpConfig, api: std::net::SocketAddr) -> Result<(), Violation> {

@@ -4,5 +4,6 @@
 pub mod host;
 pub mod internal;
 pub mod otlp;
+pub mod probe;
 pub mod registry;
 pub mod statsd;

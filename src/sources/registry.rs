@@ -32,6 +32,8 @@ pub enum Place<'a> {
     Tcp(SocketAddr),
     /// A socket file.
     Path(&'a Path),
+    /// A source that binds nothing, one instance per name: `("probe", "api")`.
+    Named(&'static str, &'a str),
 }
 
 /// One kind of source, as the config describes one instance of it.
@@ -149,4 +151,6 @@ registry! {
     Otlp(crate::sources::otlp::OtlpSpec),
     /// sluice's own telemetry, with its whole `[sources.internal]` table.
     Internal(crate::sources::internal::InternalSpec),
+    /// A health probe, with its whole `[sources.probe.NAME]` table.
+    Probe(crate::sources::probe::ProbeSpec),
 }

@@ -138,6 +138,19 @@ fn sources(w: &mut Writer<'_>, t: &Telemetry) {
         t.parse_errors.iter().map(|(r, v)| ([("reason", r)], v)),
     );
     otlp(w, t);
+    let probes = t.probes();
+    w.family(
+        "sluice_probe_runs_total",
+        Counter,
+        "Probe runs.",
+        probes.iter().map(|p| ([("probe", p.name.as_str())], p.runs.load(Relaxed))),
+    );
+    w.family(
+        "sluice_probe_failures_total",
+        Counter,
+        "Probe runs that failed.",
+        probes.iter().map(|p| ([("probe", p.name.as_str())], p.failures.load(Relaxed))),
+    );
 }
 
 fn otlp(w: &mut Writer<'_>, t: &Telemetry) {

@@ -79,6 +79,54 @@ impl CounterFamily {
     }
 }
 
+/// One probe's counts and last result (`[sources.probe.NAME]`), for `/checks`, `/status` and
+/// `sluice_probe_*`.
+#[derive(Debug)]
+pub struct ProbeStats {
+    /// The probe's name.
+    pub name: String,
+    /// `http`, `tcp` or `file`.
+    pub kind: RwLock<&'static str>,
+    /// Whether `/checks` depends on it.
+    pub critical: AtomicBool,
+    /// Runs so far.
+    pub runs: AtomicU64,
+    /// Runs that failed.
+    pub failures: AtomicU64,
+    /// False once a reload removed the probe.
+    pub running: AtomicBool,
+    last: Mutex<Option<ProbeResult>>,
+}
+
+/// What a probe's last run found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProbeResult {
+    /// Whether every check passed.
+    pub ok: bool,
+    /// What failed, when something did.
+    pub error: Option<String>,
+    /// How long the run took.
+    pub duration_seconds: f64,
+    /// When it ended, Unix milliseconds.
+    pub at_ms: u64,
+}
+
+impl ProbeStats {
+    /// The last result, `None` before the first run ends.
+    pub fn last(&self) -> Option<ProbeResult> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Records a run's result.
+    pub fn record(&self, result: ProbeResult) {
+        self.runs.fetch_add(1, Relaxed);
+        if !result.ok {
+            self.failures.fetch_add(1, Relaxed);
+        }
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    }
+}
+
 /// Counters of the OTLP receiver (`sluice_otlp_*`), shared by every instance it has had.
 #[derive(Debug)]
 pub struct OtlpStats {
@@ -134,6 +182,8 @@ pub struct Telemetry {
     /// What the internal source has sent of each counter: kept here, not in the source, so
     /// that a reload replacing the source continues its counts instead of sending them again.
     pub reported: Mutex<Readings>,
+    /// Every probe ever run, in the order first started; see [`Telemetry::probe`].
+    pub probes: RwLock<Vec<Arc<ProbeStats>>>,
     /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
@@ -160,6 +210,36 @@ impl Telemetry {
         let stats = Arc::clone(&listeners[index]);
         stats.running.store(true, Relaxed);
         (index, stats)
+    }
+
+    /// The counts of the probe `name`, marked running with its kind and criticality. A name
+    /// seen before gets its old entry back, so its counters never go backwards.
+    pub fn probe(&self, name: &str, kind: &'static str, critical: bool) -> Arc<ProbeStats> {
+        let mut probes = self.probes.write().unwrap_or_else(PoisonError::into_inner);
+        let stats = if let Some(stats) = probes.iter().find(|p| p.name == name) {
+            Arc::clone(stats)
+        } else {
+            let stats = Arc::new(ProbeStats {
+                name: name.to_owned(),
+                kind: RwLock::new(kind),
+                critical: AtomicBool::new(critical),
+                runs: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+                running: AtomicBool::new(true),
+                last: Mutex::new(None),
+            });
+            probes.push(Arc::clone(&stats));
+            stats
+        };
+        *stats.kind.write().unwrap_or_else(PoisonError::into_inner) = kind;
+        stats.critical.store(critical, Relaxed);
+        stats.running.store(true, Relaxed);
+        stats
+    }
+
+    /// Every probe's counts, removed ones included.
+    pub fn probes(&self) -> Vec<Arc<ProbeStats>> {
+        self.probes.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Every backend's telemetry, in config order.
@@ -189,6 +269,7 @@ impl Telemetry {
             last_flush_micros: AtomicU64::new(0),
             otlp: OtlpStats::default(),
             reported: Mutex::default(),
+            probes: RwLock::new(Vec::new()),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
             started: Instant::now(),

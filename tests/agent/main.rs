@@ -14,6 +14,7 @@ mod host;
 mod ingest;
 mod internal;
 mod otlp;
+mod probe;
 mod reload;
 mod service;
 mod shutdown;

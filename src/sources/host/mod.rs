@@ -28,3 +28,5 @@ mod tests;
 pub use emit::{Collect, Context, Emitter};
 pub use sampler::{HostSource, LABEL, Sampler};
 pub use spec::HostSpec;
+// The file probe reports the free space of a file's file system as this source reads it.
+pub(crate) use disk::statvfs;
