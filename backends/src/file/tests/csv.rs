@@ -125,3 +125,32 @@ async fn every_rotated_csv_file_starts_with_its_header() {
         assert_eq!(&fields(&rows[99])[4..], ["app.c49", "route:/api", "counter", "rate", "0.5"]);
     }
 }
+
+/// The CSV example of `docs/translation.md` ("file") is exactly what the sink writes.
+#[tokio::test]
+async fn csv_matches_the_translation_table() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/translation.md")).unwrap();
+    let golden = doc
+        .split("<!-- file-csv-golden -->\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/translation.md has the file-csv-golden block");
+    let mut timer = summary(SummaryKind::Timer, &[(4.0, 1.0), (20.0, 1.0), (100.0, 1.0)], &[50.0]);
+    if let Value::Summary(s) = &mut timer {
+        s.percentiles = vec![(99.0, 100.0)];
+    }
+    let window = window(
+        1,
+        vec![
+            Series { key: key("app.hits", &["canary", "msg:a,\"b\""]), value: Value::Counter { sum: 30.0, rate: 3.0 } },
+            Series { key: key("req.latency", &[]), value: timer },
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.csv");
+    let mut config = FileConfig::new(&path);
+    config.format = Format::Csv;
+    let mut file = file_with_clock(dir.path(), &config, &TestClock::new());
+    write(&mut file, &window).await;
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), golden);
+}
