@@ -2,6 +2,7 @@
 //! tailing the file while windows are written and rotated.
 
 mod csv;
+mod errors;
 mod json;
 mod prometheus;
 mod reader;
