@@ -91,3 +91,22 @@ fn retention_without_rotation_and_zero_limits_are_refused_by_key() {
     config.rotate_every = Some(crate::units::Duration::from_secs(3600));
     assert!(config.validate().is_ok());
 }
+
+/// `keep_files = 0` deletes each archive as it is made: only the current file stays.
+#[tokio::test]
+async fn keep_files_zero_keeps_only_the_current_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.jsonl");
+    let mut config = FileConfig::new(&path);
+    config.rotate_size = Some(ByteSize(1));
+    config.keep_files = Some(0);
+    let clock = TestClock::new();
+    let mut file = file_with_clock(dir.path(), &config, &clock);
+    for id in 1..=4 {
+        write(&mut file, &counters(id, 2)).await;
+        clock.advance(1);
+    }
+    assert_eq!(names(dir.path()), ["metrics.jsonl"]);
+    assert_eq!(file.removed_archives(), 3);
+    assert_eq!(ids(&path), [4]);
+}
