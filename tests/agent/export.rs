@@ -1,5 +1,6 @@
-//! The file sink's CSV export through the binary: rotated by size while the agent runs, every
-//! file with its header, the totals in the archives and the current file together exact.
+//! The file sink through the binary: a CSV export rotated by size while the agent runs, every
+//! file with its header and the totals of all files exact, and a Prometheus export promtool
+//! accepts window by window.
 
 use std::collections::BTreeMap;
 
@@ -69,5 +70,51 @@ fn a_rotated_csv_export_holds_every_count_exactly() {
         let sent = ((i + 1) * rounds) as f64;
         assert_eq!(sums[&name], sent, "{name}");
         assert_eq!(counter_total(&windows, &name, &["round:x"]), sent, "{name} in the JSON sink");
+    }
+}
+
+/// A Prometheus export through the binary: one exposition per window, each accepted by
+/// `promtool check metrics`, the counters cumulative, so the last window's exposition holds
+/// exactly what was sent; the totals live in the data directory as `file-<sink>.json`.
+#[test]
+fn a_prometheus_export_is_one_exposition_promtool_accepts_per_window() {
+    let extra = "\n[sinks.prom]\ntype = \"file\"\nformat = \"prometheus\"\npath = \"{dir}/export/metrics.txt\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("export")).unwrap();
+    let agent = Agent::start_with(
+        "1s",
+        &extra.replace("{dir}", &dir.path().display().to_string()),
+        std::process::Stdio::null(),
+    );
+    let data_dir = agent.path("");
+    let names = 200u64;
+    let rounds = 3u64;
+    for round in 0..rounds {
+        agent.wait_flush();
+        let lines: Vec<String> = (0..names).map(|i| format!("prom.c{i}:{}|c", i + 1)).collect();
+        let datagrams: Vec<String> = lines.chunks(20).map(|c| c.join("\n")).collect();
+        agent.send_udp(&datagrams.iter().map(String::as_str).collect::<Vec<_>>());
+        agent.wait_lines(((round + 1) * names) as f64);
+    }
+    // Saved after each delivered window; the windows of the first rounds were delivered.
+    assert!(data_dir.join("file-prom.json").exists(), "the totals are kept in the data directory");
+    let (status, _) = agent.stop();
+    assert!(status.success(), "exit status {status}");
+    let text = std::fs::read_to_string(dir.path().join("export/metrics.txt")).unwrap();
+    let mut blocks: Vec<String> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("# sluice window ") {
+            blocks.push(String::new());
+        }
+        blocks.last_mut().expect("the file starts with a window's comment").push_str(line);
+    }
+    assert!(blocks.len() >= 3, "{} windows", blocks.len());
+    for block in &blocks {
+        common::promtool::check_metrics(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+    }
+    let last = blocks.last().unwrap();
+    for i in 0..names {
+        let sample = format!("\nprom_c{i}_total {}\n", (i + 1) * rounds);
+        assert!(last.contains(&sample), "{sample:?} not in the last window:\n{last}");
     }
 }
