@@ -29,7 +29,8 @@ use crate::textfile::{TextfileConfig, TextfileWriter};
 pub enum SinkConfig {
     /// Prints each window to standard output.
     Console(ConsoleConfig),
-    /// Appends each window as a JSON line to a file.
+    /// Appends each window to a file as JSON lines, CSV rows or Prometheus text, rotated and
+    /// expired as configured.
     File(FileConfig),
     /// Pushes each window to a Prometheus Pushgateway, counters and histograms cumulative.
     Pushgateway(Box<PushgatewayConfig>),
@@ -228,12 +229,12 @@ impl SinkConfig {
     /// True when the backend reads the agent's `hostname` or `data_dir`, so a reload that
     /// changes them rebuilds it (the Pushgateway's grouping key and state file, remote
     /// write's `instance` label and state file, the scrape endpoint's and the textfile's
-    /// state files).
+    /// state files, the file sink's in the Prometheus format).
     pub fn reads_identity(&self) -> bool {
         matches!(
             self,
             Self::Pushgateway(_) | Self::PrometheusRemoteWrite(_) | Self::PrometheusExporter(_) | Self::Textfile(_)
-        )
+        ) || matches!(self, Self::File(c) if c.format == crate::file::Format::Prometheus)
     }
 
     /// True when the backend applies the agent's `[[mappings]]` (every Prometheus output), so
@@ -242,7 +243,7 @@ impl SinkConfig {
         matches!(
             self,
             Self::Pushgateway(_) | Self::PrometheusRemoteWrite(_) | Self::PrometheusExporter(_) | Self::Textfile(_)
-        )
+        ) || matches!(self, Self::File(c) if c.format == crate::file::Format::Prometheus)
     }
 
     /// The TCP address the backend listens on itself (the scrape endpoint's `listen`), so the
@@ -265,7 +266,7 @@ impl SinkConfig {
         let at = delivery::Sink { name, data_dir: context.data_dir, buffer: self.buffer(), retry: self.retry(), after };
         Ok(match self {
             Self::Console(_) => delivery::spawn_at(at, Console::new()),
-            Self::File(c) => delivery::spawn_at(at, File::new(c)),
+            Self::File(c) => delivery::spawn_at(at, File::new(name, c, context.data_dir, context.mappings.clone())?),
             Self::Pushgateway(c) => {
                 let agent = context.prometheus()?;
                 delivery::spawn_at(at, Pushgateway::new(name, c, agent)?)

@@ -10,6 +10,7 @@ mod api_tls;
 mod auth;
 mod backpressure;
 mod cli;
+mod export;
 mod host;
 mod ingest;
 mod internal;

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use super::{File, FileConfig};
 use crate::backend::Backend;
-use crate::delivery::BufferConfig;
 use crate::model::{Series, SeriesKey, Value, Window};
 
 /// Each window becomes one JSON line appended to the file, with exact values.
@@ -12,11 +11,7 @@ async fn file_backend_appends_one_json_line_per_window() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("windows.jsonl");
     let _ = std::fs::remove_file(&path);
-    let mut backend = File::new(&FileConfig {
-        path: path.clone(),
-        buffer: BufferConfig::default(),
-        retry: crate::delivery::RetryConfig::default(),
-    });
+    let mut backend = File::new("export", &FileConfig::new(path.clone()), &dir, Arc::default()).unwrap();
     for id in 1..=2 {
         let window = Window {
             id,
