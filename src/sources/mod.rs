@@ -4,4 +4,5 @@
 pub mod host;
 pub mod otlp;
 pub mod registry;
+pub mod scrape;
 pub mod statsd;
