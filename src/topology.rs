@@ -133,6 +133,7 @@ pub async fn run(
         series: AtomicU64::new(0),
         flushes: AtomicU64::new(0),
         otlp: OtlpStats::default(),
+        scrape: RwLock::new(Vec::new()),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
         started: std::time::Instant::now(),

@@ -16,7 +16,7 @@ pub use error::{ConfigError, Location, Table};
 pub(crate) use load::parse_with_env;
 pub use load::{DEFAULT_CONFIG, DEFAULT_ORIGIN, api_listen, load, parse, parse_api_listen};
 pub use schema::{
-    AgentConfig, ApiConfig, AttributeRules, Config, DEFAULT_EXCLUDE_FSTYPES, HostConfig, LogConfig, LogFormat,
-    OtlpConfig, SinkConfig, SourcesConfig, StatsdConfig,
+    AgentConfig, ApiConfig, AttributeRules, BasicAuth, Config, DEFAULT_EXCLUDE_FSTYPES, HostConfig, LogConfig,
+    LogFormat, OtlpConfig, ScrapeConfig, SinkConfig, SourcesConfig, StatsdConfig,
 };
 pub use validate::{MAX_SOCKET_PATH_BYTES, MIN_FLUSH_INTERVAL, Violation};

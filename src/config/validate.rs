@@ -8,7 +8,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use super::error::Table;
-use super::schema::{Config, OtlpConfig, SinkConfig, StatsdConfig};
+use super::schema::{Config, OtlpConfig, ScrapeConfig, SinkConfig, StatsdConfig};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
@@ -73,11 +73,16 @@ impl Config {
         if let Some(otlp) = &self.sources.otlp {
             validate_otlp(otlp, self.api.listen)?;
         }
-        if self.sources.statsd.is_none() && self.sources.host.is_none() && self.sources.otlp.is_none() {
+        for (name, scrape) in &self.sources.scrape {
+            validate_scrape(name, scrape)?;
+        }
+        let sources = &self.sources;
+        if sources.statsd.is_none() && sources.host.is_none() && sources.otlp.is_none() && sources.scrape.is_empty() {
             return Err(Violation::general(
                 &["sources"],
                 "no source configured: add a [sources.statsd] table with a listener such as \
-                 udp = [\"127.0.0.1:8125\"], a [sources.host] table or a [sources.otlp] table",
+                 udp = [\"127.0.0.1:8125\"], a [sources.host] table, a [sources.otlp] table or a \
+                 [sources.scrape.NAME] table with targets",
             ));
         }
         if self.sinks.is_empty() {
@@ -248,6 +253,85 @@ fn validate_statsd(statsd: &StatsdConfig) -> Result<(), Violation> {
                 format!("{b} does not exceed the bound before it; bounds must be strictly increasing"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The shortest scrape `interval`, as for the other intervals.
+const MIN_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn validate_scrape(name: &str, scrape: &ScrapeConfig) -> Result<(), Violation> {
+    const S: &str = "sources";
+    const T: &str = "scrape";
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Violation::general(
+            &[S, T, name],
+            format!("invalid scrape name {name:?} in [sources.scrape]: use only letters, digits, \"_\" and \"-\""),
+        ));
+    }
+    if scrape.targets.is_empty() {
+        return Err(Violation::value(
+            &[S, T, name, "targets"],
+            None,
+            "must list at least one URL, such as \"http://127.0.0.1:9100/metrics\"",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, target) in scrape.targets.iter().enumerate() {
+        if let Err(problem) = scrape_target(target) {
+            return Err(Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} {problem}")));
+        }
+        if !seen.insert(target) {
+            return Err(Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} is listed twice")));
+        }
+    }
+    if scrape.interval < MIN_SCRAPE_INTERVAL {
+        return Err(Violation::value(
+            &[S, T, name, "interval"],
+            None,
+            format!("{} is shorter than the minimum of 1s", scrape.interval),
+        ));
+    }
+    if scrape.timeout.0.is_zero() || scrape.timeout > scrape.interval {
+        return Err(Violation::value(
+            &[S, T, name, "timeout"],
+            None,
+            format!("{} must be more than 0s and at most the interval ({})", scrape.timeout, scrape.interval),
+        ));
+    }
+    if scrape.max_body_bytes.0 < 1024 {
+        return Err(Violation::value(&[S, T, name, "max_body_bytes"], None, "must be at least 1KiB"));
+    }
+    for (key, value) in [("sample_limit", scrape.sample_limit), ("max_series", scrape.max_series)] {
+        if value == 0 {
+            return Err(Violation::value(&[S, T, name, key], None, "must be at least 1"));
+        }
+    }
+    if scrape.expire_after < Duration::from_secs(1) {
+        return Err(Violation::value(
+            &[S, T, name, "expire_after"],
+            None,
+            format!("{} is shorter than the minimum of 1s", scrape.expire_after),
+        ));
+    }
+    if scrape.bearer_token_file.is_some() && scrape.basic_auth.is_some() {
+        return Err(Violation::value(
+            &[S, T, name, "basic_auth"],
+            None,
+            "cannot be used with bearer_token_file: keep one of them",
+        ));
+    }
+    Ok(())
+}
+
+/// Why `target` cannot be scraped, if it cannot: an `http(s)` URL with a host.
+fn scrape_target(target: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(target).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("has scheme {:?}; write an http:// or https:// URL", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".to_owned());
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ pub enum Place<'a> {
     Tcp(SocketAddr),
     /// A socket file.
     Path(&'a Path),
+    /// A source that binds nothing, by its table's name (a scrape source).
+    Named(&'a str),
 }
 
 /// One kind of source, as the config describes one instance of it.
@@ -147,4 +149,6 @@ registry! {
     Stream(crate::sources::statsd::StreamSpec),
     /// The OTLP/HTTP receiver, with its whole `[sources.otlp]` table.
     Otlp(crate::sources::otlp::OtlpSpec),
+    /// A Prometheus scrape source, with its whole `[sources.scrape.NAME]` table.
+    Scrape(crate::sources::scrape::ScrapeSpec),
 }

@@ -13,7 +13,6 @@
 //! the series is new since then. Labels become tags; the target's `job` and `instance` tags
 //! are added unless the target exposes labels of those names, which win.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,7 +88,7 @@ pub fn convert(body: &[u8], format: Format, context: &Context<'_>, state: &mut C
             Err(_) => convert.out.malformed += 1,
             Ok(Line::Type { family: name, kind }) => {
                 if let Some(done) = family.take() {
-                    convert.family(done);
+                    convert.family(&done);
                 }
                 family = matches!(kind, MetricType::Counter | MetricType::Histogram | MetricType::Summary)
                     .then(|| Family { name, kind, groups: Vec::new(), index: HashMap::new() });
@@ -109,7 +108,7 @@ pub fn convert(body: &[u8], format: Format, context: &Context<'_>, state: &mut C
         }
     }
     if let Some(done) = family {
-        convert.family(done);
+        convert.family(&done);
     }
     convert.out
 }
@@ -131,8 +130,8 @@ enum Role {
 
 /// The role of the line `name` in `family`, `None` when it is not one of the family's.
 fn role(family: &Family<'_>, name: &str) -> Option<Role> {
-    let suffix = name.strip_prefix(family.name)?;
     use MetricType::{Counter, Histogram, Summary};
+    let suffix = name.strip_prefix(family.name)?;
     Some(match (family.kind, suffix) {
         (Counter, "" | "_total") | (Summary, "") => Role::Value,
         (_, "_created") => Role::Created,
@@ -193,18 +192,17 @@ impl Family<'_> {
         if special.is_some() && special_value.is_none() {
             return None;
         }
-        let index = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let labels = labels
-                    .iter()
-                    .filter(|(l, _)| Some(*l) != special)
-                    .map(|(l, v)| ((*l).to_owned(), v.clone().into_owned()))
-                    .collect();
-                self.groups.push(Group { labels, ..Group::default() });
-                self.index.insert(key, self.groups.len() - 1);
-                self.groups.len() - 1
-            }
+        let index = if let Some(&i) = self.index.get(&key) {
+            i
+        } else {
+            let labels = labels
+                .iter()
+                .filter(|(l, _)| Some(*l) != special)
+                .map(|(l, v)| ((*l).to_owned(), v.clone().into_owned()))
+                .collect();
+            self.groups.push(Group { labels, ..Group::default() });
+            self.index.insert(key, self.groups.len() - 1);
+            self.groups.len() - 1
         };
         let group = &mut self.groups[index];
         match role {
@@ -224,8 +222,8 @@ impl Family<'_> {
     }
 }
 
-fn parse_le(text: &Cow<'_, str>) -> Option<f64> {
-    match text.as_ref() {
+fn parse_le(text: &str) -> Option<f64> {
+    match text {
         "+Inf" | "Inf" => Some(f64::INFINITY),
         t => t.parse().ok().filter(|v: &f64| v.is_finite()),
     }
@@ -280,7 +278,7 @@ impl<'c> Converter<'c, '_> {
         self.push(sample);
     }
 
-    fn family(&mut self, family: Family<'_>) {
+    fn family(&mut self, family: &Family<'_>) {
         for group in &family.groups {
             match family.kind {
                 MetricType::Counter => self.counter(group),

@@ -1,6 +1,7 @@
 //! Families to samples: counters, histograms and summaries across scrapes, resets, baselines,
 //! `_created`, gauges, target tags, bad series.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,8 @@ use backends::Buckets;
 
 use crate::aggregator::input::SampleValue;
 use crate::sources::otlp::Cumulative;
-use crate::sources::scrape::{Context, Converted, Format, Skip, convert};
+use crate::sources::scrape::convert::Converted;
+use crate::sources::scrape::{Context, Format, Skip, convert};
 
 /// When the source of these tests started, in Unix seconds.
 const STARTED: u64 = 1_700_000_000;
@@ -71,7 +73,7 @@ fn counters_become_increases_across_scrapes_and_resets() {
     let body = |a: u64, b: Option<u64>| {
         let mut body = format!("# TYPE jobs_total counter\njobs_total{{kind=\"a\"}} {a}\n");
         if let Some(b) = b {
-            body += &format!("jobs_total{{kind=\"b\"}} {b}\n");
+            let _ = writeln!(body, "jobs_total{{kind=\"b\"}} {b}");
         }
         body
     };
@@ -116,7 +118,7 @@ fn openmetrics_created_decides_baselines_and_resets() {
 fn histogram(le: &[(&str, u64)], sum: f64, count: u64) -> String {
     let mut body = "# TYPE latency_seconds histogram\n".to_owned();
     for (bound, n) in le {
-        body += &format!("latency_seconds_bucket{{route=\"/\",le=\"{bound}\"}} {n}\n");
+        let _ = writeln!(body, "latency_seconds_bucket{{route=\"/\",le=\"{bound}\"}} {n}");
     }
     body + &format!("latency_seconds_sum{{route=\"/\"}} {sum}\nlatency_seconds_count{{route=\"/\"}} {count}\n")
 }

@@ -6,7 +6,10 @@ use crate::sources::scrape::parse::{Format, Line, MetricType, ParseError, Parser
 
 /// Every line of `body` as `Ok((name, labels, value))`, `Ok` of a type line as
 /// `("TYPE family", [kind], 0)`, or the error.
-fn lines(body: &str, format: Format) -> Vec<Result<(String, Vec<(String, String)>, f64), ParseError>> {
+/// A line as the tests compare it: name, labels, value.
+type Read = (String, Vec<(String, String)>, f64);
+
+fn lines(body: &str, format: Format) -> Vec<Result<Read, ParseError>> {
     let mut parser = Parser::new(body.as_bytes(), format);
     let mut out = Vec::new();
     while let Some(line) = parser.next() {
@@ -88,6 +91,7 @@ fn openmetrics_skips_exemplars_and_stops_at_eof() {
 /// Each malformed line is one error; the lines around it are read.
 #[test]
 fn a_malformed_line_is_skipped_alone() {
+    use ParseError::{BadLabels, BadName, BadTimestamp, BadType, BadValue, NotUtf8};
     let body =
         "ok 1\n9bad 1\nx{a=\"1\" 2\nx{a=1} 2\nnovalue\nx 1 notatime\n# TYPE y flux\n# TYPE\nx{a=\"\\\"} 1\nok 2\n";
     let mut body = body.as_bytes().to_vec();
@@ -97,7 +101,6 @@ fn a_malformed_line_is_skipped_alone() {
     while let Some(line) = parser.next() {
         got.push(line.map(|_| ()));
     }
-    use ParseError::*;
     assert_eq!(
         got,
         [
