@@ -66,9 +66,10 @@ struct Entry {
     last: Last,
 }
 
-/// The last point of every cumulative series. See the [module docs](self).
+/// The last point of every cumulative series. See the [module docs](self). Public for the
+/// scrape benchmark, which keeps its state across reads.
 #[derive(Debug)]
-pub(crate) struct Cumulative {
+pub struct Cumulative {
     series: HashMap<Box<[u8]>, Entry>,
     max_series: usize,
     expire_after: Duration,
@@ -79,7 +80,7 @@ pub(crate) struct Cumulative {
 
 impl Cumulative {
     /// No series yet; `started` is the receiver's start in Unix nanoseconds.
-    pub(crate) fn new(max_series: usize, expire_after: Duration, started: u64) -> Self {
+    pub fn new(max_series: usize, expire_after: Duration, started: u64) -> Self {
         Self { series: HashMap::new(), max_series, expire_after, started, last_sweep: None }
     }
 

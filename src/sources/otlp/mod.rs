@@ -26,7 +26,8 @@ mod tests;
 // the scrape source, which keeps its cumulative series the same way.
 pub(crate) use attributes::AttributeFilter;
 pub(crate) use convert::convert;
-pub(crate) use cumulative::{Cumulative, Last, Stamp, Step, increase};
+pub use cumulative::Cumulative;
+pub(crate) use cumulative::{Last, Stamp, Step, increase};
 pub(crate) use decode::{Encoding, decode};
 pub use reject::{Refusal, RejectReason};
 pub use spec::{OtlpListener, OtlpSpec};

@@ -16,8 +16,8 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-// For the fuzz target and the benchmark, which drive the parser and the conversion alone.
-pub(crate) use convert::{Context, Skip, convert};
-pub(crate) use fetch::FailReason;
-pub(crate) use parse::Format;
+// Public for the benchmark and the fuzz target, which drive the parser and the conversion alone.
+pub use convert::{Context, Converted, Skip, convert};
+pub use fetch::FailReason;
+pub use parse::Format;
 pub use spec::{ScrapeSource, ScrapeSpec};

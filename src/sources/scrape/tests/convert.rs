@@ -9,8 +9,7 @@ use backends::Buckets;
 
 use crate::aggregator::input::SampleValue;
 use crate::sources::otlp::Cumulative;
-use crate::sources::scrape::convert::Converted;
-use crate::sources::scrape::{Context, Format, Skip, convert};
+use crate::sources::scrape::{Context, Converted, Format, Skip, convert};
 
 /// When the source of these tests started, in Unix seconds.
 const STARTED: u64 = 1_700_000_000;
