@@ -221,3 +221,39 @@ fn cumulative_series_beyond_max_series_are_skipped_and_counted() {
     assert_eq!((converted.baselines, converted.skipped[Skip::MaxSeries as usize]), (2, 1));
     assert_eq!(values(&converted), [SampleValue::Gauge(1.0)]);
 }
+
+/// The indented block that follows the first line of `doc` starting with `lead`.
+fn block_after<'d>(doc: &'d str, lead: &str) -> Vec<&'d str> {
+    let mut lines = doc.lines().skip_while(|l| !l.starts_with(lead)).skip(1);
+    let lines = lines.by_ref().skip_while(|l| !l.starts_with("    "));
+    lines.take_while(|l| l.starts_with("    ")).map(|l| &l[4..]).collect()
+}
+
+/// The example of `docs/translation.md` ("Prometheus scrape input") is exactly what the
+/// conversion gives.
+#[test]
+fn the_documented_example_is_what_a_read_gives() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/translation.md")).unwrap();
+    let body = block_after(&doc, "A read of the text format that follows").join("\n");
+    let want = block_after(&doc, "gives, for `[sources.scrape.app]`");
+    let mut target = Target::new();
+    let previous = "# TYPE jobs_total counter\njobs_total{kind=\"a\"} 100\n\
+                    # TYPE latency_seconds histogram\nlatency_seconds_bucket{route=\"/\",le=\"0.1\"} 2\n\
+                    latency_seconds_bucket{route=\"/\",le=\"0.5\"} 5\nlatency_seconds_bucket{route=\"/\",le=\"+Inf\"} 6\n\
+                    latency_seconds_sum{route=\"/\"} 3\n# TYPE rpc summary\nrpc_sum 20\nrpc_count 10\n";
+    target.scrape(previous, Format::Text);
+    let mut got: Vec<String> = samples(&target.scrape(&body, Format::Text))
+        .into_iter()
+        .map(|(name, tags, value)| {
+            let value = match value {
+                SampleValue::Counter(v) => format!("counter {v}"),
+                SampleValue::Gauge(v) => format!("gauge {v}"),
+                SampleValue::Buckets(b) => format!("buckets bounds {:?} counts {:?} sum {}", b.bounds, b.counts, b.sum),
+                other => format!("{other:?}"),
+            };
+            format!("{name} {} {value}", tags.join(" "))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+}
