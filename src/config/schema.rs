@@ -130,8 +130,8 @@ pub struct SourcesConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
-    /// The URLs read, `http://` or `https://` (`"http://127.0.0.1:9100/metrics"`), each at
-    /// most once. Required, not empty.
+    /// The URLs read, `http://` or `https://` (`"http://127.0.0.1:9100/metrics"`), no two on
+    /// the same host and port (they would be one `instance`). Required, not empty.
     pub targets: Vec<String>,
     /// How often each target is read. At least 1 second. Defaults to `"10s"`.
     #[serde(default = "default_scrape_interval")]

@@ -893,6 +893,12 @@ fn scrape_source_values_are_checked() {
         "sluice.toml:4:28: invalid value for key \"targets\" in [sources.scrape.app]: \"http://a:1/m\" is listed twice"
     );
     assert_eq!(
+        refused("targets = [\"http://a/m\", \"http://a:80/other\"]\n"),
+        "sluice.toml:4:26: invalid value for key \"targets\" in [sources.scrape.app]: \"http://a:80/other\" has the \
+         host and port of \"http://a/m\": both would be instance \"a:80\" and their series would merge; put one in a \
+         [sources.scrape] table of its own"
+    );
+    assert_eq!(
         refused(&format!("{target}interval = \"500ms\"\n")),
         "sluice.toml:5:1: invalid value for key \"interval\" in [sources.scrape.app]: 500ms is shorter than the \
          minimum of 1s"

@@ -276,14 +276,22 @@ fn validate_scrape(name: &str, scrape: &ScrapeConfig) -> Result<(), Violation> {
             "must list at least one URL, such as \"http://127.0.0.1:9100/metrics\"",
         ));
     }
-    let mut seen = HashSet::new();
+    let mut seen: Vec<(&str, String)> = Vec::new();
     for (i, target) in scrape.targets.iter().enumerate() {
-        if let Err(problem) = scrape_target(target) {
-            return Err(Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} {problem}")));
+        let instance = scrape_target(target)
+            .map_err(|problem| Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} {problem}")))?;
+        if let Some((other, _)) = seen.iter().find(|(_, seen)| *seen == instance) {
+            let problem = if other == target {
+                format!("{target:?} is listed twice")
+            } else {
+                format!(
+                    "{target:?} has the host and port of {other:?}: both would be instance {instance:?} and their \
+                     series would merge; put one in a [sources.scrape] table of its own"
+                )
+            };
+            return Err(Violation::value(&[S, T, name, "targets"], Some(i), problem));
         }
-        if !seen.insert(target) {
-            return Err(Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} is listed twice")));
-        }
+        seen.push((target, instance));
     }
     if scrape.interval < MIN_SCRAPE_INTERVAL {
         return Err(Violation::value(
@@ -324,16 +332,17 @@ fn validate_scrape(name: &str, scrape: &ScrapeConfig) -> Result<(), Violation> {
     Ok(())
 }
 
-/// Why `target` cannot be scraped, if it cannot: an `http(s)` URL with a host.
-fn scrape_target(target: &str) -> Result<(), String> {
+/// The `host:port` of `target` (its `instance`), or why it cannot be scraped: an `http(s)`
+/// URL with a host.
+fn scrape_target(target: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(target).map_err(|e| format!("is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("has scheme {:?}; write an http:// or https:// URL", url.scheme()));
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("has no host".to_owned());
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) if !host.is_empty() => Ok(format!("{host}:{port}")),
+        _ => Err("has no host".to_owned()),
     }
-    Ok(())
 }
 
 fn validate_otlp(otlp: &OtlpConfig, api: std::net::SocketAddr) -> Result<(), Violation> {

@@ -90,7 +90,7 @@ async fn scrape_target(source: Arc<Source>, mut target: Target, mut stop: watch:
 }
 
 /// One read of `target`: its samples and its `up`, or only its `up` of 0.
-async fn scrape_once(source: &Source, target: &mut Target) -> Vec<Sample> {
+pub(super) async fn scrape_once(source: &Source, target: &mut Target) -> Vec<Sample> {
     let read = fetch(&source.client, &target.url, &source.config).await.and_then(|body| {
         let lines = sample_lines(&body.text);
         let limit = source.config.sample_limit;

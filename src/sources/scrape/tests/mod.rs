@@ -2,3 +2,4 @@
 
 mod convert;
 mod parse;
+mod run;
