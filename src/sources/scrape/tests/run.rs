@@ -237,3 +237,40 @@ async fn a_bearer_token_is_read_from_its_file() {
     assert_eq!(read(&scrape_once(&source, &mut target).await), ["up gauge 0"]);
     assert_eq!(source.scrape.failures.get("credentials"), 1);
 }
+
+/// Targets are read concurrently: one that never answers within its timeout delays no read of
+/// another, and each is read once per interval.
+#[tokio::test]
+async fn a_slow_target_delays_no_other() {
+    use crate::aggregator::input::Input;
+    let base = serve(Arc::new(Exposed::default())).await;
+    let telemetry = Telemetry::for_tests();
+    let mut config = config(&format!("{base}/slow"));
+    config.interval = crate::config::Duration(Duration::from_millis(200));
+    config.timeout = crate::config::Duration(Duration::from_millis(150));
+    let (tx, mut rx) = mpsc::channel(64);
+    let source = Arc::new(Source { tx, ..source(config, &telemetry) });
+    let targets = vec![
+        Target::new(format!("{base}/slow").parse().unwrap()),
+        Target::new(format!("{base}/metrics").parse().unwrap()),
+    ];
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(super::super::run::run(source, targets, stopped));
+    let (mut good, mut failed) = (0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1100);
+    while let Ok(Some(Input::Samples(samples))) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        for sample in &samples.samples {
+            if sample.name() == "up" {
+                match sample.value() {
+                    SampleValue::Gauge(1.0) => good += 1,
+                    _ => failed += 1,
+                }
+            }
+        }
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    // Reads at 0, 200, …, 1000 ms: six; the slow target's end 150 ms after each start.
+    assert!((5..=6).contains(&good), "{good} good reads in 1.1 s");
+    assert!((4..=6).contains(&failed), "{failed} timeouts in 1.1 s");
+}
