@@ -288,14 +288,14 @@ fn is_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && name.chars().all(is_name_char)
 }
 
-/// Lines of `body` that are neither blank nor comments, read up to `# EOF`: what
-/// `sample_limit` bounds, counted before anything is converted so that a body over it
-/// changes no baseline.
-pub fn sample_lines(body: &[u8]) -> usize {
+/// Lines of `body` that are neither blank nor comments (up to `# EOF` in OpenMetrics, where
+/// the parser stops): what `sample_limit` bounds, counted before anything is converted so that
+/// a body over it changes no baseline.
+pub fn sample_lines(body: &[u8], format: Format) -> usize {
     let mut count = 0;
     for line in body.split(|&b| b == b'\n') {
         let line = line.trim_ascii();
-        if line == b"# EOF" {
+        if line == b"# EOF" && format == Format::OpenMetrics {
             break;
         }
         count += usize::from(!line.is_empty() && line[0] != b'#');

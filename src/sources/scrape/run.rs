@@ -92,7 +92,7 @@ async fn scrape_target(source: Arc<Source>, mut target: Target, mut stop: watch:
 /// One read of `target`: its samples and its `up`, or only its `up` of 0.
 pub(super) async fn scrape_once(source: &Source, target: &mut Target) -> Vec<Sample> {
     let read = fetch(&source.client, &target.url, &source.config).await.and_then(|body| {
-        let lines = sample_lines(&body.text);
+        let lines = sample_lines(&body.text, body.format);
         let limit = source.config.sample_limit;
         if lines > limit { Err(FetchError::SampleLimit { lines, limit }) } else { Ok(body) }
     });

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::sources::scrape::parse::{Format, Line, MetricType, ParseError, Parser};
+use crate::sources::scrape::parse::{Format, Line, MetricType, ParseError, Parser, sample_lines};
 
 /// Every line of `body` as `Ok((name, labels, value))`, `Ok` of a type line as
 /// `("TYPE family", [kind], 0)`, or the error.
@@ -131,4 +131,13 @@ fn the_content_type_picks_the_format() {
     assert_eq!(Format::from_content_type(""), Format::Text);
     let mut parser = Parser::new(b"# TYPE s summary\n", Format::Text);
     assert_eq!(parser.next(), Some(Ok(Line::Type { family: "s", kind: MetricType::Summary })));
+}
+
+/// `sample_limit` counts the lines that are not blank or comments; OpenMetrics' `# EOF` ends
+/// them, the text format's does not (its parser reads on).
+#[test]
+fn sample_lines_are_counted_as_the_parser_reads_them() {
+    let body = b"# TYPE a counter\na_total 1\n\n  b 2\n# EOF\nc 3\n";
+    assert_eq!(sample_lines(body, Format::OpenMetrics), 2);
+    assert_eq!(sample_lines(body, Format::Text), 3);
 }
