@@ -150,3 +150,62 @@ fn a_prom_client_app_is_scraped_exactly_through_a_restart() {
 fn a_prometheus_client_app_is_scraped_exactly_through_a_restart() {
     scrape_through_a_restart(Library::PythonClient, "python");
 }
+
+/// A target that serves `body` with `status` to every request, on its own thread, until the
+/// test ends. Hand-written HTTP/1.0: the test needs one fixed answer, not a server library.
+fn fixed_target(status: &'static str, body: &'static str) -> SocketAddr {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// A malformed line is skipped and counted, the rest of the read kept; a target that answers
+/// 4xx is logged once with the start of its body and counted, and reports `up` 0.
+#[test]
+fn bad_lines_are_skipped_and_an_http_error_is_logged_with_its_body() {
+    let good =
+        fixed_target("200 OK", "# TYPE temp gauge\ntemp{room=\"a\"} 21.5\nbroken{ 1\nloose 7 not-a-time\nother 3\n");
+    let bad = fixed_target("403 Forbidden", "token expired for sluice\n");
+    let config = format!(
+        "[sources.scrape.good]\ntargets = [\"http://{good}/metrics\"]\ninterval = \"1s\"\ntimeout = \"1s\"\n\
+         [sources.scrape.bad]\ntargets = [\"http://{bad}/metrics\"]\ninterval = \"1s\"\ntimeout = \"1s\"\n"
+    );
+    let agent = Setup { flush_interval: "1s", capture_log: true, ..Setup::default() }.start(&config);
+    agent.wait_metric("sluice_scrapes_total{source=\"good\"}", 3.0);
+    agent.wait_metric("sluice_scrape_failures_total{source=\"bad\",reason=\"http_status\"}", 3.0);
+    let malformed = agent.metric("sluice_scrape_malformed_lines_total{source=\"good\"}").unwrap();
+    let scrapes = agent.metric("sluice_scrapes_total{source=\"good\"}").unwrap();
+    assert!(malformed >= 2.0 * scrapes && malformed <= 2.0 * (scrapes + 1.0), "{malformed} for {scrapes} reads");
+    // The log goes with the agent's temp dir.
+    let log = std::fs::read_to_string(agent.path("sluice.log")).unwrap();
+    let (status, windows) = agent.stop();
+    assert!(status.success(), "{status}");
+    let logged: Vec<&str> = log.lines().filter(|l| l.contains("Scrape failed")).collect();
+    assert_eq!(logged.len(), 1, "logged once, not every interval: {logged:?}");
+    assert!(logged[0].contains("answered 403: token expired for sluice"), "{}", logged[0]);
+    assert!(
+        logged[0].contains("reason=\"http_status\"") && logged[0].contains(&format!("http://{bad}/metrics")),
+        "{}",
+        logged[0]
+    );
+
+    let temp = by_tags(&windows, "temp");
+    assert_eq!(number(temp[&tags("good", good, &["room:a".to_owned()])].last().unwrap(), "value"), 21.5);
+    assert_eq!(number(by_tags(&windows, "other")[&tags("good", good, &[])].last().unwrap(), "value"), 3.0);
+    assert!(by_tags(&windows, "loose").is_empty() && by_tags(&windows, "broken").is_empty());
+    let up: Vec<f64> = by_tags(&windows, "up")[&tags("bad", bad, &[])].iter().map(|v| number(v, "value")).collect();
+    assert!(!up.is_empty() && up.iter().all(|v| *v == 0.0), "{up:?}");
+}
