@@ -20,10 +20,12 @@ use crate::telemetry::{ListenerStats, ScrapeStats};
 
 /// What every target of a source shares.
 #[derive(Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// The table's name: the `job` tag.
     pub name: String,
+    /// The table.
     pub config: ScrapeConfig,
+    /// The HTTP client every target's reads share.
     pub client: reqwest::Client,
     /// Counters, histograms and summaries of every target.
     pub state: Mutex<Cumulative>,
@@ -33,14 +35,18 @@ pub struct Source {
     pub started: Instant,
     /// Its entry in the telemetry's listeners.
     pub listener: usize,
+    /// Its listener counters: bytes as sent, lines of good reads.
     pub stats: Arc<ListenerStats>,
+    /// Its `sluice_scrape_*` counters.
     pub scrape: Arc<ScrapeStats>,
+    /// The aggregator's input.
     pub tx: mpsc::Sender<Input>,
 }
 
 /// One target and what its reads so far decided.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
+    /// What is read.
     pub url: reqwest::Url,
     /// The `instance` tag: `host:port`.
     pub instance: String,
@@ -52,7 +58,7 @@ pub struct Target {
 
 impl Target {
     /// The target `url` (checked by the config's validation).
-    pub fn new(url: reqwest::Url) -> Self {
+    pub(crate) fn new(url: reqwest::Url) -> Self {
         let host = url.host_str().unwrap_or("");
         let port = url.port_or_known_default().unwrap_or(0);
         let instance = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
@@ -61,7 +67,7 @@ impl Target {
 }
 
 /// Reads every target until `stop` turns true.
-pub async fn run(source: Arc<Source>, targets: Vec<Target>, stop: watch::Receiver<bool>) -> io::Result<()> {
+pub(crate) async fn run(source: Arc<Source>, targets: Vec<Target>, stop: watch::Receiver<bool>) -> io::Result<()> {
     let tasks: Vec<_> =
         targets.into_iter().map(|t| tokio::spawn(scrape_target(Arc::clone(&source), t, stop.clone()))).collect();
     for task in tasks {
