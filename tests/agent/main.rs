@@ -12,6 +12,7 @@ mod host;
 mod ingest;
 mod otlp;
 mod reload;
+mod scrape;
 mod service;
 mod shutdown;
 mod status;

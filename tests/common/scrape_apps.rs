@@ -138,3 +138,24 @@ pub fn queue(k: u64, r: u64) -> f64 {
 pub fn payload(rounds: u64) -> (f64, f64) {
     (3.0 * rounds as f64, 600.0 * rounds as f64)
 }
+
+/// A target that serves `body` with `status` to every request, on its own thread, until the
+/// test ends. Hand-written HTTP/1.0: the test needs one fixed answer, not a server library.
+pub fn fixed_target(status: &'static str, body: &'static str) -> SocketAddr {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}

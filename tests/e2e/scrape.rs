@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 
 use crate::common;
-use common::scrape_apps::{self, App, Library};
+use common::scrape_apps::{self, App, Library, fixed_target};
 use common::{Agent, Setup, free_tcp, series};
 
 fn start(job: &str, target: SocketAddr) -> Agent {
@@ -149,27 +149,6 @@ fn a_prom_client_app_is_scraped_exactly_through_a_restart() {
 #[test]
 fn a_prometheus_client_app_is_scraped_exactly_through_a_restart() {
     scrape_through_a_restart(Library::PythonClient, "python");
-}
-
-/// A target that serves `body` with `status` to every request, on its own thread, until the
-/// test ends. Hand-written HTTP/1.0: the test needs one fixed answer, not a server library.
-fn fixed_target(status: &'static str, body: &'static str) -> SocketAddr {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0; 4096];
-            let _ = stream.read(&mut request);
-            let _ = write!(
-                stream,
-                "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
 }
 
 /// A malformed line is skipped and counted, the rest of the read kept; a target that answers
