@@ -74,6 +74,8 @@ async fn serve(exposed: Arc<Exposed>) -> String {
             get(|headers: HeaderMap| async move {
                 match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
                     Some("Bearer s3cret") => "authorized 1\n".into_response(),
+                    // `sluice:pa:ss` in base64.
+                    Some("Basic c2x1aWNlOnBhOnNz") => "basic 1\n".into_response(),
                     _ => (StatusCode::UNAUTHORIZED, "who are you").into_response(),
                 }
             }),
@@ -273,4 +275,20 @@ async fn a_slow_target_delays_no_other() {
     // Reads at 0, 200, …, 1000 ms: six; the slow target's end 150 ms after each start.
     assert!((5..=6).contains(&good), "{good} good reads in 1.1 s");
     assert!((4..=6).contains(&failed), "{failed} timeouts in 1.1 s");
+}
+
+/// `basic_auth` sends the user and the password of its file (less its trailing newline).
+#[tokio::test]
+async fn basic_auth_sends_the_password_of_its_file() {
+    let base = serve(Arc::new(Exposed::default())).await;
+    let telemetry = Telemetry::for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "pa:ss\n").unwrap();
+    let url = format!("{base}/auth");
+    let mut config = config(&url);
+    config.basic_auth = Some(crate::config::BasicAuth { username: "sluice".to_owned(), password_file: password });
+    let source = source(config, &telemetry);
+    let mut target = Target::new(url.parse().unwrap());
+    assert_eq!(read(&scrape_once(&source, &mut target).await), ["basic gauge 1", "up gauge 1"]);
 }
