@@ -147,6 +147,7 @@ pub async fn run(
         otlp: OtlpStats::default(),
         reported: std::sync::Mutex::default(),
         probes: RwLock::new(Vec::new()),
+        scrape: RwLock::new(Vec::new()),
         backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
         ready: AtomicBool::new(false),
         started: std::time::Instant::now(),

@@ -227,6 +227,11 @@ pub struct SourcesConfig {
     /// as `probe.*` series and, for critical ones, `GET /checks`. Defaults to none.
     #[serde(default)]
     pub probe: BTreeMap<String, ProbeConfig>,
+    /// `[sources.scrape.NAME]`: applications' Prometheus `/metrics` read over HTTP, by the
+    /// operator's name for each group of targets (letters, digits, `_` and `-`), which is
+    /// their `job` tag. Defaults to none.
+    #[serde(default)]
+    pub scrape: BTreeMap<String, ScrapeConfig>,
 }
 
 /// `[sources.probe.NAME]`: one check, run every `interval`.
@@ -371,6 +376,76 @@ impl Default for InternalConfig {
 
 fn default_internal_interval() -> Duration {
     Duration::from_secs(10)
+}
+
+/// `[sources.scrape.NAME]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// The URLs read, `http://` or `https://` (`"http://127.0.0.1:9100/metrics"`), no two on
+    /// the same host and port (they would be one `instance`). Required, not empty.
+    pub targets: Vec<String>,
+    /// How often each target is read. At least 1 second. Defaults to `"10s"`.
+    #[serde(default = "default_scrape_interval")]
+    pub interval: Duration,
+    /// How long one read may take, from connecting to the body's end; a slower one fails as
+    /// `timeout`. Not longer than `interval`. Defaults to `"5s"`.
+    #[serde(default = "default_scrape_timeout")]
+    pub timeout: Duration,
+    /// Largest body, both as sent and once gunzipped; a larger one fails as `too_large`. At
+    /// least 1 KiB. Defaults to `"16MiB"`.
+    #[serde(default = "default_scrape_max_body_bytes")]
+    pub max_body_bytes: ByteSize,
+    /// Most sample lines one read may have; a body with more fails whole as `sample_limit`,
+    /// as in Prometheus. At least 1. Defaults to 100 000.
+    #[serde(default = "default_scrape_sample_limit")]
+    pub sample_limit: usize,
+    /// Most counters, histograms and summaries (all targets of the table together) whose last
+    /// totals are kept to compute per-window increases; a new one beyond it is skipped and
+    /// counted (`max_series`). At least 1. Defaults to 100 000.
+    #[serde(default = "default_scrape_max_series")]
+    pub max_series: usize,
+    /// A cumulative series not seen for this long is forgotten; its next scrape is a new
+    /// baseline. At least 1 second. Defaults to `"10m"`.
+    #[serde(default = "default_scrape_expire_after")]
+    pub expire_after: Duration,
+    /// A file holding a token sent as `Authorization: Bearer TOKEN`, read at every scrape (so
+    /// a rotated token is picked up). Defaults to none.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// `{ username = "…", password_file = "…" }`: HTTP basic authentication, the password read
+    /// at every scrape. Not with `bearer_token_file`. Defaults to none.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+}
+
+/// `basic_auth` of `[sources.scrape.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user name. Required.
+    pub username: String,
+    /// A file holding the password (one trailing newline is not part of it). Required.
+    pub password_file: PathBuf,
+}
+
+fn default_scrape_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_scrape_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_scrape_max_body_bytes() -> ByteSize {
+    ByteSize(16 << 20)
+}
+fn default_scrape_sample_limit() -> usize {
+    100_000
+}
+fn default_scrape_max_series() -> usize {
+    100_000
+}
+fn default_scrape_expire_after() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// `[sources.otlp]`.

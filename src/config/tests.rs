@@ -495,7 +495,8 @@ fn config_without_source_is_refused() {
     assert_eq!(
         error("[sinks.out]\ntype = \"console\"\n"),
         "sluice.toml: no source configured: add a [sources.statsd] table with a listener such as udp = \
-         [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp], [sources.internal] or [sources.probe.NAME] table"
+         [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table, or a \
+         [sources.scrape.NAME] or [sources.probe.NAME] table"
     );
 }
 
@@ -933,4 +934,90 @@ fn otlp_source_values_are_checked() {
          a pattern; write an attribute key (\"service.name\"), a prefix ending in * (\"service.*\") or \"*\""
     );
     assert!(refused("listne = \"127.0.0.1:4318\"\n").contains("did you mean \"listen\""));
+}
+
+/// A scrape source alone is a valid source; every key but `targets` has its default.
+#[test]
+fn scrape_source_alone_is_valid_with_its_defaults() {
+    let text = "[sources.scrape.app]\ntargets = [\"http://127.0.0.1:9100/metrics\"]\n[sinks.out]\ntype = \"console\"\n";
+    let config = parse_env(text, &[]).unwrap();
+    let app = &config.sources.scrape["app"];
+    assert_eq!(app.targets, ["http://127.0.0.1:9100/metrics"]);
+    assert_eq!(
+        (app.interval, app.timeout, app.max_body_bytes, app.sample_limit, app.max_series, app.expire_after),
+        (
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+            ByteSize(16 << 20),
+            100_000,
+            100_000,
+            Duration::from_secs(600)
+        )
+    );
+    assert_eq!((&app.bearer_token_file, &app.basic_auth), (&None, &None));
+}
+
+/// `[sources.scrape.NAME]` values that cannot work are refused, naming the key and its line.
+#[test]
+fn scrape_source_values_are_checked() {
+    let refused = |table: &str| error(&format!("{BASE}[sources.scrape.app]\n{table}"));
+    let target = "targets = [\"http://127.0.0.1:9100/metrics\"]\n";
+    assert_eq!(
+        refused("targets = []\n"),
+        "sluice.toml:4:1: invalid value for key \"targets\" in [sources.scrape.app]: must list at least one URL, \
+         such as \"http://127.0.0.1:9100/metrics\""
+    );
+    assert_eq!(
+        refused("targets = [\"http://a:1/m\", \"ftp://a/m\"]\n"),
+        "sluice.toml:4:28: invalid value for key \"targets\" in [sources.scrape.app]: \"ftp://a/m\" has scheme \
+         \"ftp\"; write an http:// or https:// URL"
+    );
+    assert_eq!(
+        refused("targets = [\"127.0.0.1:9100\"]\n"),
+        "sluice.toml:4:12: invalid value for key \"targets\" in [sources.scrape.app]: \"127.0.0.1:9100\" is not a \
+         URL (relative URL without a base)"
+    );
+    assert_eq!(
+        refused("targets = [\"http://a:1/m\", \"http://a:1/m\"]\n"),
+        "sluice.toml:4:28: invalid value for key \"targets\" in [sources.scrape.app]: \"http://a:1/m\" is listed twice"
+    );
+    assert_eq!(
+        refused("targets = [\"http://a/m\", \"http://a:80/other\"]\n"),
+        "sluice.toml:4:26: invalid value for key \"targets\" in [sources.scrape.app]: \"http://a:80/other\" has the \
+         host and port of \"http://a/m\": both would be instance \"a:80\" and their series would merge; put one in a \
+         [sources.scrape] table of its own"
+    );
+    assert_eq!(
+        refused(&format!("{target}interval = \"500ms\"\n")),
+        "sluice.toml:5:1: invalid value for key \"interval\" in [sources.scrape.app]: 500ms is shorter than the \
+         minimum of 1s"
+    );
+    assert_eq!(
+        refused(&format!("{target}interval = \"2s\"\ntimeout = \"3s\"\n")),
+        "sluice.toml:6:1: invalid value for key \"timeout\" in [sources.scrape.app]: 3s must be more than 0s and \
+         at most the interval (2s)"
+    );
+    assert_eq!(
+        refused(&format!("{target}max_body_bytes = 10\n")),
+        "sluice.toml:5:1: invalid value for key \"max_body_bytes\" in [sources.scrape.app]: must be at least 1KiB"
+    );
+    assert_eq!(
+        refused(&format!("{target}sample_limit = 0\n")),
+        "sluice.toml:5:1: invalid value for key \"sample_limit\" in [sources.scrape.app]: must be at least 1"
+    );
+    assert_eq!(
+        refused(&format!("{target}max_series = 0\n")),
+        "sluice.toml:5:1: invalid value for key \"max_series\" in [sources.scrape.app]: must be at least 1"
+    );
+    assert_eq!(
+        refused(&format!(
+            "{target}bearer_token_file = \"/t\"\nbasic_auth = {{ username = \"u\", password_file = \"/p\" }}\n"
+        )),
+        "sluice.toml:6:1: invalid value for key \"basic_auth\" in [sources.scrape.app]: cannot be used with \
+         bearer_token_file: keep one of them"
+    );
+    assert!(refused("").contains("missing required key \"targets\""), "{}", refused(""));
+    assert!(refused(&format!("{target}intreval = \"1s\"\n")).contains("did you mean \"interval\""));
+    let bad_name = error(&format!("{BASE}[sources.scrape.\"a b\"]\n{target}"));
+    assert!(bad_name.contains("invalid scrape name \"a b\""), "{bad_name}");
 }

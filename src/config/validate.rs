@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::error::Table;
 use super::schema::{
-    AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, ProbeConfig, SinkConfig, StatsdConfig, TokenEntry,
+    AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, ProbeConfig, ScrapeConfig, SinkConfig, StatsdConfig,
+    TokenEntry,
 };
 use backends::prometheus::Mappings;
 use backends::units::Duration;
@@ -93,13 +94,17 @@ impl Config {
         for (name, probe) in &self.sources.probe {
             validate_probe(name, probe)?;
         }
+        for (name, scrape) in &self.sources.scrape {
+            validate_scrape(name, scrape)?;
+        }
         let s = &self.sources;
-        if s.statsd.is_none() && s.host.is_none() && s.otlp.is_none() && s.internal.is_none() && s.probe.is_empty() {
+        let none = s.statsd.is_none() && s.host.is_none() && s.otlp.is_none() && s.internal.is_none();
+        if none && s.probe.is_empty() && s.scrape.is_empty() {
             return Err(Violation::general(
                 &["sources"],
                 "no source configured: add a [sources.statsd] table with a listener such as \
-                 udp = [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp], [sources.internal] or \
-                 [sources.probe.NAME] table",
+                 udp = [\"127.0.0.1:8125\"], a [sources.host], [sources.otlp] or [sources.internal] table, or a \
+                 [sources.scrape.NAME] or [sources.probe.NAME] table",
             ));
         }
         if self.sinks.is_empty() {
@@ -401,6 +406,94 @@ fn validate_probe(name: &str, probe: &ProbeConfig) -> Result<(), Violation> {
         ProbeConfig::File(_) => {}
     }
     Ok(())
+}
+
+/// The shortest scrape `interval`, as for the other intervals.
+const MIN_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
+fn validate_scrape(name: &str, scrape: &ScrapeConfig) -> Result<(), Violation> {
+    const S: &str = "sources";
+    const T: &str = "scrape";
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Violation::general(
+            &[S, T, name],
+            format!("invalid scrape name {name:?} in [sources.scrape]: use only letters, digits, \"_\" and \"-\""),
+        ));
+    }
+    if scrape.targets.is_empty() {
+        return Err(Violation::value(
+            &[S, T, name, "targets"],
+            None,
+            "must list at least one URL, such as \"http://127.0.0.1:9100/metrics\"",
+        ));
+    }
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for (i, target) in scrape.targets.iter().enumerate() {
+        let instance = scrape_target(target)
+            .map_err(|problem| Violation::value(&[S, T, name, "targets"], Some(i), format!("{target:?} {problem}")))?;
+        if let Some((other, _)) = seen.iter().find(|(_, seen)| *seen == instance) {
+            let problem = if other == target {
+                format!("{target:?} is listed twice")
+            } else {
+                format!(
+                    "{target:?} has the host and port of {other:?}: both would be instance {instance:?} and their \
+                     series would merge; put one in a [sources.scrape] table of its own"
+                )
+            };
+            return Err(Violation::value(&[S, T, name, "targets"], Some(i), problem));
+        }
+        seen.push((target, instance));
+    }
+    if scrape.interval < MIN_SCRAPE_INTERVAL {
+        return Err(Violation::value(
+            &[S, T, name, "interval"],
+            None,
+            format!("{} is shorter than the minimum of 1s", scrape.interval),
+        ));
+    }
+    if scrape.timeout.0.is_zero() || scrape.timeout > scrape.interval {
+        return Err(Violation::value(
+            &[S, T, name, "timeout"],
+            None,
+            format!("{} must be more than 0s and at most the interval ({})", scrape.timeout, scrape.interval),
+        ));
+    }
+    if scrape.max_body_bytes.0 < 1024 {
+        return Err(Violation::value(&[S, T, name, "max_body_bytes"], None, "must be at least 1KiB"));
+    }
+    for (key, value) in [("sample_limit", scrape.sample_limit), ("max_series", scrape.max_series)] {
+        if value == 0 {
+            return Err(Violation::value(&[S, T, name, key], None, "must be at least 1"));
+        }
+    }
+    if scrape.expire_after < Duration::from_secs(1) {
+        return Err(Violation::value(
+            &[S, T, name, "expire_after"],
+            None,
+            format!("{} is shorter than the minimum of 1s", scrape.expire_after),
+        ));
+    }
+    if scrape.bearer_token_file.is_some() && scrape.basic_auth.is_some() {
+        return Err(Violation::value(
+            &[S, T, name, "basic_auth"],
+            None,
+            "cannot be used with bearer_token_file: keep one of them",
+        ));
+    }
+    Ok(())
+}
+
+/// The `host:port` of `target` (its `instance`), or why it cannot be scraped: an `http(s)`
+/// URL with a host.
+fn scrape_target(target: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(target).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("has scheme {:?}; write an http:// or https:// URL", url.scheme()));
+    }
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(host), Some(port)) if !host.is_empty() => Ok(format!("{host}:{port}")),
+        _ => Err("has no host".to_owned()),
+    }
 }
 
 fn validate_otlp(otlp: &OtlpConfig, api: std::net::SocketAddr) -> Result<(), Violation> {

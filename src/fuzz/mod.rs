@@ -6,10 +6,12 @@
 
 mod config;
 mod otlp;
+mod scrape;
 mod statsd;
 #[cfg(test)]
 mod tests;
 
 pub use config::config_text;
 pub use otlp::{otlp_json, otlp_protobuf};
+pub use scrape::scrape_text;
 pub use statsd::statsd_datagram;

@@ -42,3 +42,9 @@ fn every_otlp_protobuf_corpus_input_converts_without_panicking() {
 fn every_otlp_json_corpus_input_converts_without_panicking() {
     assert!(replay("otlp_json", super::otlp_json) > 0, "the corpus has inputs");
 }
+
+/// Every kept exposition parses and converts without breaking a promise.
+#[test]
+fn every_scrape_corpus_input_converts_without_panicking() {
+    assert!(replay("scrape_text", super::scrape_text) > 0, "the corpus has inputs");
+}

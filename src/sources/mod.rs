@@ -6,4 +6,5 @@ pub mod internal;
 pub mod otlp;
 pub mod probe;
 pub mod registry;
+pub mod scrape;
 pub mod statsd;

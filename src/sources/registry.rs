@@ -32,7 +32,7 @@ pub enum Place<'a> {
     Tcp(SocketAddr),
     /// A socket file.
     Path(&'a Path),
-    /// A source that binds nothing, one instance per name: `("probe", "api")`.
+    /// A source that binds nothing, one instance per name: `("probe", "api")`, `("scrape", "app")`.
     Named(&'static str, &'a str),
 }
 
@@ -153,4 +153,6 @@ registry! {
     Internal(crate::sources::internal::InternalSpec),
     /// A health probe, with its whole `[sources.probe.NAME]` table.
     Probe(crate::sources::probe::ProbeSpec),
+    /// A Prometheus scrape source, with its whole `[sources.scrape.NAME]` table.
+    Scrape(crate::sources::scrape::ScrapeSpec),
 }

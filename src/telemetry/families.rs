@@ -138,6 +138,7 @@ fn sources(w: &mut Writer<'_>, t: &Telemetry) {
         t.parse_errors.iter().map(|(r, v)| ([("reason", r)], v)),
     );
     otlp(w, t);
+    scrape(w, t);
     let probes = t.probes();
     w.family(
         "sluice_probe_runs_total",
@@ -150,6 +151,40 @@ fn sources(w: &mut Writer<'_>, t: &Telemetry) {
         Counter,
         "Probe runs that failed.",
         probes.iter().map(|p| ([("probe", p.name.as_str())], p.failures.load(Relaxed))),
+    );
+}
+
+fn scrape(w: &mut Writer<'_>, t: &Telemetry) {
+    let all = t.scrape_sources();
+    w.family(
+        "sluice_scrapes_total",
+        Counter,
+        "Target reads of a scrape source that succeeded.",
+        all.iter().map(|s| ([("source", s.source.as_str())], s.scrapes.load(Relaxed))),
+    );
+    w.family(
+        "sluice_scrape_failures_total",
+        Counter,
+        "Target reads that failed (their target's up is 0), by reason.",
+        all.iter().flat_map(|s| s.failures.iter().map(|(r, v)| ([("source", s.source.as_str()), ("reason", r)], v))),
+    );
+    w.family(
+        "sluice_scrape_malformed_lines_total",
+        Counter,
+        "Lines of good reads skipped as malformed; the rest of the read is kept.",
+        all.iter().map(|s| ([("source", s.source.as_str())], s.malformed.load(Relaxed))),
+    );
+    w.family(
+        "sluice_scrape_baseline_series_total",
+        Counter,
+        "Counters, histograms and summaries whose read only set their baseline (first seen).",
+        all.iter().map(|s| ([("source", s.source.as_str())], s.baselines.load(Relaxed))),
+    );
+    w.family(
+        "sluice_scrape_skipped_series_total",
+        Counter,
+        "Series of good reads that gave no sample, by reason.",
+        all.iter().flat_map(|s| s.skipped.iter().map(|(r, v)| ([("source", s.source.as_str()), ("reason", r)], v))),
     );
 }
 

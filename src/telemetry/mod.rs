@@ -14,6 +14,7 @@ use backends::delivery::BackendStats;
 
 use crate::sources::internal::Readings;
 use crate::sources::otlp::{Refusal, RejectReason};
+use crate::sources::scrape::{FailReason, Skip};
 
 /// Counters of one listener (`listener` label: `udp:127.0.0.1:8125`, `unix:/run/…`).
 #[derive(Debug)]
@@ -152,6 +153,36 @@ impl Default for OtlpStats {
     }
 }
 
+/// Counters of one `[sources.scrape.NAME]` (`sluice_scrape_*{source}`), kept across reloads.
+#[derive(Debug)]
+pub struct ScrapeStats {
+    /// The `source` label: the table's name.
+    pub source: String,
+    /// `sluice_scrapes_total`: target reads that succeeded.
+    pub scrapes: AtomicU64,
+    /// `sluice_scrape_failures_total{reason}`, by [`FailReason::LABELS`].
+    pub failures: CounterFamily,
+    /// `sluice_scrape_malformed_lines_total`: lines skipped in good reads.
+    pub malformed: AtomicU64,
+    /// `sluice_scrape_baseline_series_total`: cumulative series whose read only set a baseline.
+    pub baselines: AtomicU64,
+    /// `sluice_scrape_skipped_series_total{reason}`, by [`Skip::LABELS`].
+    pub skipped: CounterFamily,
+}
+
+impl ScrapeStats {
+    fn new(source: &str) -> Self {
+        Self {
+            source: source.to_owned(),
+            scrapes: AtomicU64::new(0),
+            failures: CounterFamily::new(&FailReason::LABELS),
+            malformed: AtomicU64::new(0),
+            baselines: AtomicU64::new(0),
+            skipped: CounterFamily::new(&Skip::LABELS),
+        }
+    }
+}
+
 /// Everything `/metrics` and `/status` report. Built once by the topology, then shared.
 #[derive(Debug)]
 pub struct Telemetry {
@@ -184,6 +215,8 @@ pub struct Telemetry {
     pub reported: Mutex<Readings>,
     /// Every probe ever run, in the order first started; see [`Telemetry::probe`].
     pub probes: RwLock<Vec<Arc<ProbeStats>>>,
+    /// Each scrape source's counters, in the order first started; only ever appended to.
+    pub scrape: RwLock<Vec<Arc<ScrapeStats>>>,
     /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
@@ -242,6 +275,21 @@ impl Telemetry {
         self.probes.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The counters of the scrape source `name`: its old ones when it ran before.
+    pub fn scrape_source(&self, name: &str) -> Arc<ScrapeStats> {
+        let mut all = self.scrape.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stats) = all.iter().find(|s| s.source == name) {
+            return Arc::clone(stats);
+        }
+        all.push(Arc::new(ScrapeStats::new(name)));
+        Arc::clone(&all[all.len() - 1])
+    }
+
+    /// Every scrape source's counters.
+    pub fn scrape_sources(&self) -> Vec<Arc<ScrapeStats>> {
+        self.scrape.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Every backend's telemetry, in config order.
     pub fn backends(&self) -> Vec<Arc<BackendStats>> {
         self.backends.read().unwrap_or_else(PoisonError::into_inner).clone()
@@ -270,6 +318,7 @@ impl Telemetry {
             otlp: OtlpStats::default(),
             reported: Mutex::default(),
             probes: RwLock::new(Vec::new()),
+            scrape: RwLock::new(Vec::new()),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
             started: Instant::now(),

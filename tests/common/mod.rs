@@ -14,6 +14,7 @@ pub mod otel;
 pub mod prometheus;
 pub mod promtool;
 pub mod pushgateway;
+pub mod scrape_apps;
 pub mod scraper;
 pub mod tls;
 pub mod victoria;

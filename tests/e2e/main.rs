@@ -18,6 +18,7 @@ mod otlp;
 mod prometheus_exporter;
 mod prometheus_remote_write;
 mod pushgateway;
+mod scrape;
 mod statsd;
 mod statsd_forward;
 mod status_page;

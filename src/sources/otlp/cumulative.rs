@@ -66,9 +66,10 @@ struct Entry {
     last: Last,
 }
 
-/// The last point of every cumulative series. See the [module docs](self).
+/// The last point of every cumulative series. See the [module docs](self). Public for the
+/// scrape benchmark, which keeps its state across reads.
 #[derive(Debug)]
-pub(crate) struct Cumulative {
+pub struct Cumulative {
     series: HashMap<Box<[u8]>, Entry>,
     max_series: usize,
     expire_after: Duration,
@@ -79,7 +80,7 @@ pub(crate) struct Cumulative {
 
 impl Cumulative {
     /// No series yet; `started` is the receiver's start in Unix nanoseconds.
-    pub(crate) fn new(max_series: usize, expire_after: Duration, started: u64) -> Self {
+    pub fn new(max_series: usize, expire_after: Duration, started: u64) -> Self {
         Self { series: HashMap::new(), max_series, expire_after, started, last_sweep: None }
     }
 
@@ -106,6 +107,23 @@ impl Cumulative {
         delta: impl FnOnce(&Last, &Last) -> Option<T>,
         whole: impl FnOnce(&Last) -> T,
     ) -> Step<T> {
+        let first_in_full = stamp.start != 0 && stamp.start >= self.started;
+        self.step_first(key, stamp, now, last, first_in_full, delta, whole)
+    }
+
+    /// [`step`](Self::step), with the caller deciding whether a first point counts in full
+    /// (the scrape source knows more than a start time: whether the target was read before).
+    #[allow(clippy::too_many_arguments)] // `step`'s, and the one decision it makes itself.
+    pub(crate) fn step_first<T>(
+        &mut self,
+        key: &[u8],
+        stamp: Stamp,
+        now: Instant,
+        last: Last,
+        first_in_full: bool,
+        delta: impl FnOnce(&Last, &Last) -> Option<T>,
+        whole: impl FnOnce(&Last) -> T,
+    ) -> Step<T> {
         self.sweep(now);
         if let Some(entry) = self.series.get_mut(key) {
             if stamp.time < entry.stamp.time {
@@ -122,8 +140,7 @@ impl Cumulative {
         if self.series.len() >= self.max_series {
             return Step::Refused(RejectReason::MaxSeries);
         }
-        let counts_in_full = stamp.start != 0 && stamp.start >= self.started;
-        let added = counts_in_full.then(|| whole(&last));
+        let added = first_in_full.then(|| whole(&last));
         self.series.insert(key.into(), Entry { stamp, seen: now, last });
         added.map_or(Step::Baseline, Step::Delta)
     }

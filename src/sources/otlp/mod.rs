@@ -22,10 +22,12 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
-// For the fuzz targets, which drive the decoders and the conversion without a server.
+// For the fuzz targets, which drive the decoders and the conversion without a server, and
+// the scrape source, which keeps its cumulative series the same way.
 pub(crate) use attributes::AttributeFilter;
 pub(crate) use convert::convert;
-pub(crate) use cumulative::Cumulative;
+pub use cumulative::Cumulative;
+pub(crate) use cumulative::{Last, Stamp, Step, increase};
 pub(crate) use decode::{Encoding, decode};
 pub use reject::{Refusal, RejectReason};
 pub use spec::{OtlpListener, OtlpSpec};
