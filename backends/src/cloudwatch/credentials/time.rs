@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::units::days_from_civil;
+
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|+00:00)` as a time, or `None` when it is not that form.
 /// Hand-written: five fixed fields do not justify a date crate in the lockfile.
 pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
@@ -17,17 +19,6 @@ pub fn parse_iso8601(text: &str) -> Option<SystemTime> {
     }
     let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
     Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Seconds since the Unix epoch, for log fields.
