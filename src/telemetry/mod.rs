@@ -49,6 +49,21 @@ impl ListenerStats {
     }
 }
 
+/// The `as_str()` label of each value of `$all` (an array of `$count` enum values), in order,
+/// built at compile time: the label list a [`CounterFamily`] of reasons is made from.
+macro_rules! labels {
+    ($all:expr, $count:expr) => {{
+        let mut labels = [""; $count];
+        let mut i = 0;
+        while i < $count {
+            labels[i] = $all[i].as_str();
+            i += 1;
+        }
+        labels
+    }};
+}
+pub(crate) use labels;
+
 /// A counter per label value, the values fixed when built (parse error reasons, drop reasons).
 #[derive(Debug)]
 pub struct CounterFamily {

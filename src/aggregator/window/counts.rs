@@ -32,15 +32,7 @@ impl DropReason {
         [Self::MaxSeries, Self::TypeConflict, Self::SetMembers, Self::Events, Self::ServiceChecks];
 
     /// Every label, in [`DropReason::index`] order (for a counter family).
-    pub const LABELS: [&'static str; Self::COUNT] = {
-        let mut labels = [""; Self::COUNT];
-        let mut i = 0;
-        while i < Self::COUNT {
-            labels[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        labels
-    };
+    pub const LABELS: [&'static str; Self::COUNT] = crate::telemetry::labels!(Self::ALL, Self::COUNT);
 
     /// The `reason` label, in `snake_case`.
     pub const fn as_str(self) -> &'static str {

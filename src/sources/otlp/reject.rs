@@ -42,15 +42,7 @@ impl RejectReason {
     ];
 
     /// Every label, in [`RejectReason::index`] order (for a counter family).
-    pub const LABELS: [&'static str; Self::COUNT] = {
-        let mut labels = [""; Self::COUNT];
-        let mut i = 0;
-        while i < Self::COUNT {
-            labels[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        labels
-    };
+    pub const LABELS: [&'static str; Self::COUNT] = crate::telemetry::labels!(Self::ALL, Self::COUNT);
 
     /// The `reason` label, in `snake_case`.
     pub const fn as_str(self) -> &'static str {
@@ -136,15 +128,7 @@ impl Refusal {
         [Self::Malformed, Self::TooLarge, Self::UnsupportedMediaType, Self::Overloaded, Self::Unavailable];
 
     /// Every label, in [`Refusal::index`] order.
-    pub const LABELS: [&'static str; Self::COUNT] = {
-        let mut labels = [""; Self::COUNT];
-        let mut i = 0;
-        while i < Self::COUNT {
-            labels[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        labels
-    };
+    pub const LABELS: [&'static str; Self::COUNT] = crate::telemetry::labels!(Self::ALL, Self::COUNT);
 
     /// The `reason` label.
     pub const fn as_str(self) -> &'static str {

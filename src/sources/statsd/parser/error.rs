@@ -90,15 +90,7 @@ impl ParseError {
     }
 
     /// Every label, in [`ParseError::index`] order (for a counter family).
-    pub const LABELS: [&'static str; Self::COUNT] = {
-        let mut labels = [""; Self::COUNT];
-        let mut i = 0;
-        while i < Self::COUNT {
-            labels[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        labels
-    };
+    pub const LABELS: [&'static str; Self::COUNT] = crate::telemetry::labels!(Self::ALL, Self::COUNT);
 }
 
 impl std::fmt::Display for ParseError {
