@@ -16,6 +16,7 @@
 //! binary's subcommands (`run`, `validate`, `send`, …) live in `src/cli/`, one file each.
 
 pub mod aggregator;
+pub mod alerting;
 pub mod api;
 pub mod config;
 #[doc(hidden)]

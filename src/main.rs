@@ -71,6 +71,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with the config's alert rules ([rules.*]).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[allow(clippy::doc_markdown)]
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Print the rules as a Prometheus rule file (for Prometheus or vmalert), over the names
+    /// the Prometheus outputs give the series. A rule with no Prometheus counterpart (min,
+    /// max) is left out, with the reason on stderr.
+    Export {
+        /// Config file. Default: as `run` finds its config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Where the running agent's API is, for the commands that read it.
@@ -95,5 +113,6 @@ fn main() -> ExitCode {
         Some(Command::Send { udp, unix, lines }) => cli::send(udp, unix.as_deref(), &lines),
         Some(Command::Status { agent, json }) => cli::status(agent.api, agent.config, json),
         Some(Command::Tap { agent, pattern, json }) => cli::tap(agent.api, agent.config, pattern.as_deref(), json),
+        Some(Command::Rules { command: RulesCommand::Export { config } }) => cli::export_rules(config),
     }
 }

@@ -10,7 +10,8 @@
 //! once the backends a reload is retiring have stopped; the backends then deliver what they
 //! hold, all within one `[agent].shutdown_timeout`; a
 //! disk buffer keeps what is left in its spool (every window was spooled before it was sent)
-//! and syncs it. The aggregator's end also ends every `/tap` stream, after the final window.
+//! and syncs it. The aggregator's end also ends every `/tap` stream, after the final window,
+//! and the alert rules' task, which meanwhile hands what it holds to the Alertmanagers.
 //! The API goes last so `/metrics` can be read until the end, with a short deadline for a tap
 //! client that stopped reading.
 //!
@@ -24,7 +25,8 @@
 //! Listeners (and the host sampler) whose kind, address or options changed are replaced, the
 //! others keep running untouched — see
 //! [`listeners::Listeners::reload`] for the order that refuses a reload whose new listener
-//! cannot be bound with nothing changed. The API's tokens (`[api.auth]`, its `tokens_file`
+//! cannot be bound with nothing changed. The alert rules and `[alerting]` are replaced, each
+//! rule that watches the same series keeping its alerts. The API's tokens (`[api.auth]`, its `tokens_file`
 //! read again) are replaced; `[api] listen` and `[log]` are bound once: a change to them is
 //! logged and takes effect at the next restart.
 
@@ -44,6 +46,7 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregator::input::BatchPool;
 use crate::aggregator::window::{DropReason, WindowSettings, WindowState};
 use crate::aggregator::{Aggregator, Control};
+use crate::alerting;
 use crate::api::auth::{ApiAuth, Auth, AuthError};
 use crate::api::tls::{ApiTls, Certificate, TlsError};
 use crate::config::{Config, SinkConfig};
@@ -134,24 +137,9 @@ pub async fn run(
     activation.close_unused();
     let hostname = agent_hostname(&config);
     let handles = build_backends(&config, &hostname)?;
-    let telemetry = Arc::new(Telemetry {
-        listeners: RwLock::new(Vec::new()),
-        parse_errors: CounterFamily::new(&ParseError::LABELS),
-        dropped_samples: CounterFamily::new(&DropReason::LABELS),
-        events: AtomicU64::new(0),
-        service_checks: AtomicU64::new(0),
-        rebucketed: AtomicU64::new(0),
-        series: AtomicU64::new(0),
-        flushes: AtomicU64::new(0),
-        last_flush_micros: AtomicU64::new(0),
-        otlp: OtlpStats::default(),
-        reported: std::sync::Mutex::default(),
-        probes: RwLock::new(Vec::new()),
-        scrape: RwLock::new(Vec::new()),
-        backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
-        ready: AtomicBool::new(false),
-        started: std::time::Instant::now(),
-    });
+    let alert_plan = alerting::Plan::new(&config).map_err(|e| StartError::Invalid(e.to_string()))?;
+    let telemetry = Arc::new(telemetry(&handles));
+    let alerts = alerting::spawn(alert_plan, Arc::clone(&telemetry)).map_err(|e| StartError::Invalid(e.to_string()))?;
     // The fan-out runs on its own: the aggregator only publishes windows to it, and a reload
     // changes its sinks through `sinks`.
     let (windows, sinks, fanout) = Fanout::new(handles).spawn();
@@ -180,6 +168,7 @@ pub async fn run(
         pool,
         listeners: Vec::new(),
         tap,
+        rules: alerts.windows,
     };
     let (control, control_rx) = mpsc::channel(4);
     let aggregate = tokio::spawn(aggregator.run(rx, control_rx, windows));
@@ -199,7 +188,7 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(next) = reloads.recv() => {
-                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry, auth: &auth, tls: tls.as_ref() };
+                let parts = Running { control: &control, sinks: &sinks, listeners: &mut listeners, telemetry: &telemetry, auth: &auth, tls: tls.as_ref(), rules: &alerts.plans };
                 if let Err(e) = reload(&mut current, next, parts).await {
                     tracing::error!(error = %e, "Reload refused; the running configuration stays in effect.");
                 }
@@ -223,7 +212,13 @@ pub async fn run(
     let flushes = aggregate.await.map_err(|e| StartError::Invalid(format!("aggregator failed: {e}")))?;
     let fanout = fanout.await.map_err(|e| StartError::Invalid(format!("fan-out failed: {e}")))?;
     tracing::info!(flushes, "Final window flushed; delivering what the backends hold.");
-    let undelivered = fanout.finish(deadline.saturating_duration_since(tokio::time::Instant::now())).await;
+    // The rules' task ended its evaluation with the aggregator; meanwhile it tells the
+    // Alertmanagers what it holds, within the same shutdown_timeout.
+    let (undelivered, rules) =
+        tokio::join!(fanout.finish(deadline.saturating_duration_since(tokio::time::Instant::now())), alerts.task);
+    if rules.is_err() {
+        tracing::error!("The alert rules' task failed.");
+    }
     // Every tap ended with the aggregator; a watcher that stopped reading can still hold its
     // connection's last write, so the API gets a deadline rather than a wait without end.
     let _ = api_stop.send(true);
@@ -233,6 +228,29 @@ pub async fn run(
     }
     tracing::info!(undelivered, "Stopped.");
     Ok(())
+}
+
+/// The telemetry of a starting agent with `handles` for its backends.
+fn telemetry(handles: &[DeliveryHandle]) -> Telemetry {
+    Telemetry {
+        listeners: RwLock::new(Vec::new()),
+        parse_errors: CounterFamily::new(&ParseError::LABELS),
+        dropped_samples: CounterFamily::new(&DropReason::LABELS),
+        events: AtomicU64::new(0),
+        service_checks: AtomicU64::new(0),
+        rebucketed: AtomicU64::new(0),
+        series: AtomicU64::new(0),
+        flushes: AtomicU64::new(0),
+        last_flush_micros: AtomicU64::new(0),
+        otlp: OtlpStats::default(),
+        reported: std::sync::Mutex::default(),
+        probes: RwLock::new(Vec::new()),
+        scrape: RwLock::new(Vec::new()),
+        alerts: crate::telemetry::AlertStats::default(),
+        backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
+        ready: AtomicBool::new(false),
+        started: std::time::Instant::now(),
+    }
 }
 
 /// Builds every sink's backend and starts its delivery task, in config order. Every network
@@ -271,6 +289,8 @@ struct Running<'a> {
     auth: &'a ApiAuth,
     /// The API's certificate, when it serves HTTPS.
     tls: Option<&'a ApiTls>,
+    /// The alert rules' task.
+    rules: &'a mpsc::Sender<alerting::Plan>,
 }
 
 /// The tokens `[api.auth]` configures, its `tokens_file` read now; `None` without the table.
@@ -284,10 +304,11 @@ fn api_auth(config: &Config) -> Result<Option<Auth>, AuthError> {
 /// were. The API's tokens are replaced; `[api] listen` and `[log]` are bound once: a change
 /// to them is reported as waiting for a restart.
 async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Result<(), StartError> {
-    let Running { control, sinks, listeners, telemetry, auth, tls } = running;
+    let Running { control, sinks, listeners, telemetry, auth, tls, rules } = running;
     // Read first, so that an unreadable tokens_file or certificate refuses the reload with
     // nothing changed.
     let next_auth = api_auth(&next)?;
+    let next_rules = alerting::Plan::new(&next).map_err(|e| StartError::Invalid(e.to_string()))?;
     let next_certificate = match (tls, &next.api.tls) {
         (Some(_), Some(config)) => Some(Certificate::read(config)?),
         _ => None,
@@ -372,6 +393,7 @@ async fn reload(current: &mut Config, next: Config, running: Running<'_>) -> Res
         tracing::info!(removed, added, "Sinks changed by the reload.");
     }
     auth.set(next_auth);
+    rules.send(next_rules).await.map_err(|_| StartError::Invalid("the alert rules' task has stopped".to_owned()))?;
     if let (Some(tls), Some(certificate)) = (tls, next_certificate) {
         tls.set(certificate);
     }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use backends::Window;
 use backends::delivery::WindowSender;
-use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::{self, Receiver, error::TrySendError};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::input::{BatchPool, Input};
@@ -38,6 +39,10 @@ pub struct Aggregator {
     /// Where every flushed window is also offered to `/tap` watchers. Dropped with the
     /// aggregator, which ends every tap after the final window.
     pub tap: Publisher,
+    /// Where every flushed window goes to the alert rules (never waited for: a full queue
+    /// skips the window for the rules and counts it). Dropped with the aggregator, which ends
+    /// the rules' task after the final window.
+    pub rules: mpsc::Sender<Arc<Window>>,
 }
 
 impl Aggregator {
@@ -128,6 +133,10 @@ impl Aggregator {
             tracing::error!("The fan-out has stopped; this window reaches no backend.");
         }
         self.tap.publish(&window);
+        if let Err(TrySendError::Full(_)) = self.rules.try_send(window) {
+            self.telemetry.alerts.windows_skipped.fetch_add(1, Relaxed);
+            tracing::warn!("The alert rules are behind; this window is not evaluated.");
+        }
         end_ms
     }
 }

@@ -49,6 +49,7 @@ pub fn router(telemetry: Arc<Telemetry>, taps: Subscriptions, auth: ApiAuth) -> 
         .route("/metrics", get(metrics))
         .route("/tap", get(tap))
         .route("/checks", get(checks))
+        .route("/alerts", get(alerts))
         .route_layer(axum::middleware::from_fn_with_state(auth, require_token))
         // After the token layer: the page and its files hold no data.
         .route("/", get(page::index))
@@ -124,7 +125,43 @@ async fn status(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
     if !probes.is_empty() {
         body["probes"] = probes.into();
     }
+    let view = t.alerts.view();
+    if !view.rules.is_empty() {
+        body["alerts"] = json!(view.alerts);
+        body["alertmanagers"] = alertmanagers(&t).into();
+    }
     Json(body)
+}
+
+/// The rules' pending and firing alerts, their recent changes, each rule's counts and each
+/// Alertmanager's delivery.
+async fn alerts(State(t): State<Arc<Telemetry>>) -> impl IntoResponse {
+    let view = t.alerts.view();
+    Json(json!({
+        "alerts": view.alerts,
+        "history": view.history,
+        "rules": view.rules,
+        "alertmanagers": alertmanagers(&t),
+    }))
+}
+
+/// Each configured Alertmanager's counters.
+fn alertmanagers(t: &Telemetry) -> Vec<serde_json::Value> {
+    t.alerts
+        .managers()
+        .iter()
+        .map(|m| {
+            json!({
+                "url": m.url,
+                "sent": m.sent.load(Relaxed),
+                "failed_requests": m.failed.load(Relaxed),
+                "rejected": m.rejected.load(Relaxed),
+                "dropped": m.dropped.load(Relaxed),
+                "queued": m.queued.load(Relaxed),
+                "last_error": m.last_error(),
+            })
+        })
+        .collect()
 }
 
 /// The critical probes' verdict, for load balancers: 200 when every one passed its last run,

@@ -4,6 +4,7 @@
 mod exit;
 mod http;
 mod locate;
+mod rules;
 mod run;
 mod send;
 mod status;
@@ -11,6 +12,7 @@ mod tap;
 mod tls;
 mod validate;
 
+pub use rules::export_rules;
 pub use run::run;
 pub use send::send;
 pub use status::status;

@@ -54,7 +54,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
 
 /// The config to run with, where it came from and the file a reload reads again: `--config`,
 /// `$SLUICE_CONFIG`, `/etc/sluice/sluice.toml`, else the embedded default (no file).
-fn load(path: Option<PathBuf>) -> Result<(Config, String, Option<PathBuf>), Box<config::ConfigError>> {
+pub(super) fn load(path: Option<PathBuf>) -> Result<(Config, String, Option<PathBuf>), Box<config::ConfigError>> {
     match config_path(path) {
         Some(path) => Ok((config::load(&path)?, path.display().to_string(), Some(path))),
         None => Ok((

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 pub use backends::SinkConfig;
 pub use backends::prometheus::MappingRule;
+
+pub use crate::alerting::{AlertingConfig, RuleConfig};
 use serde::Deserialize;
 
 use backends::Secret;
@@ -37,6 +39,14 @@ pub struct Config {
     /// Defaults to none: every series gets the default translation.
     #[serde(default)]
     pub mappings: Vec<MappingRule>,
+    /// `[rules.NAME]`: alert rules over the windows, by the operator's name for each (the
+    /// alerts' `alertname`; letters, digits, `_` and `-`). Defaults to none.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleConfig>,
+    /// `[alerting]`: the Alertmanagers the rules' alerts go to. Defaults to none: alerts are
+    /// shown at `GET /alerts` only.
+    #[serde(default)]
+    pub alerting: Option<AlertingConfig>,
 }
 
 /// `[agent]`.

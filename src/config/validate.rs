@@ -12,6 +12,7 @@ use super::schema::{
     AuthConfig, Config, JwtAlgorithm, JwtConfig, OtlpConfig, ProbeConfig, ScrapeConfig, SinkConfig, StatsdConfig,
     TokenEntry,
 };
+use crate::alerting::{AlertingConfig, Rule, RuleConfig};
 use backends::prometheus::Mappings;
 use backends::units::Duration;
 
@@ -119,6 +120,12 @@ impl Config {
         }
         self.validate_sink_listeners()?;
         self.compile_mappings()?;
+        for (name, rule) in &self.rules {
+            validate_rule(name, rule)?;
+        }
+        if let Some(alerting) = &self.alerting {
+            validate_alerting(alerting)?;
+        }
         Ok(())
     }
 
@@ -552,6 +559,53 @@ fn validate_socket_path(path: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+fn validate_rule(name: &str, rule: &RuleConfig) -> Result<(), Violation> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Violation::general(
+            &["rules", name],
+            format!("invalid rule name {name:?} in [rules]: use only letters, digits, \"_\" and \"-\""),
+        ));
+    }
+    Rule::compile(name, rule).map(drop).map_err(|e| Violation::value(&["rules", name, e.key], None, e.message))
+}
+
+fn validate_alerting(alerting: &AlertingConfig) -> Result<(), Violation> {
+    let at = |key: &str, problem: String| Violation::value(&["alerting", key], None, problem);
+    for (i, url) in alerting.alertmanagers.iter().enumerate() {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(Violation::value(
+                    &["alerting", "alertmanagers"],
+                    Some(i),
+                    format!("{url:?} is not an http:// or https:// URL such as \"http://127.0.0.1:9093\""),
+                ));
+            }
+        }
+    }
+    if alerting.resend_every.0 < std::time::Duration::from_secs(1) {
+        return Err(at("resend_every", format!("{} is shorter than the minimum of 1s", alerting.resend_every)));
+    }
+    if alerting.queue_capacity == 0 {
+        return Err(at("queue_capacity", "must be at least 1".to_owned()));
+    }
+    if alerting.timeout.0.is_zero() {
+        return Err(at("timeout", "must be longer than 0s".to_owned()));
+    }
+    for key in alerting.external_labels.keys() {
+        if !backends::prometheus::is_label_name(key) || key == "alertname" {
+            return Err(at(
+                "external_labels",
+                format!("{key:?} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not alertname)"),
+            ));
+        }
+    }
+    alerting.credentials().check().map_err(|e| match e.key {
+        Some(key) => Violation::value(&["alerting", key], None, e.message),
+        None => Violation::general(&["alerting"], e.message),
+    })
 }
 
 fn validate_sink(name: &str, sink: &SinkConfig) -> Result<(), Violation> {

@@ -8,7 +8,7 @@ use backends::delivery::{BackendStats, BufferMode};
 use backends::prometheus::FamilyType::{self, Counter, Gauge};
 use backends::prometheus::Number;
 
-use super::{ListenerStats, Telemetry};
+use super::{ListenerStats, ManagerStats, Telemetry};
 use crate::sources::statsd::kernel::udp_drops;
 
 /// What reads the telemetry, family by family.
@@ -26,6 +26,7 @@ pub fn read(t: &Telemetry, reader: &mut dyn Reader) {
     sources(&mut w, t);
     aggregation(&mut w, t);
     backends(&mut w, t);
+    alerts(&mut w, t);
 }
 
 /// Hands families to a [`Reader`].
@@ -273,3 +274,58 @@ fn backends(w: &mut Writer<'_>, t: &Telemetry) {
         backends.iter().map(|b| ([("backend", b.name.as_str())], b.oldest_age_seconds().unwrap_or(0.0))),
     );
 }
+
+fn alerts(w: &mut Writer<'_>, t: &Telemetry) {
+    let view = t.alerts.view();
+    w.family(
+        "sluice_alerts",
+        Gauge,
+        "Alerts of each rule, by state (pending or firing).",
+        view.rules.iter().flat_map(|r| {
+            [("pending", r.pending), ("firing", r.firing)]
+                .map(|(state, n)| ([("rule", r.name.as_str()), ("state", state)], n as u64))
+        }),
+    );
+    w.family(
+        "sluice_rule_skipped_series_total",
+        Counter,
+        "Matching series a rule could not evaluate, by reason (kind: no such number; limit: too many alerts).",
+        view.rules.iter().flat_map(|r| {
+            [("kind", r.skipped_kind), ("limit", r.skipped_limit)]
+                .map(|(reason, n)| ([("rule", r.name.as_str()), ("reason", reason)], n))
+        }),
+    );
+    w.single(
+        "sluice_rule_windows_skipped_total",
+        Counter,
+        "Windows the rules did not evaluate because they were behind.",
+        t.alerts.windows_skipped.load(Relaxed),
+    );
+    let managers = t.alerts.managers();
+    for (name, kind, help, value) in PER_ALERTMANAGER {
+        w.family(name, kind, help, managers.iter().map(|m| ([("alertmanager", m.url.as_str())], value(m))));
+    }
+}
+
+/// The Alertmanager families that are one number per Alertmanager.
+const PER_ALERTMANAGER: [Simple<ManagerStats>; 5] = [
+    ("sluice_alertmanager_sent_alerts_total", Counter, "Alerts the Alertmanager acknowledged.", |m| {
+        m.sent.load(Relaxed)
+    }),
+    (
+        "sluice_alertmanager_failed_requests_total",
+        Counter,
+        "Requests that failed and were retried (5xx, timeout, no connection).",
+        |m| m.failed.load(Relaxed),
+    ),
+    (
+        "sluice_alertmanager_rejected_alerts_total",
+        Counter,
+        "Alerts the Alertmanager refused (4xx), not retried.",
+        |m| m.rejected.load(Relaxed),
+    ),
+    ("sluice_alertmanager_dropped_alerts_total", Counter, "Alerts dropped from a full queue.", |m| {
+        m.dropped.load(Relaxed)
+    }),
+    ("sluice_alertmanager_queued_alerts", Gauge, "Alerts waiting to be delivered.", |m| m.queued.load(Relaxed)),
+];

@@ -3,8 +3,12 @@
 //!
 //! - This file: the counters and gauges, as the parts that count hold them.
 //! - [`families`]: every family `/metrics` shows, read through one [`families::Reader`].
+//! - [`alerts`]: the rules' alerts and the Alertmanager deliveries.
 
+pub mod alerts;
 pub mod families;
+
+pub use alerts::{AlertStats, ManagerStats};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -232,6 +236,8 @@ pub struct Telemetry {
     pub probes: RwLock<Vec<Arc<ProbeStats>>>,
     /// Each scrape source's counters, in the order first started; only ever appended to.
     pub scrape: RwLock<Vec<Arc<ScrapeStats>>>,
+    /// The rules' alerts and their delivery to Alertmanager.
+    pub alerts: AlertStats,
     /// Per-backend delivery telemetry; replaced when a config reload changes the sinks.
     pub backends: RwLock<Vec<Arc<BackendStats>>>,
     /// True once every listener is bound and every backend built.
@@ -334,6 +340,7 @@ impl Telemetry {
             reported: Mutex::default(),
             probes: RwLock::new(Vec::new()),
             scrape: RwLock::new(Vec::new()),
+            alerts: crate::telemetry::AlertStats::default(),
             backends: RwLock::new(Vec::new()),
             ready: AtomicBool::new(false),
             started: Instant::now(),

@@ -16,6 +16,7 @@ mod task;
 mod tests;
 
 pub use auth::{Credentials, HttpAuth};
+pub use backoff::Backoff;
 pub use config::{BufferConfig, BufferType, Fsync, RetryConfig, WhenFull};
 pub use fanout::{Change, Fanout, FanoutControl, Stopped, WindowSender};
 pub use handover::{Handover, Predecessor};

@@ -32,7 +32,7 @@ pub(crate) use cumulative::State;
 pub(crate) use defaults::{check_buckets, default_buckets, default_expire_after};
 pub(crate) use exposition::{Exposition, HELP, Settings};
 pub(crate) use families::{Families, Sample, whole};
-pub(crate) use names::is_label_name;
+pub use names::{counter_name, is_label_name, label_name, metric_name};
 pub(crate) use protobuf::protobuf;
 pub(crate) use text::{float, openmetrics, text, text_with_help};
 pub(crate) use translate::Encoder;

@@ -3,7 +3,7 @@
 
 /// A Prometheus metric name: characters outside `[a-zA-Z0-9_:]` become `_`, and a name that
 /// starts with a digit (or is empty) gets a leading `_`.
-pub(crate) fn metric_name(name: &str) -> String {
+pub fn metric_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 1);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         out.push('_');
@@ -13,7 +13,7 @@ pub(crate) fn metric_name(name: &str) -> String {
 }
 
 /// A counter's name: [`metric_name`] with `_total` appended unless it already ends so.
-pub(crate) fn counter_name(name: &str) -> String {
+pub fn counter_name(name: &str) -> String {
     let mut out = metric_name(name);
     if !out.ends_with("_total") {
         out.push_str("_total");
@@ -23,7 +23,7 @@ pub(crate) fn counter_name(name: &str) -> String {
 
 /// A Prometheus label name: characters outside `[a-zA-Z0-9_]` become `_`, a leading digit
 /// gets a leading `_`, and a leading `__` (reserved by Prometheus) becomes one `_`.
-pub(crate) fn label_name(key: &str) -> String {
+pub fn label_name(key: &str) -> String {
     let mut out = metric_name(key).replace(':', "_");
     while out.starts_with("__") {
         out.remove(0);
@@ -32,7 +32,7 @@ pub(crate) fn label_name(key: &str) -> String {
 }
 
 /// True for a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_label_name(name: &str) -> bool {
+pub fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

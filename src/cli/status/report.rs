@@ -29,6 +29,40 @@ pub struct Report {
     pub dropped_samples: BTreeMap<String, u64>,
     /// Every backend, in config order.
     pub backends: Vec<Backend>,
+    /// Every running probe.
+    pub probes: Vec<Probe>,
+    /// The rules' pending and firing alerts (absent without rules).
+    pub alerts: Vec<Alert>,
+}
+
+/// One probe of `/status`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Probe {
+    /// Its table's name.
+    pub name: String,
+    /// Whether it decides `GET /checks`.
+    pub critical: bool,
+    /// Whether its last run passed.
+    pub ok: bool,
+    /// Why its last run failed.
+    pub error: Option<String>,
+}
+
+/// One alert of `/status`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Alert {
+    /// Its rule.
+    pub name: String,
+    /// `pending` or `firing`.
+    pub state: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its value in the latest window.
+    pub value: Option<f64>,
+    /// When it began firing.
+    pub fired_at: Option<String>,
 }
 
 /// One listener of `/status`.

@@ -1,5 +1,6 @@
 //! The terminal summary of a [`Report`]: one line per listener, one per backend plus a line
-//! for each thing about it that needs reading, and a verdict.
+//! for each thing about it that needs reading, the firing alerts and failing probes, and a
+//! verdict.
 //!
 //! ```text
 //! sluice 0.1.0 at 127.0.0.1:9102: up 2h03m, ready
@@ -13,6 +14,13 @@
 //!   influx  failing  buffer=disk queue=12 (oldest 2m03s) sent=0 series, last success never
 //!           spool: 12 windows, 1.3 MiB
 //!           last error: cannot connect to 127.0.0.1:8086
+//!
+//!
+//! alerts firing
+//!   api_errors {service=api,severity=error} value=0.12 since 2026-12-03T10:00:00.000Z
+//!
+//! probes failing
+//!   db (critical): connection refused
 //!
 //! 1 of 2 backends needs attention: influx (failing)
 //! ```
@@ -55,10 +63,39 @@ pub fn summary(report: &Report, addr: SocketAddr, now_ms: u64) -> String {
     if report.backends.is_empty() {
         out.push_str("  (none)\n");
     }
+    attention(&mut out, report);
     out.push('\n');
     out.push_str(&verdict(report));
     out.push('\n');
     out
+}
+
+/// Firing alerts and failing probes, when there are any.
+fn attention(out: &mut String, report: &Report) {
+    let firing: Vec<_> = report.alerts.iter().filter(|a| a.state == "firing").collect();
+    if !firing.is_empty() {
+        out.push_str("\nalerts firing\n");
+        for a in firing {
+            let labels: Vec<String> =
+                a.labels.iter().filter(|(k, _)| *k != "alertname").map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = write!(out, "  {} {{{}}}", a.name, labels.join(","));
+            if let Some(v) = a.value {
+                let _ = write!(out, " value={v}");
+            }
+            if let Some(at) = &a.fired_at {
+                let _ = write!(out, " since {at}");
+            }
+            out.push('\n');
+        }
+    }
+    let failing: Vec<_> = report.probes.iter().filter(|p| !p.ok).collect();
+    if !failing.is_empty() {
+        out.push_str("\nprobes failing\n");
+        for p in failing {
+            let critical = if p.critical { " (critical)" } else { "" };
+            let _ = writeln!(out, "  {}{critical}: {}", p.name, p.error.as_deref().unwrap_or("not run yet"));
+        }
+    }
 }
 
 fn header(out: &mut String, report: &Report, addr: SocketAddr) {

@@ -111,3 +111,30 @@ fn sizes_and_ages_are_short() {
     assert_eq!(age(7385.0), "2h03m");
     assert_eq!(age(190_000.0), "2d04h");
 }
+
+/// Firing alerts and failing probes get sections of their own; pending alerts and passing
+/// probes are left out.
+#[test]
+fn the_summary_lists_firing_alerts_and_failing_probes() {
+    let json = r#"{
+      "version": "0.1.0", "ready": true, "backends": [],
+      "probes": [
+        {"name": "db", "critical": true, "ok": false, "error": "connection refused"},
+        {"name": "web", "critical": false, "ok": true, "error": null}
+      ],
+      "alerts": [
+        {"name": "api_errors", "state": "firing", "labels": {"alertname": "api_errors", "service": "api", "severity": "error"},
+         "value": 0.12, "fired_at": "2026-12-03T10:00:00.000Z"},
+        {"name": "slow", "state": "pending", "labels": {"alertname": "slow"}, "value": 3.0}
+      ]
+    }"#;
+    let text = summary(&report(json), "127.0.0.1:9102".parse().unwrap(), NOW_MS);
+    assert!(
+        text.contains(
+            "\nalerts firing\n  api_errors {service=api,severity=error} value=0.12 since 2026-12-03T10:00:00.000Z\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\nprobes failing\n  db (critical): connection refused\n"), "{text}");
+    assert!(!text.contains("slow") && !text.contains("web"), "{text}");
+}

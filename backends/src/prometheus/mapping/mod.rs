@@ -11,7 +11,7 @@ mod template;
 mod tests;
 
 pub use config::{Action, MappingRule, MatchType, MetricType};
-pub use rules::{MappingError, Mappings};
+pub use rules::{Exported, MappingError, Mappings};
 
 pub(crate) use cache::Cache;
 pub(crate) use rules::{Mapped, Observer};

@@ -53,6 +53,24 @@ pub(crate) struct Mapped {
     pub expire_after: Option<std::time::Duration>,
 }
 
+/// What the Prometheus outputs make of a StatsD name, for tools that write queries over
+/// them (`sluice rules export`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exported {
+    /// A rule drops the series: no Prometheus output has it.
+    Dropped,
+    /// The family's name (a counter's without `_total`), the labels a rule adds, and whether
+    /// a rule makes it a summary with these quantiles (its `quantile` label values).
+    Named {
+        /// The family's base name.
+        name: String,
+        /// Labels the rule adds, by label name.
+        labels: Vec<(String, String)>,
+        /// `Some(quantiles)` (in `0..=1`) when a rule turns the series into a summary.
+        quantiles: Option<Vec<f64>>,
+    },
+}
+
 /// One compiled rule.
 #[derive(Debug)]
 struct Rule {
@@ -104,6 +122,23 @@ impl Mappings {
     /// True when some rule turns series into summaries (their quantiles need the window).
     pub(crate) fn has_quantiles(&self) -> bool {
         self.rules.iter().any(|r| matches!(r.observer, Observer::Quantiles(_)))
+    }
+
+    /// What the Prometheus outputs call series `name` of kind `kind`: the first matching
+    /// rule's name and labels, else the default translation.
+    pub fn exported(&self, name: &str, kind: MetricType) -> Exported {
+        match self.map(name, kind) {
+            Some(m) if m.drop => Exported::Dropped,
+            Some(m) => Exported::Named {
+                name: m.name,
+                labels: m.labels,
+                quantiles: match m.observer {
+                    Observer::Quantiles(q) => Some(q.to_vec()),
+                    _ => None,
+                },
+            },
+            None => Exported::Named { name: crate::prometheus::metric_name(name), labels: Vec::new(), quantiles: None },
+        }
     }
 
     /// What the first rule matching `name` of kind `kind` makes of it; `None` when none does.
