@@ -68,7 +68,7 @@ fn unknown_top_level_key_without_close_match_lists_valid_keys() {
     let text = format!("{BASE}zzz = 1\n");
     assert_eq!(
         error(&text),
-        r#"sluice.toml:3:1: unknown key "zzz" at the top level; valid keys: "agent", "api", "log", "sources", "sinks", "mappings""#
+        r#"sluice.toml:3:1: unknown key "zzz" at the top level; valid keys: "agent", "api", "log", "sources", "sinks", "mappings", "rules", "alerting""#
     );
 }
 

@@ -17,6 +17,7 @@ mod internal;
 mod otlp;
 mod probe;
 mod reload;
+mod rules;
 mod scrape;
 mod service;
 mod shutdown;
