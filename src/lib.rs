@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML schema and its loader.
 //! - [`sources`]: where samples come from (the StatsD listeners and their parser).
 //! - [`aggregator`]: one task owning the window state; the state itself is pure.
+//! - [`alerting`]: alert rules over the flushed windows, delivered to Alertmanager.
 //! - [`api`]: the HTTP API and the agent's own telemetry.
 //! - [`systemd`]: readiness, watchdog and socket activation for the service manager.
 //! - [`tap`]: every flushed window, offered to `GET /tap` watchers without slowing the
