@@ -1,7 +1,7 @@
 //! Real servers end to end: StatsD lines into the `sluice` binary, exact totals read back from
 //! Etsy StatsD, InfluxDB, Pushgateway, Prometheus, VictoriaMetrics, moto's CloudWatch and a Datadog
-//! intake, and scraped by Prometheus and `node_exporter`. One test binary for the area, so these
-//! tests link once.
+//! intake, and scraped by Prometheus and `node_exporter`; alerts through a real Alertmanager to a
+//! webhook of the test's. One test binary for the area, so these tests link once.
 //!
 //! The backends' library-level tests against the same servers live in the `backends` crate
 //! (`cargo test -p sluice-backends`); the files here also drive the binary.
@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod alerting;
 mod cloudwatch;
 mod dashboards;
 mod datadog;
