@@ -106,8 +106,7 @@ pub struct Handle {
 /// Starts the task with `plan`, its alerts restored from the last run's `data_dir`.
 pub fn spawn(plan: Plan, telemetry: Arc<Telemetry>) -> Result<Handle, PlanError> {
     let client = backends::delivery::http::client().map_err(|e| PlanError::Client(e.to_string()))?;
-    let mut evaluator = Evaluator::new(Vec::new(), plan.settings);
-    let _ = evaluator.reconfigure(plan.rules.clone(), plan.settings, now_ms());
+    let mut evaluator = Evaluator::new(plan.rules.clone(), plan.settings);
     match state::load(&plan.state_path) {
         Ok(saved) => {
             let restored: usize = saved.values().map(|s| s.alerts.len()).sum();
