@@ -34,8 +34,8 @@ mod listeners;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use backends::delivery::{Change, DeliveryHandle, Fanout, FanoutControl, Handover, Predecessor};
 use backends::prometheus::Mappings;
@@ -53,7 +53,7 @@ use crate::config::{Config, SinkConfig};
 use crate::sources::statsd::parser::ParseError;
 use crate::systemd::Activation;
 use crate::tap;
-use crate::telemetry::{CounterFamily, OtlpStats, Telemetry};
+use crate::telemetry::Telemetry;
 use listeners::Listeners;
 
 /// Batches in flight between the listeners and the aggregator. When the aggregator falls
@@ -138,7 +138,8 @@ pub async fn run(
     let hostname = agent_hostname(&config);
     let handles = build_backends(&config, &hostname)?;
     let alert_plan = alerting::Plan::new(&config).map_err(|e| StartError::Invalid(e.to_string()))?;
-    let telemetry = Arc::new(telemetry(&handles));
+    let backend_stats = handles.iter().map(|h| Arc::clone(&h.stats)).collect();
+    let telemetry = Arc::new(Telemetry::new(&ParseError::LABELS, &DropReason::LABELS, backend_stats));
     let alerts = alerting::spawn(alert_plan, Arc::clone(&telemetry)).map_err(|e| StartError::Invalid(e.to_string()))?;
     // The fan-out runs on its own: the aggregator only publishes windows to it, and a reload
     // changes its sinks through `sinks`.
@@ -228,29 +229,6 @@ pub async fn run(
     }
     tracing::info!(undelivered, "Stopped.");
     Ok(())
-}
-
-/// The telemetry of a starting agent with `handles` for its backends.
-fn telemetry(handles: &[DeliveryHandle]) -> Telemetry {
-    Telemetry {
-        listeners: RwLock::new(Vec::new()),
-        parse_errors: CounterFamily::new(&ParseError::LABELS),
-        dropped_samples: CounterFamily::new(&DropReason::LABELS),
-        events: AtomicU64::new(0),
-        service_checks: AtomicU64::new(0),
-        rebucketed: AtomicU64::new(0),
-        series: AtomicU64::new(0),
-        flushes: AtomicU64::new(0),
-        last_flush_micros: AtomicU64::new(0),
-        otlp: OtlpStats::default(),
-        reported: std::sync::Mutex::default(),
-        probes: RwLock::new(Vec::new()),
-        scrape: RwLock::new(Vec::new()),
-        alerts: crate::telemetry::AlertStats::default(),
-        backends: handles.iter().map(|h| Arc::clone(&h.stats)).collect::<Vec<_>>().into(),
-        ready: AtomicBool::new(false),
-        started: std::time::Instant::now(),
-    }
 }
 
 /// Builds every sink's backend and starts its delivery task, in config order. Every network

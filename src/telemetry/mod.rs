@@ -247,6 +247,34 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// Fresh telemetry of a starting agent: counters of `parse_errors` and `dropped` reasons,
+    /// and `backends`' delivery stats.
+    pub fn new(
+        parse_errors: &'static [&'static str],
+        dropped: &'static [&'static str],
+        backends: Vec<Arc<BackendStats>>,
+    ) -> Self {
+        Self {
+            listeners: RwLock::new(Vec::new()),
+            parse_errors: CounterFamily::new(parse_errors),
+            dropped_samples: CounterFamily::new(dropped),
+            events: AtomicU64::new(0),
+            service_checks: AtomicU64::new(0),
+            rebucketed: AtomicU64::new(0),
+            series: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            last_flush_micros: AtomicU64::new(0),
+            otlp: OtlpStats::default(),
+            reported: Mutex::default(),
+            probes: RwLock::new(Vec::new()),
+            scrape: RwLock::new(Vec::new()),
+            alerts: AlertStats::default(),
+            backends: RwLock::new(backends),
+            ready: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+
     /// Every listener's telemetry, in the order first started; removed listeners included.
     pub fn listeners(&self) -> Vec<Arc<ListenerStats>> {
         self.listeners.read().unwrap_or_else(PoisonError::into_inner).clone()
@@ -326,25 +354,7 @@ impl Telemetry {
 impl Telemetry {
     /// Fresh telemetry with no listener and no backend, for tests.
     pub(crate) fn for_tests() -> Self {
-        Telemetry {
-            listeners: RwLock::new(Vec::new()),
-            parse_errors: CounterFamily::new(&[]),
-            dropped_samples: CounterFamily::new(&[]),
-            events: AtomicU64::new(0),
-            service_checks: AtomicU64::new(0),
-            rebucketed: AtomicU64::new(0),
-            series: AtomicU64::new(0),
-            flushes: AtomicU64::new(0),
-            last_flush_micros: AtomicU64::new(0),
-            otlp: OtlpStats::default(),
-            reported: Mutex::default(),
-            probes: RwLock::new(Vec::new()),
-            scrape: RwLock::new(Vec::new()),
-            alerts: crate::telemetry::AlertStats::default(),
-            backends: RwLock::new(Vec::new()),
-            ready: AtomicBool::new(false),
-            started: Instant::now(),
-        }
+        Self::new(&[], &[], Vec::new())
     }
 }
 
