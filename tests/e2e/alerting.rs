@@ -187,8 +187,13 @@ fn the_harness_sees_an_alert_posted_to_alertmanager_at_its_webhook() {
 
 /// `[alerting]` for `alertmanager`, resending every second.
 fn alerting(alertmanager: &Alertmanager) -> String {
+    alerting_every(alertmanager, "1s")
+}
+
+/// `[alerting]` for `alertmanager`, resending every `resend`.
+fn alerting_every(alertmanager: &Alertmanager, resend: &str) -> String {
     format!(
-        "[alerting]\nalertmanagers = [\"{}\"]\nresend_every = \"1s\"\nexternal_labels = {{ cluster = \"e2e\" }}\n\
+        "[alerting]\nalertmanagers = [\"{}\"]\nresend_every = \"{resend}\"\nexternal_labels = {{ cluster = \"e2e\" }}\n\
          retry = {{ initial_backoff = \"200ms\", max_backoff = \"1s\" }}\n",
         alertmanager.url()
     )
@@ -256,7 +261,8 @@ fn a_rate_over_its_threshold_for_longer_than_for_fires_once_and_resolves_when_tr
     assert!(changes.contains(&"cancelled"), "web went pending and back: {changes:?}");
 }
 
-/// After a resolve, a breach inside `cooldown` notifies nothing; one after it fires again.
+/// After a resolve, a breach inside `cooldown` (12 s) notifies nothing; one after it fires
+/// again.
 #[test]
 fn a_breach_inside_the_cooldown_notifies_nothing_and_one_after_it_fires() {
     let webhook = Webhook::start();
@@ -264,7 +270,7 @@ fn a_breach_inside_the_cooldown_notifies_nothing_and_one_after_it_fires() {
     let dir = tempfile::tempdir().unwrap();
     let agent = agent(
         &format!(
-            "{}[rules.spike]\nmetric = \"queue.depth\"\nvalue = \"value\"\ncondition = \">\"\nthreshold = 10.0\ncooldown = \"8s\"\n",
+            "{}[rules.spike]\nmetric = \"queue.depth\"\nvalue = \"value\"\ncondition = \">\"\nthreshold = 10.0\ncooldown = \"12s\"\n",
             alerting(&alertmanager)
         ),
         dir.path(),
@@ -277,7 +283,7 @@ fn a_breach_inside_the_cooldown_notifies_nothing_and_one_after_it_fires() {
     // Within the cooldown: pending at most, never firing.
     send_for(&agent, &["queue.depth:20|g"], 2.0);
     send_for(&agent, &["queue.depth:0|g"], 1.0);
-    std::thread::sleep((resolved + Duration::from_secs(8)).saturating_duration_since(Instant::now()));
+    std::thread::sleep((resolved + Duration::from_secs(12)).saturating_duration_since(Instant::now()));
     assert_eq!(count(&webhook.notifications(), Status::Firing, "spike"), 1, "no firing inside the cooldown");
     send_for(&agent, &["queue.depth:20|g"], 2.5);
     let got = webhook.wait_for(Duration::from_secs(10), |n| count(n, Status::Firing, "spike") == 2);
@@ -351,7 +357,7 @@ fn an_alert_fired_while_alertmanager_is_down_arrives_when_it_returns() {
 
 /// A restart of sluice while an alert fires sends no resolve and no second notification: the
 /// restarted agent continues the alert, with the same start. Without its saved state the
-/// restarted agent would hold the alert pending for `for` (5 s) while the lease (4 × 1 s)
+/// restarted agent would hold the alert pending for `for` (10 s) while the lease (4 × 2 s)
 /// ran out, and Alertmanager would notify a resolve.
 #[test]
 fn a_restart_while_firing_sends_no_false_resolve() {
@@ -359,17 +365,17 @@ fn a_restart_while_firing_sends_no_false_resolve() {
     let alertmanager = Alertmanager::start(&webhook);
     let dir = tempfile::tempdir().unwrap();
     let rules = format!(
-        "{}[rules.hot_cpu]\nmetric = \"cpu.temp\"\nvalue = \"value\"\ncondition = \">\"\nthreshold = 80.0\nfor = \"5s\"\n",
-        alerting(&alertmanager)
+        "{}[rules.hot_cpu]\nmetric = \"cpu.temp\"\nvalue = \"value\"\ncondition = \">\"\nthreshold = 80.0\nfor = \"10s\"\n",
+        alerting_every(&alertmanager, "2s")
     );
     let first = agent(&rules, dir.path());
-    send_for(&first, &["cpu.temp:91|g"], 7.5);
+    send_for(&first, &["cpu.temp:91|g"], 12.5);
     webhook.wait_for(Duration::from_secs(10), |n| count(n, Status::Firing, "hot_cpu") == 1);
     let held = alertmanager.alerts();
     let started = held.iter().find(|a| a.alertname() == "hot_cpu").unwrap().starts_at.clone();
     first.stop();
     let second = agent(&rules, dir.path());
-    send_for(&second, &["cpu.temp:91|g"], 8.0);
+    send_for(&second, &["cpu.temp:91|g"], 12.0);
     let got = webhook.notifications();
     assert_eq!(count(&got, Status::Resolved, "hot_cpu"), 0, "{got:#?}");
     assert_eq!(count(&got, Status::Firing, "hot_cpu"), 1, "{got:#?}");
