@@ -169,7 +169,7 @@ impl Settings {
     /// A firing alert's `endsAt` lease: four times the resend or window interval, whichever
     /// is longer, as Prometheus sets it.
     pub fn lease_ms(&self) -> u64 {
-        4 * self.resend_ms.max(self.window_ms)
+        self.resend_ms.max(self.window_ms).saturating_mul(4)
     }
 }
 
@@ -417,7 +417,7 @@ fn step(rule: &Arc<Rule>, alert: &mut Alert, breach: bool, now: u64, settings: &
             }
             State::Firing => {
                 let quiet = *alert.quiet_since_ms.get_or_insert(now);
-                if now - quiet >= rule.keep_firing_ms {
+                if now.saturating_sub(quiet) >= rule.keep_firing_ms {
                     alert.quiet_since_ms = None;
                     alert.state = State::Inactive;
                     alert.resolved_at_ms = Some(now);
@@ -463,7 +463,7 @@ fn message(rule: &Rule, alert: &Alert, now: u64, settings: &Settings) -> Message
     let labels = full_labels(rule, alert);
     let annotations = annotations(rule, alert, &labels);
     let ends_at_ms = match alert.state {
-        State::Firing => now + settings.lease_ms(),
+        State::Firing => now.saturating_add(settings.lease_ms()),
         _ => alert.resolved_at_ms.unwrap_or(now),
     };
     Message { starts_at_ms: alert.active_since_ms.unwrap_or(now), ends_at_ms, labels, annotations }
