@@ -125,6 +125,15 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The value at quantile `q` (`0.0..=1.0`) of the window's samples: from the sketch, within
+    /// its 2 %, clamped to the exact minimum and maximum; `None` for an empty summary.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count <= 0.0 {
+            return None;
+        }
+        self.sketch.quantile(q).map(|v| v.clamp(self.min, self.max))
+    }
+
     /// The weighted mean, or 0 for an empty summary.
     pub fn mean(&self) -> f64 {
         if self.count > 0.0 { self.sum / self.count } else { 0.0 }

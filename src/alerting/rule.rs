@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use backends::model::{Series, Value, split_tag};
+use backends::model::{Series, Value};
 use backends::prometheus::mapping::MetricType;
-use backends::prometheus::{is_label_name, label_name};
+use backends::prometheus::{is_label_name, label_name, tag_pair};
 
 use super::config::{DivideBy, RuleConfig};
 use super::template::Template;
@@ -410,7 +410,7 @@ fn summary_percentile(s: &backends::model::Summary, q: f64) -> Option<f64> {
     if let Some(&(_, v)) = s.percentiles.iter().find(|(p, _)| *p == q) {
         return Some(v);
     }
-    s.sketch.quantile(q / 100.0).map(|v| v.clamp(s.min, s.max))
+    s.quantile(q / 100.0)
 }
 
 /// The percentile of explicit buckets by linear interpolation within the bucket holding its
@@ -444,8 +444,7 @@ fn bucket_percentile(b: &backends::model::Buckets, q: f64) -> Option<f64> {
 pub fn series_labels<'a>(tags: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
     let mut labels: Vec<(String, String)> = Vec::new();
     for tag in tags {
-        let (key, value) = split_tag(tag);
-        let value = if tag.contains(':') { value } else { "true" };
+        let (key, value) = tag_pair(tag);
         if value.is_empty() {
             continue;
         }

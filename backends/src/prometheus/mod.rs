@@ -36,3 +36,4 @@ pub use names::{counter_name, is_label_name, label_name, metric_name};
 pub(crate) use protobuf::protobuf;
 pub(crate) use text::{float, openmetrics, text, text_with_help};
 pub(crate) use translate::Encoder;
+pub use translate::tag_pair;

@@ -387,9 +387,9 @@ fn summary_sample(entry: &Entry, quantiles: &[f64], window: Option<&Summary>) ->
     let quantiles = quantiles
         .iter()
         .map(|&q| {
-            let value = window.filter(|s| s.count > 0.0).and_then(|s| {
+            let value = window.and_then(|s| {
                 let divisor = if s.kind == SummaryKind::Timer { 1000.0 } else { 1.0 };
-                s.sketch.quantile(q).map(|v| v.clamp(s.min, s.max) / divisor)
+                s.quantile(q).map(|v| v / divisor)
             });
             (q, value.unwrap_or(f64::NAN))
         })
@@ -399,6 +399,6 @@ fn summary_sample(entry: &Entry, quantiles: &[f64], window: Option<&Summary>) ->
 
 /// A tag as a label pair: `key:value` splits at the first colon; a bare `key` has the value
 /// `"true"`.
-fn tag_pair(tag: &str) -> (&str, &str) {
+pub fn tag_pair(tag: &str) -> (&str, &str) {
     if tag.contains(':') { split_tag(tag) } else { (tag, "true") }
 }
