@@ -56,8 +56,9 @@ use crate::tap;
 use crate::telemetry::Telemetry;
 use listeners::Listeners;
 
-/// Batches in flight between the listeners and the aggregator. When the aggregator falls
-/// behind, listeners wait and the kernel's socket buffers absorb the burst.
+/// Batches in flight between the listeners and the aggregator (a StatsD batch holds up to
+/// about 256 KiB, so at most 8 MiB wait here). When the aggregator falls behind, listeners
+/// wait and the kernel's socket buffers absorb the burst.
 const INPUT_QUEUE: usize = 64;
 
 /// How long the API may take to finish its answers at shutdown.

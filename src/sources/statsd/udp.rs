@@ -1,5 +1,5 @@
 //! The UDP listener: bound at startup, then run on a dedicated OS thread that receives with
-//! `recvmmsg` and hands pooled batches to the aggregator.
+//! `recvmmsg`, paced by the load (see [`Pacer`]), and hands pooled batches to the aggregator.
 //!
 //! Shutdown: the thread checks an `Arc<AtomicBool>` stop flag at least every 100 ms. Once set,
 //! it drains what the kernel already holds, sends the last batch and returns, dropping its
@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use super::kernel::{self, Output};
+use super::kernel::{self, Output, Pacer};
 use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
@@ -97,8 +97,9 @@ impl UdpListener {
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         stats.udp_inode.store(self.inode, Ordering::Relaxed);
         std::thread::Builder::new().name(format!("sluice-udp-{listener}")).spawn(move || {
-            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx, coalesce: kernel::UDP_COALESCE };
-            let result = kernel::receive_datagrams(&self.socket, &out, &stop);
+            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx };
+            let pacer = Pacer::new(self.receive_buffer);
+            let result = kernel::receive_datagrams(&self.socket, &out, pacer, &stop);
             if let Err(e) = &result {
                 tracing::error!(listener = stats.name, error = %e, "UDP listener stopped on a receive error.");
             }

@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::sync::mpsc::Sender;
 
-use super::kernel::{self, Output};
+use super::kernel::{self, Output, Pacer};
 use crate::aggregator::input::{BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
@@ -88,8 +88,8 @@ impl UnixListener {
     ) -> io::Result<JoinHandle<io::Result<()>>> {
         std::thread::Builder::new().name(format!("sluice-unix-{listener}")).spawn(move || {
             let UnixListener { socket, file, .. } = self;
-            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx, coalesce: std::time::Duration::ZERO };
-            let result = kernel::receive_datagrams(&socket, &out, &stop);
+            let out = Output { listener, stats: &stats, pool: &pool, tx: &tx };
+            let result = kernel::receive_datagrams(&socket, &out, Pacer::off(), &stop);
             if let Err(e) = &result {
                 tracing::error!(listener = stats.name, error = %e, "Unix listener stopped on a receive error.");
             }

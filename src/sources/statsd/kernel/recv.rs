@@ -4,10 +4,12 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use socket2::Socket;
 use tokio::sync::mpsc::Sender;
 
+use super::pace::{Next, Pacer};
 use crate::aggregator::input::{Batch, BatchPool, Input};
 use crate::telemetry::ListenerStats;
 
@@ -18,16 +20,18 @@ pub const SLOTS: usize = 64;
 /// a larger Unix datagram is truncated and counted in [`ListenerStats::truncated`].
 pub const MAX_DATAGRAM: usize = 64 * 1024;
 
-/// A batch is handed on once it holds this many bytes, even while more datagrams are waiting.
-const BATCH_BYTES: usize = 1 << 20;
+/// A batch is handed on once it holds this many bytes, even while more datagrams are waiting:
+/// small enough that the aggregator parses it while it is still in the cache, and that the
+/// batches in flight (at most [`crate::topology`]'s input queue of them) stay a few MiB.
+pub const BATCH_BYTES: usize = 256 << 10;
 
 /// How often a receiving thread wakes up to look at its stop flag.
 const STOP_POLL_MS: libc::c_int = 100;
 
-/// What UDP listeners give [`Output::coalesce`]: at most this much latency is added (windows
-/// are seconds long), and the receive buffer holds what arrives meanwhile (at 4M lines/s,
-/// 2 ms is about 1 MB of the default 8 MiB).
-pub const UDP_COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
+/// Most bytes one wake-up reads before it looks at its stop flag again: under a flood the
+/// socket never empties, and a stop request must still be seen. More than any receive buffer
+/// holds, so the one drain after a stop request reads everything the kernel held then.
+const DRAIN_LIMIT: u64 = 64 << 20;
 
 /// True for the 1st, 2nd, 4th, 8th… occurrence: warnings about a recurring condition are
 /// logged at these counts so a flood of bad input cannot flood the log.
@@ -111,43 +115,54 @@ pub(crate) struct Output<'a> {
     pub pool: &'a BatchPool,
     /// Where batches go.
     pub tx: &'a Sender<Input>,
-    /// After a wake-up that found fewer than [`SLOTS`] datagrams, how long to wait once the
-    /// socket is readable again before reading: a steady trickle is then read, parsed and
-    /// handed on many datagrams at a time instead of one wake-up of two threads each. Zero
-    /// for Unix datagram sockets, whose queue is counted in datagrams
-    /// (`net.unix.max_dgram_qlen`): a burst would block or drop their senders meanwhile.
-    pub coalesce: std::time::Duration,
 }
 
 /// Receives datagrams on `socket` until `stop` is set, then drains what the kernel still
 /// holds and returns. Also returns, with `Ok`, when the receiving side of `tx` is gone.
 ///
 /// Each wake-up reads with `recvmmsg` until the socket is empty, copying the datagrams into
-/// pooled batches of up to about [`BATCH_BYTES`]; between wake-ups it waits in `poll` for at
-/// most [`STOP_POLL_MS`], so a stop request is seen within that time.
-pub(crate) fn receive_datagrams(socket: &Socket, out: &Output<'_>, stop: &AtomicBool) -> io::Result<()> {
+/// pooled batches of up to about [`BATCH_BYTES`]. Between wake-ups the thread sleeps as
+/// `pacer` says, or waits in `poll` for at most [`STOP_POLL_MS`], so a stop request is seen
+/// within that time.
+pub(crate) fn receive_datagrams(
+    socket: &Socket,
+    out: &Output<'_>,
+    mut pacer: Pacer,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     let fd = socket.as_raw_fd();
     let mut arena = Arena::new();
     loop {
         // Read the flag before draining: whatever arrived before the stop request is read.
         let stopping = stop.load(Ordering::Acquire);
-        let mut busy = false;
-        match drain(fd, &mut arena, out) {
-            Ok(Some(read)) => busy = read >= SLOTS,
+        let next = match drain(fd, &mut arena, out) {
+            Ok(Some(read)) => pacer.next(Instant::now(), read.datagrams, read.bytes, read.full),
             Ok(None) => return Ok(()),
             Err(e) if is_transient(&e) => {
                 tracing::warn!(listener = out.stats.name, error = %e, "Receive failed; retrying.");
-                std::thread::sleep(std::time::Duration::from_millis(10));
+                Next::Sleep(Duration::from_millis(10))
             }
             Err(e) => return Err(e),
-        }
+        };
         if stopping {
             return Ok(());
         }
-        if wait_readable(fd, STOP_POLL_MS)? && !busy && !out.coalesce.is_zero() && !stop.load(Ordering::Acquire) {
-            std::thread::sleep(out.coalesce);
+        match next {
+            Next::Read => {}
+            Next::Sleep(pause) => std::thread::sleep(pause),
+            Next::Wait => {
+                wait_readable(fd, STOP_POLL_MS)?;
+            }
         }
     }
+}
+
+/// What one wake-up read.
+struct Read {
+    datagrams: usize,
+    bytes: u64,
+    /// The last `recvmmsg` filled every slot: the socket may still hold more.
+    full: bool,
 }
 
 /// Errors after which receiving can go on (kernel memory pressure, a signal).
@@ -155,11 +170,12 @@ fn is_transient(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOMEM | libc::ENOBUFS | libc::EINTR))
 }
 
-/// Reads until the socket is empty, sending full batches on the way and the last one at the
-/// end. Returns how many datagrams were read, or `None` when the aggregator is gone.
-fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<usize>> {
+/// Reads until the socket is empty (or [`DRAIN_LIMIT`] bytes were read), sending full batches
+/// on the way and the last one at the end. Returns what was read, or `None` when the
+/// aggregator is gone.
+fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<Read>> {
     let mut batch = out.pool.take(out.listener);
-    let mut read = 0;
+    let mut read = Read { datagrams: 0, bytes: 0, full: false };
     loop {
         let received = match arena.recv(fd) {
             Ok(n) => n,
@@ -171,7 +187,7 @@ fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<us
                 return Err(e);
             }
         };
-        read += received;
+        read.datagrams += received;
         let mut bytes = 0;
         for i in 0..received {
             let (datagram, truncated) = arena.datagram(i);
@@ -183,16 +199,20 @@ fn drain(fd: RawFd, arena: &mut Arena, out: &Output<'_>) -> io::Result<Option<us
             }
         }
         out.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+        read.bytes += bytes;
         // Fewer than SLOTS means recvmmsg met an empty queue: this wake-up's work is done.
+        // After DRAIN_LIMIT bytes the thread looks at its stop flag and paces again.
         let empty = received < SLOTS;
-        if (empty || batch.data.len() >= BATCH_BYTES) && !batch.is_empty() {
+        let done = empty || read.bytes >= DRAIN_LIMIT;
+        if (done || batch.data.len() >= BATCH_BYTES) && !batch.is_empty() {
             if out.tx.blocking_send(batch.into()).is_err() {
                 return Ok(None);
             }
             batch = out.pool.take(out.listener);
         }
-        if empty {
+        if done {
             out.pool.give(batch);
+            read.full = !empty;
             return Ok(Some(read));
         }
     }
