@@ -154,6 +154,14 @@ fn store_fits(offset: i32, len: usize) -> bool {
             && i64::from(offset) + len as i64 - 1 <= i64::from(index_of(f64::MAX)))
 }
 
+/// A bin named by its store and index, before its value is computed.
+#[derive(Clone, Copy)]
+enum RawBin {
+    Negative(i32),
+    Zero,
+    Positive(i32),
+}
+
 fn value_of(index: i32) -> f64 {
     2.0 * GAMMA.powi(index) / (GAMMA + 1.0)
 }
@@ -243,14 +251,28 @@ impl Sketch {
         let rank = q * self.count;
         let mut seen = 0.0;
         let mut last = None;
-        for (value, weight) in self.bins() {
+        // Bins as (which, weight), in increasing value order; a bin's value is computed only
+        // for the answer (it costs a `powi`, and a window's sketch has hundreds of bins).
+        for (bin, weight) in self.raw_bins() {
             seen += weight;
-            last = Some(value);
+            last = Some(bin);
             if seen > rank {
-                return last;
+                break;
             }
         }
-        last
+        last.map(|bin| match bin {
+            RawBin::Negative(i) => -value_of(i),
+            RawBin::Zero => 0.0,
+            RawBin::Positive(i) => value_of(i),
+        })
+    }
+
+    /// Each non-empty bin as its store and index, with its weight, in increasing value order.
+    fn raw_bins(&self) -> impl Iterator<Item = (RawBin, f64)> + '_ {
+        let negative = self.negative.iter().rev().map(|(i, w)| (RawBin::Negative(i), w));
+        let zero = (self.zero > 0.0).then_some((RawBin::Zero, self.zero));
+        let positive = self.positive.iter().map(|(i, w)| (RawBin::Positive(i), w));
+        negative.chain(zero).chain(positive)
     }
 
     /// Each non-empty bin as `(representative value, weight)`, in increasing value order.
@@ -282,6 +304,6 @@ impl Sketch {
 
     /// Number of non-empty bins.
     pub fn bin_count(&self) -> usize {
-        self.bins().count()
+        self.raw_bins().count()
     }
 }
