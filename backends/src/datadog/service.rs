@@ -128,14 +128,18 @@ impl Datadog {
             }
             return;
         }
-        let mut group = Vec::new();
+        let (prefix, suffix) = endpoint.envelope();
+        let envelope = prefix.len() + suffix.len();
+        // `len` is `json_len` of `group`, kept as it grows: summing the group at every push
+        // made a window of 100 000 series quadratic (1.3 s of CPU).
+        let (mut group, mut len) = (Vec::new(), envelope);
         for f in fragments {
-            group.push(f);
-            if group.len() > 1 && json_len(endpoint, &group) > self.max_uncompressed {
-                let last = group.pop().expect("the group holds two fragments");
+            if !group.is_empty() && len + 1 + f.json.len() > self.max_uncompressed {
                 self.fit(endpoint, std::mem::take(&mut group), ts, out);
-                group.push(last);
+                len = envelope;
             }
+            len += f.json.len() + usize::from(!group.is_empty());
+            group.push(f);
         }
         if !group.is_empty() {
             self.fit(endpoint, group, ts, out);
