@@ -3,11 +3,10 @@
 //! `max_samples_per_request` samples per request, each request a prost-encoded
 //! `prometheus.WriteRequest` compressed in the snappy block format.
 
-use std::cmp::Ordering;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use bytes::Bytes;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use prost::Message as _;
 
 use super::prompb::{Label, Sample as Point, TimeSeries, WriteRequest};
@@ -35,49 +34,22 @@ pub struct Request {
     pub samples: usize,
 }
 
-/// The identity of a written series: its labels, sorted by name, `__name__` included.
-#[derive(Debug, Clone)]
-struct Identity(Vec<Label>);
-
-impl PartialEq for Identity {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Identity {}
-
-impl Hash for Identity {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for label in &self.0 {
-            label.name.hash(state);
-            label.value.hash(state);
-        }
-    }
-}
-
-impl PartialOrd for Identity {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Identity {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Pair by pair without allocating: this runs on every set lookup.
-        pairs(&self.0).cmp(pairs(&other.0))
-    }
-}
-
 fn pairs(labels: &[Label]) -> impl Iterator<Item = (&str, &str)> {
     labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
 }
 
 /// The series written in the last window, so the next one can mark those that left as stale.
-/// Holds one window's identities at most: it is replaced at every window.
+/// Holds one window's label sets at most, copied back to back into one buffer: a set of
+/// cloned label vectors cost millions of allocations per window of 100 000 series.
 #[derive(Debug, Default)]
 pub(crate) struct Written {
-    last: HashSet<Identity>,
+    hasher: DefaultHashBuilder,
+    /// Every label name and value, back to back.
+    text: String,
+    /// Per label: where its name ends and where its value ends in `text`.
+    ends: Vec<(usize, usize)>,
+    /// Per series: the hash of its labels and where its labels end in `ends`.
+    series: Vec<(u64, usize)>,
 }
 
 impl Written {
@@ -86,20 +58,64 @@ impl Written {
     /// forgot), sorted by labels so the encoding is reproducible; then remembers `series` as
     /// the ones written.
     pub(crate) fn mark_stale(&mut self, series: &mut Vec<TimeSeries>, timestamp_ms: i64) {
-        let current: HashSet<Identity> = series.iter().map(|s| Identity(s.labels.clone())).collect();
-        let mut gone: Vec<Identity> = self.last.drain().filter(|id| !current.contains(id)).collect();
-        gone.sort_unstable();
-        series.extend(gone.into_iter().map(|id| TimeSeries {
-            labels: id.0,
-            samples: vec![Point { value: stale_nan(), timestamp: timestamp_ms }],
-        }));
-        self.last = current;
+        let hashes: Vec<u64> = series.iter().map(|s| self.hash(pairs(&s.labels))).collect();
+        let mut current = HashTable::with_capacity(series.len());
+        for (i, &hash) in hashes.iter().enumerate() {
+            current.insert_unique(hash, i, |&j| hashes[j]);
+        }
+        let mut gone: Vec<Vec<Label>> = (0..self.series.len())
+            .filter(|&k| current.find(self.series[k].0, |&i| pairs(&series[i].labels).eq(self.labels(k))).is_none())
+            .map(|k| {
+                self.labels(k).map(|(name, value)| Label { name: name.to_owned(), value: value.to_owned() }).collect()
+            })
+            .collect();
+        gone.sort_unstable_by(|a, b| pairs(a).cmp(pairs(b)));
+        self.remember(series, hashes);
+        series.extend(
+            gone.into_iter().map(|labels| TimeSeries {
+                labels,
+                samples: vec![Point { value: stale_nan(), timestamp: timestamp_ms }],
+            }),
+        );
+    }
+
+    fn remember(&mut self, series: &[TimeSeries], hashes: Vec<u64>) {
+        self.text.clear();
+        self.ends.clear();
+        self.series.clear();
+        for (s, hash) in series.iter().zip(hashes) {
+            for label in &s.labels {
+                self.text.push_str(&label.name);
+                let name_end = self.text.len();
+                self.text.push_str(&label.value);
+                self.ends.push((name_end, self.text.len()));
+            }
+            self.series.push((hash, self.ends.len()));
+        }
+    }
+
+    /// The labels of remembered series `k`, as (name, value) pairs.
+    fn labels(&self, k: usize) -> impl Iterator<Item = (&str, &str)> {
+        let first = if k == 0 { 0 } else { self.series[k - 1].1 };
+        (first..self.series[k].1).map(move |j| {
+            let start = if j == 0 { 0 } else { self.ends[j - 1].1 };
+            let (name_end, value_end) = self.ends[j];
+            (&self.text[start..name_end], &self.text[name_end..value_end])
+        })
+    }
+
+    fn hash<'a>(&self, labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        for pair in labels {
+            pair.hash(&mut hasher);
+        }
+        hasher.finish()
     }
 
     /// Series remembered as written in the last window.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.last.len()
+        self.series.len()
     }
 }
 
