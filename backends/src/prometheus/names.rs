@@ -24,9 +24,15 @@ pub fn counter_name(name: &str) -> String {
 /// A Prometheus label name: characters outside `[a-zA-Z0-9_]` become `_`, a leading digit
 /// gets a leading `_`, and a leading `__` (reserved by Prometheus) becomes one `_`.
 pub fn label_name(key: &str) -> String {
-    let mut out = metric_name(key).replace(':', "_");
-    while out.starts_with("__") {
-        out.remove(0);
+    // One pass, one allocation: this runs for every label of every series at each flush.
+    let mut out = String::with_capacity(key.len() + 1);
+    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
+    let leading = out.len() - out.trim_start_matches('_').len();
+    if leading > 1 {
+        out.drain(..leading - 1);
     }
     out
 }

@@ -62,6 +62,9 @@ fn names_are_sanitised_to_prometheus_rules() {
     assert_eq!(label_name("a:b.c"), "a_b_c");
     assert_eq!(label_name("__meta"), "_meta");
     assert_eq!(label_name("9lives"), "_9lives");
+    assert_eq!(label_name("___"), "_");
+    assert_eq!(label_name("é.x"), "_x");
+    assert_eq!(label_name(""), "_");
 }
 
 /// With the aggregator's buckets at the same bounds (milliseconds for timers) the counts are

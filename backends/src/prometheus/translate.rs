@@ -211,8 +211,12 @@ impl Encoder {
 
         let mut families = Families::new();
         for (name, kind, labels, sample, unit) in candidates {
-            let family =
-                families.entry(name.clone()).or_insert_with(|| Family { kind, unit, metrics: BTreeMap::new() });
+            // Looked up before it is inserted: most candidates join a family that exists, and
+            // cloning the name for `entry` cost an allocation per series.
+            if !families.contains_key(&name) {
+                families.insert(name.clone(), Family { kind, unit, metrics: BTreeMap::new() });
+            }
+            let family = families.get_mut(&name).expect("inserted above");
             if family.kind != kind {
                 dropped.series += 1;
                 if !dropped.names.contains(&name) {
