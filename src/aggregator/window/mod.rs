@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | `c` | Σ value / rate | `Counter { sum, rate: sum / window seconds }` when updated |
 //! | `g` | last value; `+N`/`-N` deltas applied in arrival order, from 0 for a new gauge | `Gauge` every window until the series expires |
-//! | `ms` `h` `d` | count and sum weighted by 1 / rate, min, max, a [`Sketch`], exact bucket counts | `Summary` when updated |
+//! | `ms` `h` `d` | count and sum weighted by 1 / rate, min, max, a [`Sketch`] (the first 16 samples kept raw until there are more, or the flush), exact bucket counts | `Summary` when updated |
 //! | `s` | 64-bit hashes of distinct members, at most [`MAX_SET_MEMBERS`] per window | `Set` when updated |
 //!
 //! # Identity

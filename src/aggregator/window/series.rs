@@ -58,12 +58,22 @@ impl State {
     }
 }
 
+/// Most observations a summary keeps as (value, weight) pairs before they go into its
+/// sketch. A series seeing a few samples a window, the common case at high cardinality, then
+/// holds 16 bytes per sample instead of a dense store over its range: ten timer samples spread
+/// over a factor of 8 span about 104 bins, 832 bytes or more. The pairs enter the sketch in
+/// arrival order at the flush, so the summary is the same as if they had been added at once.
+pub(super) const RAW_SAMPLES: usize = 16;
+
 #[derive(Debug)]
 pub(super) struct SummaryState {
     count: f64,
     sum: f64,
     min: f64,
     max: f64,
+    /// The window's first observations while there are at most [`RAW_SAMPLES`] of them and
+    /// the sketch is empty.
+    raw: Vec<(f64, f64)>,
     sketch: Sketch,
     /// Weighted count per bucket (not cumulative), one per configured bound.
     pub(super) buckets: Box<[f64]>,
@@ -76,6 +86,7 @@ impl SummaryState {
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
+            raw: Vec::new(),
             sketch: Sketch::new(),
             buckets: vec![0.0; buckets].into_boxed_slice(),
         }
@@ -87,7 +98,7 @@ impl SummaryState {
         self.sum += value / rate;
         self.min = self.min.min(value);
         self.max = self.max.max(value);
-        self.sketch.add(value, weight);
+        self.observe(value, weight);
         let bucket = bounds.partition_point(|&b| b < value);
         if let Some(slot) = self.buckets.get_mut(bucket) {
             *slot += weight;
@@ -102,16 +113,37 @@ impl SummaryState {
         self.min = self.min.min(weighted.min);
         self.max = self.max.max(weighted.max);
         for &(value, weight) in &weighted.values {
-            self.sketch.add(value, weight);
+            self.observe(value, weight);
             if let Some(slot) = self.buckets.get_mut(bounds.partition_point(|&b| b < value)) {
                 *slot += weight;
             }
         }
     }
 
+    /// Keeps `value` as a raw pair while there is room, else adds it (and any pairs kept) to
+    /// the sketch.
+    fn observe(&mut self, value: f64, weight: f64) {
+        if self.sketch.is_empty() && self.raw.len() < RAW_SAMPLES {
+            // One allocation for all of them, made at the window's first sample.
+            self.raw.reserve_exact(RAW_SAMPLES);
+            self.raw.push((value, weight));
+            return;
+        }
+        self.sketch_raw();
+        self.sketch.add(value, weight);
+    }
+
+    /// Moves the raw pairs into the sketch, in arrival order, and releases their memory.
+    fn sketch_raw(&mut self) {
+        for (value, weight) in mem::take(&mut self.raw) {
+            self.sketch.add(value, weight);
+        }
+    }
+
     /// The window's summary; resets the state for the next window.
     pub(super) fn take(&mut self, kind: SummaryKind, settings: &WindowSettings) -> Summary {
         let (min, max) = (self.min, self.max);
+        self.sketch_raw();
         let sketch = mem::take(&mut self.sketch);
         let percentiles = settings
             .percentiles

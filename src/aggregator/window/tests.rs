@@ -322,13 +322,15 @@ fn reconfigure_keeps_series() {
     assert_eq!(s.percentiles.len(), 1);
 }
 
-/// A line for a series already seen allocates nothing, whatever its tags.
+/// A line for a series already seen allocates nothing, whatever its tags, once a summary's
+/// first samples have gone into its sketch.
 #[test]
 fn known_series_are_updated_without_allocating() {
     let mut w = state();
     let lines = b"req:1|c|#env:prod,host:a,zone:z\nreq:2|c|#zone:z,env:prod,host:a\nq:+1|g\nt:3:4|ms|@0.5|#x";
-    w.ingest(lines);
-    w.ingest(lines);
+    for _ in 0..super::series::RAW_SAMPLES {
+        w.ingest(lines);
+    }
     let ((), _, allocations) = measure(|| {
         for _ in 0..100 {
             w.ingest(lines);
@@ -353,6 +355,32 @@ fn a_live_counter_series_costs_at_most_300_bytes() {
     assert_eq!(w.series_count(), SERIES);
     let per_series = bytes as f64 / SERIES as f64;
     assert!(per_series <= 300.0, "{per_series} bytes per series");
+}
+
+/// A live timer series with ten samples spread over a factor of 8 (about 104 sketch bins)
+/// costs at most 1 KiB: its samples are kept raw until the flush.
+#[test]
+fn a_live_timer_series_with_ten_samples_costs_at_most_1_kib() {
+    const SERIES: usize = 10_000;
+    let lines: Vec<String> = (0..SERIES)
+        .map(|i| {
+            let base = i % 200 + 1;
+            [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]
+                .iter()
+                .map(|f| format!("app.latency.{i:08}:{}|ms|#env:production,shard:{:04}\n", base as f64 * f, i % 1000))
+                .collect()
+        })
+        .collect();
+    let (w, bytes, _) = measure(|| {
+        let mut w = WindowState::new(WindowSettings { max_series: SERIES, ..settings() });
+        for line in &lines {
+            w.ingest(line.as_bytes());
+        }
+        w
+    });
+    assert_eq!(w.series_count(), SERIES);
+    let per_series = bytes as f64 / SERIES as f64;
+    assert!(per_series <= 1024.0, "{per_series} bytes per series");
 }
 
 /// An explicit-bucket histogram sample over `bounds`.
