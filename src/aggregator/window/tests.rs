@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use backends::{Summary, SummaryKind, Value, Window};
@@ -364,11 +365,12 @@ fn a_live_timer_series_with_ten_samples_costs_at_most_1_kib() {
     const SERIES: usize = 10_000;
     let lines: Vec<String> = (0..SERIES)
         .map(|i| {
-            let base = i % 200 + 1;
-            [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]
-                .iter()
-                .map(|f| format!("app.latency.{i:08}:{}|ms|#env:production,shard:{:04}\n", base as f64 * f, i % 1000))
-                .collect()
+            let base = (i % 200 + 1) as f64;
+            let mut lines = String::new();
+            for f in [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0] {
+                writeln!(lines, "app.latency.{i:08}:{}|ms|#env:production,shard:{:04}", base * f, i % 1000).unwrap();
+            }
+            lines
         })
         .collect();
     let (w, bytes, _) = measure(|| {
