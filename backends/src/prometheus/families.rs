@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// The type of a Prometheus metric family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FamilyType {
     /// A cumulative total.
     Counter,
@@ -55,7 +55,9 @@ pub(crate) enum Sample {
 }
 
 /// Sorted label pairs of one metric.
-pub(crate) type Labels = Vec<(String, String)>;
+///
+/// Shared: series with the same tags (and no mapping rule) get one label set per flush.
+pub(crate) type Labels = std::sync::Arc<[(String, String)]>;
 
 /// One metric family: its type and its metrics by label set.
 #[derive(Debug, Clone, PartialEq)]

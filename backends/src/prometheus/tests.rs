@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::cumulative::{State, bucket_counts};
-use super::families::{Families, FamilyType, Sample};
+use super::families::{Families, FamilyType, Labels, Sample};
 use super::names::{counter_name, label_name, metric_name};
 use super::protobuf::protobuf;
 use super::text::{Number, TextWriter, text};
@@ -107,7 +107,7 @@ fn colliding_names_are_dropped_or_merged_deterministically() {
     let (families, dropped): (Families, _) = encoder.families(&w, &state);
     assert_eq!(families.keys().collect::<Vec<_>>(), ["a_b_total", "lat", "x_total"]);
     assert_eq!(families["x_total"].kind, FamilyType::Counter);
-    let env = vec![("env".to_owned(), "prod".to_owned())];
+    let env: Labels = Arc::from([("env".to_owned(), "prod".to_owned())]);
     assert_eq!(families["a_b_total"].metrics[&env], Sample::Value(5.0));
     assert_eq!(dropped.series, 2);
     assert_eq!(dropped.names, ["x_total", "lat_count"]);

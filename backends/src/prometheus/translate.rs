@@ -163,7 +163,7 @@ impl Encoder {
         &self,
         window: &Window,
         gauges: impl IntoIterator<Item = (&'a SeriesKey, f64)>,
-        state: &State,
+        state: &'a State,
     ) -> (Families, Dropped) {
         let agent_tags: Vec<(&str, &str)> = window.tags.iter().map(|t| tag_pair(t)).collect();
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -172,6 +172,15 @@ impl Encoder {
         let summaries = if self.mappings.has_quantiles() { window_summaries(window) } else { HashMap::new() };
         // Candidates, sorted so that every collision is resolved the same way on every push.
         let mut candidates: Vec<Candidate> = Vec::new();
+        // Series with the same tags and no mapping rule have the same labels: made once per
+        // call and shared, instead of once per series (a rule's labels may depend on the name).
+        let mut shared: hashbrown::HashMap<(&[Box<str>], FamilyType), Labels> = hashbrown::HashMap::new();
+        let mut labels_of = |tags: &'a [Box<str>], mapped: Option<&Mapped>, kind: FamilyType| match mapped {
+            Some(_) => self.labels(&agent_tags, tags, mapped, kind),
+            None => {
+                Labels::clone(shared.entry((tags, kind)).or_insert_with(|| self.labels(&agent_tags, tags, None, kind)))
+            }
+        };
         for (key, value) in gauges {
             let mapped = self.mapped(&mut cache, &key.name, MetricType::Gauge);
             if mapped.as_ref().is_some_and(|m| m.drop) {
@@ -179,7 +188,7 @@ impl Encoder {
                 continue;
             }
             let name = mapped.as_ref().map_or_else(|| metric_name(&key.name), |m| m.name.clone());
-            let labels = self.labels(&agent_tags, &key.tags, mapped.as_deref(), FamilyType::Gauge);
+            let labels = labels_of(&key.tags, mapped.as_deref(), FamilyType::Gauge);
             candidates.push((name, FamilyType::Gauge, labels, Sample::Value(value), None));
         }
         for (key, entry) in &state.entries {
@@ -201,7 +210,7 @@ impl Encoder {
                 },
                 Kind::Buckets => (base, FamilyType::Histogram, histogram_sample(entry, &[])),
             };
-            let labels = self.labels(&agent_tags, &key.tags, mapped.as_deref(), kind);
+            let labels = labels_of(&key.tags, mapped.as_deref(), kind);
             // Timers are in seconds; the other kinds' unit is the application's.
             let unit = (key.kind == Kind::Timer).then_some("seconds");
             candidates.push((name, kind, labels, sample, unit));
