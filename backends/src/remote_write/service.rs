@@ -162,11 +162,11 @@ impl RemoteWrite {
             self.reported.insert(name);
         }
         let timestamp_ms = i64::try_from(window.end_ms).unwrap_or(i64::MAX);
-        let mut series = encode::time_series(&families, &self.labels, timestamp_ms);
-        // Series that left since the last window end now, not five minutes later.
-        self.written.mark_stale(&mut series, timestamp_ms);
-        // Batch and compress within the receiver's request limit.
-        let requests = encode::requests(series, self.max_samples)?;
+        let numbers = encode::numbers(&families);
+        let rows = encode::rows(&families, &self.labels, &numbers);
+        // Batch and compress within the receiver's request limit; series that left since the
+        // last window end now, with a stale marker, not five minutes later.
+        let requests = self.written.requests(&rows, timestamp_ms, self.max_samples)?;
         Ok(requests.into_iter().map(|r| Encoded { series: r.samples as u64, payload: r }).collect())
     }
 

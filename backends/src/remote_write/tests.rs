@@ -547,3 +547,36 @@ fn a_ca_file_without_a_certificate_is_refused() {
     let err = RemoteWrite::new("rw", &config, context()).unwrap_err();
     assert!(err.to_string().contains("cannot read \"ca_file\""), "{err}");
 }
+
+/// A series written from borrowed labels is byte for byte what prost writes for the same
+/// `prompb` message: empty strings and zero numbers left out as proto3 does, a value split in
+/// two parts written as one string, NaN, negative zero and negative timestamps included.
+#[test]
+fn a_series_is_written_exactly_as_prost_encodes_its_message() {
+    use prost::Message as _;
+
+    use super::prompb::{Label, Sample, TimeSeries, WriteRequest};
+
+    type Labels<'a> = &'a [(&'a str, (&'a str, &'a str))];
+    let long = "v".repeat(300);
+    let cases: [(Labels, f64, i64); 6] = [
+        (&[("__name__", ("requests", "_total")), ("env", ("prod", ""))], 42.5, 1_763_823_610_000),
+        (&[("__name__", ("x", "")), ("le", ("+Inf", ""))], 0.0, 1_763_823_610_000),
+        (&[("__name__", ("x", "")), ("empty", ("", ""))], -0.0, 0),
+        (&[("__name__", ("gone", ""))], f64::from_bits(STALE_NAN_BITS), -5),
+        (&[("__name__", ("é", "_sum")), ("k", (&long, ""))], f64::MAX, i64::MAX),
+        (&[], 1.0, 1),
+    ];
+    for (labels, value, timestamp) in cases {
+        let mut ours = Vec::new();
+        encode::write_series(&mut ours, labels, value, timestamp);
+        let message = TimeSeries {
+            labels: labels
+                .iter()
+                .map(|&(name, (v, suffix))| Label { name: name.to_owned(), value: format!("{v}{suffix}") })
+                .collect(),
+            samples: vec![Sample { value, timestamp }],
+        };
+        assert_eq!(ours, WriteRequest { timeseries: vec![message] }.encode_to_vec(), "{labels:?} {value} {timestamp}");
+    }
+}
