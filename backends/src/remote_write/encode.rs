@@ -77,16 +77,14 @@ impl<'a> Rows<'a> {
 /// number: the `le` and `quantile` values the rows borrow.
 pub(crate) fn numbers(families: &Families) -> HashMap<u64, String> {
     let mut numbers = HashMap::new();
-    for family in families.values() {
-        for sample in family.metrics.values() {
-            let bounds: Box<dyn Iterator<Item = f64>> = match sample {
-                Sample::Value(_) => continue,
-                Sample::Histogram { buckets, .. } => Box::new(buckets.iter().map(|&(bound, _)| bound)),
-                Sample::Summary { quantiles, .. } => Box::new(quantiles.iter().map(|&(q, _)| q)),
-            };
-            for bound in bounds {
-                numbers.entry(bound.to_bits()).or_insert_with(|| float(bound));
-            }
+    let mut add = |n: f64| {
+        numbers.entry(n.to_bits()).or_insert_with(|| float(n));
+    };
+    for sample in families.values().flat_map(|family| family.metrics.values()) {
+        match sample {
+            Sample::Value(_) => {}
+            Sample::Histogram { buckets, .. } => buckets.iter().for_each(|&(bound, _)| add(bound)),
+            Sample::Summary { quantiles, .. } => quantiles.iter().for_each(|&(q, _)| add(q)),
         }
     }
     numbers
@@ -178,7 +176,6 @@ impl Written {
         }
         let all = (0..rows.len()).map(|i| rows.row(i)).chain((0..stale.len()).map(|i| stale.row(i)));
         let requests = write_requests(all, rows.len() + stale.len(), timestamp_ms, max_samples)?;
-        drop(stale);
         self.remember(rows, hashes);
         Ok(requests)
     }
@@ -200,7 +197,7 @@ impl Written {
     }
 
     /// The labels of remembered series `k`, as (name, value) pairs.
-    fn labels(&self, k: usize) -> impl Iterator<Item = (&str, &str)> + Clone {
+    fn labels(&self, k: usize) -> impl Iterator<Item = (&str, &str)> {
         let first = if k == 0 { 0 } else { self.series[k - 1].1 };
         (first..self.series[k].1).map(move |j| {
             let start = if j == 0 { 0 } else { self.ends[j - 1].1 };

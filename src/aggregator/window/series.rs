@@ -124,12 +124,16 @@ impl SummaryState {
     /// the sketch.
     fn observe(&mut self, value: f64, weight: f64) {
         if self.sketch.is_empty() && self.raw.len() < RAW_SAMPLES {
-            // One allocation for all of them, made at the window's first sample.
-            self.raw.reserve_exact(RAW_SAMPLES);
+            if self.raw.is_empty() {
+                // One allocation for all of them, made at the window's first sample.
+                self.raw.reserve_exact(RAW_SAMPLES);
+            }
             self.raw.push((value, weight));
             return;
         }
-        self.sketch_raw();
+        if !self.raw.is_empty() {
+            self.sketch_raw();
+        }
         self.sketch.add(value, weight);
     }
 

@@ -340,21 +340,27 @@ fn known_series_are_updated_without_allocating() {
     assert_eq!(allocations, 0);
 }
 
+/// The heap bytes a fresh state holds per series after ingesting `datagrams`, which make
+/// `series` series.
+fn heap_bytes_per_series(datagrams: &[String], series: usize) -> f64 {
+    let (w, bytes, _) = measure(|| {
+        let mut w = WindowState::new(WindowSettings { max_series: series, ..settings() });
+        for datagram in datagrams {
+            w.ingest(datagram.as_bytes());
+        }
+        w
+    });
+    assert_eq!(w.series_count(), series);
+    bytes as f64 / series as f64
+}
+
 /// A live counter series with a 20-byte name and two tags costs at most 300 bytes.
 #[test]
 fn a_live_counter_series_costs_at_most_300_bytes() {
     const SERIES: usize = 20_000;
     let lines: Vec<String> =
         (0..SERIES).map(|i| format!("app.requests.{i:08}:1|c|#env:production,shard:{:04}", i % 1000)).collect();
-    let (w, bytes, _) = measure(|| {
-        let mut w = WindowState::new(WindowSettings { max_series: SERIES, ..settings() });
-        for line in &lines {
-            w.ingest(line.as_bytes());
-        }
-        w
-    });
-    assert_eq!(w.series_count(), SERIES);
-    let per_series = bytes as f64 / SERIES as f64;
+    let per_series = heap_bytes_per_series(&lines, SERIES);
     assert!(per_series <= 300.0, "{per_series} bytes per series");
 }
 
@@ -373,15 +379,7 @@ fn a_live_timer_series_with_ten_samples_costs_at_most_1_kib() {
             lines
         })
         .collect();
-    let (w, bytes, _) = measure(|| {
-        let mut w = WindowState::new(WindowSettings { max_series: SERIES, ..settings() });
-        for line in &lines {
-            w.ingest(line.as_bytes());
-        }
-        w
-    });
-    assert_eq!(w.series_count(), SERIES);
-    let per_series = bytes as f64 / SERIES as f64;
+    let per_series = heap_bytes_per_series(&lines, SERIES);
     assert!(per_series <= 1024.0, "{per_series} bytes per series");
 }
 
